@@ -1,0 +1,65 @@
+"""What every CLI command shares: loading config and the engine, one-line errors, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from hololoom_core.config import Config, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An error the CLI prints as one line before exiting with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """Add `--config` and `--data-dir` (at the top level with defaults, on subcommands without)."""
+    default = None if top_level else argparse.SUPPRESS
+    parser.add_argument("--config", metavar="PATH", default=default, help="config file (default: HOLOLOOM_CONFIG, "
+                        "then the user config dir; none means offline defaults)")
+    parser.add_argument("--data-dir", metavar="DIR", default=default, help="where the SQLite file and state live "
+                        "(default: HOLOLOOM_DATA_DIR, then the platform data dir)")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Load the configuration named by the arguments; a bad file becomes `CliError` with exit status 2."""
+    try:
+        return load_config(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None))
+    except ConfigError as exc:
+        raise CliError(f"config error: {exc}", EXIT_USAGE)
+
+
+@asynccontextmanager
+async def open_engine(args: argparse.Namespace, **engine_options: Any) -> AsyncIterator[Any]:
+    """Build and start an engine for one command, and close it afterwards."""
+    from hololoom_core.engine import Engine
+    from hololoom_core.store import StoreError
+
+    config = config_from_args(args)
+    try:
+        engine = Engine(config, **engine_options)
+    except StoreError as exc:
+        raise CliError(f"store error: {exc}")
+    try:
+        await engine.start()
+        yield engine
+    finally:
+        await engine.close()
+
+
+def print_json(data: Any) -> None:
+    """Print data as indented JSON on stdout."""
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,76 @@
+"""Entry point of `hololoom`: builds the parser from the command modules and runs one command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from hololoom_core import __version__
+from hololoom_core.cli.common import EXIT_USAGE, CliError, add_common_options
+
+# Each module has `register(subparsers)`, which adds its subcommand(s) and sets `handler` on them.
+COMMAND_MODULES: list[str] = [
+    "hololoom_core.cli.ask",
+    "hololoom_core.cli.say",
+    "hololoom_core.cli.doctor",
+    "hololoom_core.cli.runbooks",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line plus a hint, with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `hololoom` parser."""
+    parser = _Parser(
+        prog="hololoom",
+        description="HoloLoom ChatOps, headless: ask questions, talk in the simulated room, check the setup.",
+    )
+    parser.add_argument("--version", action="version", version=f"hololoom {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    add_common_options(parser, top_level=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `hololoom` with `argv`; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(asyncio.run(handler(args)) or 0)
+    except CliError as exc:
+        print(f"hololoom: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("hololoom: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Health checks for `hololoom doctor`: config, data dir, store and optional parts, one line each."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from hololoom_core.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check's outcome: `ok`, `warn` or `fail`, with a one-line detail."""
+
+    name: str
+    status: str
+    detail: str
+
+
+Check = Callable[[Config], Awaitable[CheckResult]]
+CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    """Register a doctor check (checks run in registration order)."""
+    CHECKS.append(function)
+    return function
+
+
+@check
+async def check_config(config: Config) -> CheckResult:
+    """Where the configuration came from and which mode it selects."""
+    source = str(config.source) if config.source else "built-in defaults (no config file)"
+    return CheckResult("config", "ok", f"{source}; mode {config.mode}, provider {config.llm.provider}, "
+                       f"retrieval {config.hololoom.config_mode}")
+
+
+@check
+async def check_data_dir(config: Config) -> CheckResult:
+    """The data directory exists (or can be created) and is writable, with free space."""
+    directory = config.data_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return CheckResult("data dir", "fail", f"{directory}: cannot create ({exc}); pass --data-dir")
+    if not os.access(directory, os.W_OK):
+        return CheckResult("data dir", "fail", f"{directory}: not writable; fix permissions or pass --data-dir")
+    free_mb = shutil.disk_usage(directory).free / 1e6
+    status = "ok" if free_mb > 200 else "warn"
+    return CheckResult("data dir", status, f"{directory} ({free_mb:,.0f} MB free)")
+
+
+@check
+async def check_store(config: Config) -> CheckResult:
+    """The SQLite file opens, migrates, has FTS5 and uses WAL."""
+    from hololoom_core.engine.pipeline import CAPABILITIES
+    from hololoom_core.store import Store, StoreError
+    from hololoom_core.store import schema as _schema  # noqa: F401
+
+    try:
+        for module in CAPABILITIES:
+            importlib.import_module(module)
+        store = Store(config.database_path, synchronous=config.store.synchronous)
+        try:
+            versions = store.migrate()
+            mode = store.scalar("PRAGMA journal_mode")
+            messages = store.scalar("SELECT count(*) FROM messages")
+            answers = store.scalar("SELECT count(*) FROM interactions")
+            integrity = store.scalar("PRAGMA quick_check")
+        finally:
+            store.close()
+    except (StoreError, sqlite3.Error) as exc:
+        return CheckResult("store", "fail", str(exc))
+    if integrity != "ok":
+        return CheckResult("store", "fail", f"{config.database_path}: integrity check says {integrity}")
+    schema = ", ".join(f"{name} v{version}" for name, version in sorted(versions.items()))
+    return CheckResult(
+        "store", "ok", f"{config.database_path} ({mode}, SQLite {sqlite3.sqlite_version}); "
+        f"{messages} messages, {answers} answers; schema {schema}"
+    )
+
+
+@check
+async def check_runbooks(config: Config) -> CheckResult:
+    """The shipped runbooks load."""
+    from hololoom_core.llm.runbooks import RunbookError, RunbookLibrary
+
+    try:
+        library = RunbookLibrary.from_directory()
+    except RunbookError as exc:
+        return CheckResult("runbooks", "fail", str(exc))
+    return CheckResult("runbooks", "ok", f"{len(library)} runbooks loaded")
+
+
+@check
+async def check_language_provider(config: Config) -> CheckResult:
+    """The configured language provider answers (the offline engine always does)."""
+    if config.llm.provider == "offline":
+        return CheckResult("llm", "ok", "offline engine (retrieval + runbooks + rules; not a language model)")
+    from hololoom_core.llm.factory import build_provider
+    from hololoom_core.llm.offline import OfflineAnswerEngine
+    from hololoom_core.llm.runbooks import RunbookLibrary
+
+    provider = build_provider(config, OfflineAnswerEngine(RunbookLibrary([])))
+    status = await provider.status()
+    if status.available:
+        return CheckResult("llm", "ok", status.detail)
+    return CheckResult("llm", "warn", f"{status.detail}; answers fall back to the offline engine")
+
+
+@check
+async def check_app(config: Config) -> CheckResult:
+    """The terminal app's toolkit is installed."""
+    if importlib.util.find_spec("textual") is None:
+        return CheckResult("app", "warn", "textual is not installed; `hololoom-tui` will not start (pip install textual)")
+    import textual
+
+    return CheckResult("app", "ok", f"textual {textual.__version__}")
+
+
+async def run_checks(config: Config) -> list[CheckResult]:
+    """Run every registered check; a check that crashes is reported as `fail`, not raised."""
+    results: list[CheckResult] = []
+    for function in CHECKS:
+        try:
+            results.append(await function(config))
+        except Exception as exc:
+            name = function.__name__.removeprefix("check_").replace("_", " ")
+            results.append(CheckResult(name, "fail", f"check crashed: {type(exc).__name__}: {exc}"))
+    return results

@@ -1,0 +1,7 @@
+"""The engine: the one message pipeline and the registries capabilities plug into."""
+
+from __future__ import annotations
+
+from hololoom_core.engine.pipeline import CAPABILITIES, Engine
+
+__all__ = ["CAPABILITIES", "Engine"]

@@ -1,0 +1,60 @@
+"""Access control for commands: admins, and allow/deny globs per command, user and room (deny wins)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from hololoom_core.config import AclConfig, AclRule
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    """Whether a command may run, and the reason when it may not."""
+
+    allowed: bool
+    reason: str = ""
+
+
+def _matches(value: str, patterns: list[str]) -> bool:
+    return any(fnmatchcase(value.lower(), pattern.lower()) for pattern in patterns)
+
+
+class AccessPolicy:
+    """Decides who may run which command, from the `acl` config and the admin list."""
+
+    def __init__(self, acl: AclConfig, admins: list[str]) -> None:
+        self.acl = acl
+        self.admins = list(admins)
+
+    def is_admin(self, user: str) -> bool:
+        """True for configured admins (globs allowed, e.g. `@*:example.org`)."""
+        return _matches(user, self.admins)
+
+    def rule_for(self, command: str) -> AclRule:
+        """The most specific rule whose glob matches `command` (e.g. `incident resolve` before `incident*`)."""
+        best: tuple[int, AclRule] | None = None
+        for pattern, rule in self.acl.commands.items():
+            if fnmatchcase(command.lower(), pattern.lower()):
+                specificity = len(pattern.replace("*", "").replace("?", ""))
+                if best is None or specificity > best[0]:
+                    best = (specificity, rule)
+        return best[1] if best else self.acl.default
+
+    def check(self, command: str, user: str, room_id: str, *, admin_only: bool = False) -> AccessDecision:
+        """Decide for one command invocation; admins may run everything that is not explicitly denied to them."""
+        rule = self.rule_for(command)
+        admin = self.is_admin(user)
+        if _matches(user, rule.deny_users):
+            return AccessDecision(False, f"you are not allowed to run `{command}`")
+        if _matches(room_id, rule.deny_rooms):
+            return AccessDecision(False, f"`{command}` is not allowed in this room")
+        if (admin_only or rule.admin_only) and not admin:
+            return AccessDecision(False, f"`{command}` is for admins only")
+        if admin:
+            return AccessDecision(True)
+        if rule.allow_users is not None and not _matches(user, rule.allow_users):
+            return AccessDecision(False, f"you are not on the allow list for `{command}`")
+        if rule.allow_rooms is not None and not _matches(room_id, rule.allow_rooms):
+            return AccessDecision(False, f"`{command}` is not allowed in this room")
+        return AccessDecision(True)

@@ -1,0 +1,86 @@
+"""Commands every installation has: help, ping and runbook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hololoom_core.engine.commands import CommandContext, CommandError
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.pipeline import Engine
+
+
+def install(engine: Engine) -> None:
+    """Register `help`, `ping` and `runbook`."""
+    install_runbook_command(engine)
+    registry = engine.commands
+    prefix = engine.config.matrix.command_prefix
+
+    @registry.command("help", help="List the commands you may run, or show one command's help.", usage="help [command]")
+    async def help_command(context: CommandContext) -> str:
+        allowed = [
+            spec
+            for spec in registry.all()
+            if engine.access.check(spec.name, context.user, context.room_id, admin_only=spec.admin_only).allowed
+        ]
+        if context.argv:
+            name = context.argv[0].lstrip(prefix)
+            spec = registry.get(name)
+            if spec is None or spec not in allowed:
+                suggestions = [s for s in registry.suggest(name) if registry.get(s) in allowed]
+                hint = (" Did you mean " + ", ".join(f"`{prefix}{s}`" for s in suggestions) + "?") if suggestions else ""
+                raise CommandError(f"No command `{prefix}{name}` that you may run.{hint}")
+            aliases = f"\n\nAliases: {', '.join(prefix + a for a in spec.aliases)}" if spec.aliases else ""
+            return f"`{prefix}{spec.usage or spec.name}`\n\n{spec.help}{aliases}"
+        groups: dict[str, list[str]] = {}
+        for spec in allowed:
+            groups.setdefault(spec.group, []).append(f"- `{prefix}{spec.usage or spec.name}` — {spec.help}")
+        lines = ["**Commands you can run**"]
+        for group in sorted(groups):
+            if len(groups) > 1:
+                lines.append(f"\n_{group}_")
+            lines.extend(groups[group])
+        lines.append(f"\nMention me (`@{engine.bot_name}`) with a question to get a structured answer.")
+        return "\n".join(lines)
+
+    @registry.command("ping", help="Check that the bot is alive and how busy it has been.")
+    async def ping(context: CommandContext) -> str:
+        stats = engine.stats
+        return f"pong — {stats.messages} messages stored, {stats.answers} answers given."
+
+
+def runbook_text(engine: Engine, runbook_id: str | None) -> str:
+    """The list of runbooks, or one runbook in full, as Markdown (shared by chat and CLI)."""
+    if not runbook_id:
+        lines = [f"**{len(engine.runbooks)} runbooks**"]
+        lines += [f"- `{r.id}` — {r.title}" for r in sorted(engine.runbooks.runbooks.values(), key=lambda r: r.id)]
+        return "\n".join(lines)
+    runbook = engine.runbooks.get(runbook_id)
+    if runbook is None:
+        matches = engine.runbooks.search(runbook_id, limit=3, min_confidence=0.2)
+        hint = (" Closest: " + ", ".join(f"`{m.runbook.id}`" for m in matches)) if matches else ""
+        raise CommandError(f"No runbook `{runbook_id}`.{hint}")
+
+    def numbered(items: tuple[str, ...]) -> str:
+        return "\n".join(f"{n}. {item}" for n, item in enumerate(items, start=1))
+
+    return "\n\n".join(
+        [
+            f"### {runbook.title} (`{runbook.id}`, usually {runbook.severity_hint})",
+            runbook.summary,
+            "**Symptoms**\n" + "\n".join(f"- {s}" for s in runbook.symptoms),
+            "**Triage**\n" + numbered(runbook.triage),
+            "**Remediate**\n" + numbered(runbook.remediation),
+            "**Verify**\n" + numbered(runbook.verify),
+            f"**Escalate:** {runbook.escalate}",
+        ]
+    )
+
+
+def install_runbook_command(engine: Engine) -> None:
+    """Register `runbook`."""
+
+    @engine.commands.command("runbook", help="List the runbooks, or show one in full.", usage="runbook [id]",
+                             aliases=("runbooks",))
+    async def runbook(context: CommandContext) -> str:
+        return runbook_text(engine, context.argv[0] if context.argv else None)

@@ -1,0 +1,1 @@
+"""Language providers: the offline answer engine (default) and, later, Ollama."""

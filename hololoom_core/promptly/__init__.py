@@ -1,0 +1,1 @@
+"""Answer quality machinery: the ultraprompt structure, the judge, loops and experiments."""

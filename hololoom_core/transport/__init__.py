@@ -1,0 +1,1 @@
+"""Transports: the simulated local room (with scenario replay) and, separately, Matrix."""

@@ -1,0 +1,61 @@
+"""Entry point of `hololoom-tui`: parse options, load config and scenario, run the app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from hololoom_core import __version__
+from hololoom_core.config import ConfigError, load_config
+from hololoom_core.store import StoreError
+from hololoom_core.transport.scenarios import ScenarioError, load_scenario, shipped_scenarios
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `hololoom-tui` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="hololoom-tui",
+        description="HoloLoom ChatOps in the terminal: Chat plus five tabs of live engine state. "
+        "With no configuration it runs offline: a simulated room, the offline answer engine and a local SQLite file.",
+        epilog="Slow link? Set TEXTUAL_ANIMATIONS=none, TEXTUAL_FPS=15 or TEXTUAL_COLOR_SYSTEM=standard.",
+    )
+    parser.add_argument("--version", action="version", version=f"hololoom-tui {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: HOLOLOOM_CONFIG or none)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where the SQLite file lives")
+    parser.add_argument(
+        "--scenario",
+        metavar="NAME|PATH",
+        help=f"replay a scenario live at start: one of {', '.join(shipped_scenarios())}, or a YAML file",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; configuration and scenario problems print one line and exit 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, data_dir=args.data_dir)
+    except ConfigError as exc:
+        print(f"hololoom-tui: config error: {exc}", file=sys.stderr)
+        return 2
+    scenario = None
+    if args.scenario:
+        try:
+            scenario = load_scenario(args.scenario)
+        except ScenarioError as exc:
+            print(f"hololoom-tui: scenario error: {exc}", file=sys.stderr)
+            return 2
+    from hololoom_tui.app import make_app
+
+    try:
+        app = make_app(config, scenario=scenario)
+    except StoreError as exc:
+        print(f"hololoom-tui: store error: {exc}", file=sys.stderr)
+        return 1
+    app.run()
+    return int(app.return_code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

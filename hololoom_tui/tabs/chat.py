@@ -1,0 +1,153 @@
+"""The Chat tab: rooms, the live conversation, and a composer that types as a chosen simulated user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input, Label, ListItem, ListView, Static
+
+from hololoom_core.models import StoredMessage
+from hololoom_tui.widgets.chat_entries import entry_for
+
+MAX_ENTRIES = 200
+
+
+class RoomItem(ListItem):
+    """One room in the room list."""
+
+    def __init__(self, room_id: str, label: str) -> None:
+        super().__init__(Label(label), id=None)
+        self.room_id = room_id
+
+
+class ChatTab(Vertical):
+    """Rooms on the left, the conversation in the middle, the composer at the bottom."""
+
+    speaker: reactive[str] = reactive("operator")
+    speaker_name: reactive[str] = reactive("Operator")
+    to_bot: reactive[bool] = reactive(False)
+    room_id: reactive[str] = reactive("#ops")
+
+    @dataclass
+    class Send(Message):
+        """The operator submitted a message."""
+
+        text: str
+        speaker: str
+        to_bot: bool
+        room_id: str
+
+    @dataclass
+    class RoomChosen(Message):
+        """The operator picked a room."""
+
+        room_id: str
+
+    def __init__(self, bot_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bot_name = bot_name
+        self._rooms: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        """Room list, conversation, composer."""
+        with Horizontal(id="chat-body"):
+            with Vertical(id="room-pane"):
+                yield Static("[b]Rooms[/b]", classes="pane-title")
+                yield ListView(id="room-list")
+            with Vertical(id="conversation-pane"):
+                yield Static("", id="room-title", classes="pane-title")
+                yield VerticalScroll(id="messages")
+                with Horizontal(id="composer"):
+                    yield Label("", id="speaker-label")
+                    yield Input(id="chat-input")
+
+    def on_mount(self) -> None:
+        """Show the initial labels."""
+        self._refresh_composer()
+
+    # -- reactive rendering ----------------------------------------------------------------------
+
+    def watch_speaker_name(self) -> None:
+        if self.is_mounted:
+            self._refresh_composer()
+
+    def watch_to_bot(self) -> None:
+        if self.is_mounted:
+            self._refresh_composer()
+
+    def watch_room_id(self) -> None:
+        if self.is_mounted:
+            self._refresh_composer()
+
+    def _refresh_composer(self) -> None:
+        target = f"→ @{self.bot_name}" if self.to_bot else "→ room"
+        self.query_one("#speaker-label", Label).update(f"[b]{escape(self.speaker_name)}[/b] [dim]{target}[/dim]")
+        hint = (
+            f"Ask @{self.bot_name} (F4: talk to the room instead)"
+            if self.to_bot
+            else f"Message {self.room_id} — @{self.bot_name} to ask, ! for commands, F4: always ask the bot"
+        )
+        self.query_one("#chat-input", Input).placeholder = hint
+        self.query_one("#room-title", Static).update(
+            f"[b]{escape(self.room_id)}[/b] [dim]simulated room · F2 speaker · F3 scenario[/dim]"
+        )
+
+    # -- rooms and messages ----------------------------------------------------------------------
+
+    def set_rooms(self, rooms: list[dict[str, Any]]) -> None:
+        """Show the known rooms (the current one is always listed)."""
+        room_ids = [room["room_id"] for room in rooms]
+        if self.room_id not in room_ids:
+            room_ids.insert(0, self.room_id)
+        if room_ids == self._rooms:
+            return
+        self._rooms = room_ids
+        names = {room["room_id"]: room for room in rooms}
+        room_list = self.query_one("#room-list", ListView)
+        room_list.clear()
+        for room_id in room_ids:
+            info = names.get(room_id, {})
+            transport = info.get("transport", "local")
+            label = f"{room_id} [dim]{'sim' if transport == 'local' else transport}[/dim]"
+            room_list.append(RoomItem(room_id, label))
+
+    def show_history(self, messages: list[StoredMessage]) -> None:
+        """Replace the conversation with these messages."""
+        view = self.query_one("#messages", VerticalScroll)
+        view.remove_children()
+        view.mount_all([entry_for(message) for message in messages[-MAX_ENTRIES:]])
+        view.scroll_end(animate=False)
+
+    def add_message(self, message: StoredMessage) -> None:
+        """Append one message if it belongs to the shown room; keep the DOM bounded."""
+        if message.room_id != self.room_id:
+            return
+        view = self.query_one("#messages", VerticalScroll)
+        at_bottom = view.scroll_y >= view.max_scroll_y - 2
+        view.mount(entry_for(message))
+        excess = len(view.children) - MAX_ENTRIES
+        if excess > 0:
+            for child in list(view.children)[:excess]:
+                child.remove()
+        if at_bottom:
+            view.scroll_end(animate=False)
+
+    @on(ListView.Selected, "#room-list")
+    def _room_selected(self, event: ListView.Selected) -> None:
+        if isinstance(event.item, RoomItem) and event.item.room_id != self.room_id:
+            self.post_message(self.RoomChosen(event.item.room_id))
+
+    @on(Input.Submitted, "#chat-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        event.input.clear()
+        self.post_message(self.Send(text, self.speaker, self.to_bot, self.room_id))
