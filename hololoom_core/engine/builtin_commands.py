@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 from hololoom_core.engine.commands import CommandContext, CommandError
@@ -57,8 +58,9 @@ def runbook_text(engine: Engine, runbook_id: str | None) -> str:
         return "\n".join(lines)
     runbook = engine.runbooks.get(runbook_id)
     if runbook is None:
-        matches = engine.runbooks.search(runbook_id, limit=3, min_confidence=0.2)
-        hint = (" Closest: " + ", ".join(f"`{m.runbook.id}`" for m in matches)) if matches else ""
+        close = difflib.get_close_matches(runbook_id, list(engine.runbooks.runbooks), n=3, cutoff=0.6)
+        close += [m.runbook.id for m in engine.runbooks.search(runbook_id, limit=3) if m.runbook.id not in close]
+        hint = (" Closest: " + ", ".join(f"`{name}`" for name in close[:3])) if close else ""
         raise CommandError(f"No runbook `{runbook_id}`.{hint}")
 
     def numbered(items: tuple[str, ...]) -> str:

@@ -48,6 +48,11 @@ def _short(step: str, words: int = 16) -> str:
     return text + ("…" if len(parts) > words else "")
 
 
+def _sentence(text: str) -> str:
+    """End a clause with a full stop unless it already ends with punctuation."""
+    return text if text.endswith(("…", ".", "!", "?")) else text + "."
+
+
 MAX_TRIAGE_STEPS = 6
 MAX_REMEDIATION_STEPS = 4
 
@@ -156,7 +161,7 @@ class OfflineAnswerEngine:
 
         first_step = _short(primary.triage[0]) if primary.triage else "triage"
         first_fix = _short(primary.remediation[0]) if primary.remediation else "remediate"
-        tldr = f"{primary.title} (runbook `{primary.id}`). First: {first_step}. Most common fix: {first_fix}."
+        tldr = f"{primary.title} (runbook `{primary.id}`). First: {_sentence(first_step)} Most common fix: {_sentence(first_fix)}"
         return {"PLAN": _numbered(plan), "ANSWER": "\n\n".join(answer), "VERIFY": _numbered(verify), "TL;DR": tldr}
 
     def _from_history(self, request: AnswerRequest, messages: list[Source], focus: list[str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("error_code", re.compile(r"\b(?:E[A-Z]{3,}|ORA-\d{5}|ERR_[A-Z_]+|[A-Z][A-Za-z]+(?:Error|Exception))\b")),
     ("http_status", re.compile(
         r"\b(?:HTTPS?[\s/]*|status\s*(?:code\s*)?)([1-5]\d\d)\b"
-        r"|\b([45]\d\d|[45]xx)(?:s\b|\b(?=\s*(?:errors?|responses?|status|codes?|from|on|for|\)|$|,|\.)))",
+        r"|\b([45]\d\d|[45]xx)(?:s\b|\b(?=\s*(?:errors?|responses?|status|codes?|bad|gateway|service|internal|not\b|too\b|unauthori[sz]ed|forbidden|from|on|for|in|at|when|\)|$|,|\.|;|!|\?)))",
         re.I,
     )),
     ("service", re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:api|svc|service|worker|gateway|db|web|queue|proxy|cache|frontend|backend)\b", re.I)),

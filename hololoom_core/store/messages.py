@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from hololoom_core.memory.text import STOP_WORDS
 from hololoom_core.models import ChatMessage, StoredMessage
 from hololoom_core.store.db import Store
 
@@ -50,10 +51,13 @@ _SELECT = (
 
 
 def fts_query(text: str, max_terms: int = 24) -> str:
-    """Turn free text into a safe FTS5 query: quoted terms joined by OR (no FTS syntax from users)."""
+    """Turn free text into a safe FTS5 query: quoted content words joined by OR (no FTS syntax from users).
+
+    Stop words are left out: they match nearly every message and only slow the ranking down.
+    """
     seen: list[str] = []
     for token in _FTS_TOKEN.findall(text.lower()):
-        if len(token) < 2 and not token.isdigit():
+        if (len(token) < 2 and not token.isdigit()) or token in STOP_WORDS:
             continue
         if token not in seen:
             seen.append(token)

@@ -28,7 +28,9 @@ class PredictiveQualityTab(OverviewTab):
         self.query_one("#pq-summary", Static).update(
             f"Last {len(recent)} answer(s), oldest first:" if recent else "No answers yet."
         )
-        self.query_one("#pq-sparkline", Sparkline).data = [answer.quality for answer in recent]
+        sparkline = self.query_one("#pq-sparkline", Sparkline)
+        sparkline.display = len(recent) >= 2  # one value would fill the whole width and mean nothing
+        sparkline.data = [answer.quality for answer in recent]
         table = self.query_one("#pq-recent", DataTable)
         table.clear()
         for answer in reversed(recent):

@@ -1,0 +1,70 @@
+"""Regenerate screenshots/ : an SVG and a PNG of every tab, on a short seeded incident conversation.
+
+    python screenshots/make_screenshots.py
+
+Uses a real engine on a temporary data dir (offline mode), replays part of the shipped
+`api-500-incident` scenario without delays, then saves each tab with Textual's screenshot
+support and converts it to PNG with cairosvg (part of the dev extra).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from hololoom_core.clock import SteppingClock
+from hololoom_core.config import load_config
+from hololoom_core.engine import Engine
+from hololoom_core.transport.local import LocalRoom
+from hololoom_core.transport.scenarios import load_scenario, play_scenario
+from hololoom_tui.app import TABS, make_app
+
+HERE = Path(__file__).parent
+SIZE = (130, 42)
+
+
+async def seed(engine: Engine) -> None:
+    """Replay the API 500 incident and a few extra questions into the engine."""
+    scenario = load_scenario("api-500-incident")
+    await play_scenario(scenario, LocalRoom(engine, room_id=scenario.room), speed=0)
+    room = LocalRoom(engine, room_id=scenario.room)
+    for text in ("@hololoom disk is full on log-agg-02.prod", "@hololoom replication lag on db-02 is 40 seconds"):
+        await room.post("alice", text)
+
+
+async def capture(data_dir: Path) -> list[Path]:
+    """Run the app headless and save one SVG per tab."""
+    config = load_config(None, data_dir=data_dir, environ={})
+    engine = Engine(config, clock=SteppingClock())
+    await seed(engine)
+    app = make_app(config, engine=engine)
+    written: list[Path] = []
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if app.status_bar.stats.get("answers"):
+                break
+        for tab_id, _title in TABS:
+            app.action_show_tab(tab_id)
+            await pilot.pause(0.3)
+            path = HERE / f"{tab_id}.svg"
+            app.save_screenshot(filename=path.name, path=str(HERE))
+            written.append(path)
+    return written
+
+
+def main() -> None:
+    """Write the SVGs and PNGs."""
+    import cairosvg
+
+    with tempfile.TemporaryDirectory() as directory:
+        svgs = asyncio.run(capture(Path(directory)))
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=1400)
+        print(f"wrote {svg.name} and {png.name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The SQLite store: migrations, durability, full-text search, redaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hololoom_core.models import ChatMessage
+from hololoom_core.store import Store, StoreError, register_migrations
+from hololoom_core.store import schema as _schema  # noqa: F401
+from hololoom_core.store.db import registered_components
+from hololoom_core.store.messages import MessageStore, fts_query
+
+
+def open_store(path: Path) -> Store:
+    store = Store(path)
+    store.migrate(["core"])
+    return store
+
+
+def test_migrations_apply_once_and_record_versions(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    store = open_store(path)
+    assert store.schema_versions()["core"] == 1
+    assert store.scalar("PRAGMA journal_mode") == "wal"
+    store.close()
+    again = open_store(path)  # re-opening applies nothing new and keeps data
+    assert again.schema_versions()["core"] == 1
+    again.close()
+
+
+def test_component_migrations_are_incremental(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "h.sqlite3")
+    register_migrations("test_widgets", ["CREATE TABLE widgets (id INTEGER PRIMARY KEY)"])
+    store.migrate(["core", "test_widgets"])
+    store.execute("INSERT INTO widgets(id) VALUES (1)")
+    register_migrations(
+        "test_widgets",
+        ["CREATE TABLE widgets (id INTEGER PRIMARY KEY)", "ALTER TABLE widgets ADD COLUMN name TEXT"],
+    )
+    versions = store.migrate(["core", "test_widgets"])
+    assert versions["test_widgets"] == 2
+    assert store.scalar("SELECT count(*) FROM widgets") == 1  # the data survived the upgrade
+    assert "test_widgets" in registered_components()
+    store.close()
+
+
+def test_newer_schema_than_code_is_refused(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "h.sqlite3")
+    store.execute("UPDATE schema_version SET version = 99 WHERE component = 'core'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        store.migrate(["core"])
+    store.close()
+
+
+def test_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite database"):
+        Store(path)
+
+
+def test_message_is_committed_when_insert_returns(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    store = open_store(path)
+    stored = MessageStore(store).insert(ChatMessage(room_id="#ops", sender="alice", body="disk full on db-01"), "disk full on db-01")
+    assert stored is not None
+    other = sqlite3.connect(path)  # a second connection sees it: it is committed, not just buffered
+    assert other.execute("SELECT body FROM messages WHERE id = ?", (stored.id,)).fetchone()[0] == "disk full on db-01"
+    other.close()
+    store.close()
+
+
+def test_duplicate_event_id_is_ignored(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "h.sqlite3")
+    messages = MessageStore(store)
+    message = ChatMessage(room_id="#ops", sender="alice", body="hello", event_id="$abc")
+    assert messages.insert(message, "hello") is not None
+    assert messages.insert(message, "hello") is None
+    assert messages.count() == 1
+    store.close()
+
+
+def test_fts_search_ranks_and_follows_edits_and_redactions(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "h.sqlite3")
+    messages = MessageStore(store)
+    first = messages.insert(ChatMessage(room_id="#ops", sender="a", body="postgres replication lag on db-02"), "postgres replication lag on db-02")
+    messages.insert(ChatMessage(room_id="#ops", sender="b", body="lunch at noon?"), "lunch at noon?")
+    assert first is not None
+    hits = messages.search("replication lag")
+    assert [hit.message.id for hit in hits] == [first.id]
+    messages.update_body(first.id, "certificate renewed", 1.0)
+    assert messages.search("replication") == []
+    assert [hit.message.id for hit in messages.search("certificate")] == [first.id]
+    messages.redact(first.id)
+    assert messages.search("certificate") == []
+    assert messages.get(first.id).redacted  # type: ignore[union-attr]
+    store.close()
+
+
+def test_fts_query_neutralises_syntax() -> None:
+    query = fts_query('title:"foo" AND -bar*')
+    assert query == '"title" OR "foo" OR "bar"'
+    assert fts_query("?!") == ""

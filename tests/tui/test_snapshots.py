@@ -1,0 +1,54 @@
+"""One SVG snapshot per tab, on fixed data with a stepping clock (pytest-textual-snapshot).
+
+Review the report before `pytest --snapshot-update`: the SVGs under tests/tui/__snapshots__ are
+what the app must look like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from hololoom_core.transport.local import LocalRoom
+from hololoom_tui.app import TABS, HoloLoomApp
+from tests.tui.helpers import build_app, wait_for
+
+SNAPSHOT_DATA = Path("/tmp/hololoom-snapshot-data")  # fixed: the status bar shows the data path
+CONVERSATION = [
+    ("alice", "checkout-api started returning 500 errors right after the 14:02 config push", False),
+    ("bob", "logs show QueuePool limit of size 5 overflow 0 reached on checkout-api", False),
+    ("alice", "checkout-api is throwing 500 internal server errors, what should I check first?", True),
+    ("priya", "!ping", False),
+]
+
+
+def seeded_app() -> HoloLoomApp:
+    """An app on a fresh fixed data dir holding a short incident conversation."""
+    shutil.rmtree(SNAPSHOT_DATA, ignore_errors=True)
+    app = build_app(SNAPSHOT_DATA, stepping_clock=True)
+
+    async def seed() -> None:
+        room = LocalRoom(app.engine)
+        for sender, text, to_bot in CONVERSATION:
+            await room.post(sender, text, to_bot=to_bot)
+
+    asyncio.run(seed())
+    return app
+
+
+@pytest.mark.parametrize(("tab_id", "title"), TABS)
+def test_tab_snapshot(snap_compare: Any, tab_id: str, title: str) -> None:
+    app = seeded_app()
+
+    async def show_tab(pilot: Pilot[None]) -> None:
+        await wait_for(pilot, lambda: bool(app.status_bar.stats.get("answers")))
+        app.action_show_tab(tab_id)
+        await pilot.pause(0.2)
+        await pilot.wait_for_scheduled_animations()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=show_tab)
