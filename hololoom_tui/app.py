@@ -192,6 +192,8 @@ class HoloLoomApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.query_one(TabbedContent).active == "chat":
+            self.chat.focus_composer()
         self._refresh_active_overview()
 
     # -- chat ------------------------------------------------------------------------------------

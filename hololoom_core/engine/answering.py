@@ -83,6 +83,10 @@ class KeywordRetriever:
 
     def runbook_sources(self, question: str) -> list[Source]:
         """The runbooks matching the question, as sources."""
+        matches = self.runbooks.search(question, limit=self.max_runbooks)
+        if matches:  # a second runbook is worth mentioning only when it matches nearly as well
+            floor = max(0.5, 0.7 * matches[0].confidence)
+            matches = matches[:1] + [match for match in matches[1:] if match.confidence >= floor]
         return [
             Source(
                 kind="runbook",
@@ -91,7 +95,7 @@ class KeywordRetriever:
                 excerpt=match.runbook.summary,
                 score=match.confidence,
             )
-            for match in self.runbooks.search(question, limit=self.max_runbooks)
+            for match in matches
         ]
 
     def message_sources(self, context: AnswerContext) -> list[Source]:

@@ -69,8 +69,13 @@ class ChatTab(Vertical):
                     yield Input(id="chat-input")
 
     def on_mount(self) -> None:
-        """Show the initial labels."""
+        """Show the initial labels and put the cursor in the composer."""
         self._refresh_composer()
+        self.focus_composer()
+
+    def focus_composer(self) -> None:
+        """Move the keyboard focus to the message input."""
+        self.query_one("#chat-input", Input).focus()
 
     # -- reactive rendering ----------------------------------------------------------------------
 
@@ -122,14 +127,27 @@ class ChatTab(Vertical):
         """Replace the conversation with these messages."""
         view = self.query_one("#messages", VerticalScroll)
         view.remove_children()
+        if not messages:
+            view.mount(Static(self._empty_hint(), id="empty-hint"))
+            return
         view.mount_all([entry_for(message) for message in messages[-MAX_ENTRIES:]])
         view.scroll_end(animate=False)
+
+    def _empty_hint(self) -> str:
+        return (
+            f"[dim]No messages in {escape(self.room_id)} yet.\n\n"
+            f"Ask the bot: [b]@{self.bot_name} checkout-api returns 500s, what do I check?[/b]\n"
+            "Run a command: [b]!help[/b], [b]!runbook[/b]\n"
+            "Replay a realistic conversation: [b]F3[/b]   Type as someone else: [b]F2[/b][/dim]"
+        )
 
     def add_message(self, message: StoredMessage) -> None:
         """Append one message if it belongs to the shown room; keep the DOM bounded."""
         if message.room_id != self.room_id:
             return
         view = self.query_one("#messages", VerticalScroll)
+        for hint in view.query("#empty-hint"):
+            hint.remove()
         at_bottom = view.scroll_y >= view.max_scroll_y - 2
         view.mount(entry_for(message))
         excess = len(view.children) - MAX_ENTRIES
