@@ -128,7 +128,7 @@ class ChatTab(Vertical):
         view = self.query_one("#messages", VerticalScroll)
         view.remove_children()
         if not messages:
-            view.mount(Static(self._empty_hint(), id="empty-hint"))
+            view.mount(Static(self._empty_hint(), classes="empty-hint"))
             return
         view.mount_all([entry_for(message) for message in messages[-MAX_ENTRIES:]])
         view.scroll_end(animate=False)
@@ -146,7 +146,7 @@ class ChatTab(Vertical):
         if message.room_id != self.room_id:
             return
         view = self.query_one("#messages", VerticalScroll)
-        for hint in view.query("#empty-hint"):
+        for hint in view.query(".empty-hint"):
             hint.remove()
         at_bottom = view.scroll_y >= view.max_scroll_y - 2
         view.mount(entry_for(message))

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from hololoom_core.transport.local import LocalRoom
 from hololoom_tui.app import TABS, HoloLoomApp
@@ -46,6 +47,8 @@ def test_tab_snapshot(snap_compare: Any, tab_id: str, title: str) -> None:
     app = seeded_app()
 
     async def show_tab(pilot: Pilot[None]) -> None:
+        for field in app.query(Input):
+            field.cursor_blink = False  # a blinking cursor would make the snapshot depend on timing
         await wait_for(pilot, lambda: bool(app.status_bar.stats.get("answers")))
         app.action_show_tab(tab_id)
         await pilot.pause(0.2)
