@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from hololoom_core.models import Source
-from hololoom_core.promptly.spec import SectionSpec, UltrapromptSpec, canonical_name, default_spec, fill_template
+from hololoom_core.promptly.spec import (
+    SectionSpec,
+    UltrapromptSpec,
+    canonical_name,
+    default_spec,
+    fill_template,
+)
 
 SECTIONS: tuple[str, ...] = ("PLAN", "ANSWER", "VERIFY", "TL;DR")
 
