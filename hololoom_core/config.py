@@ -192,7 +192,7 @@ class ExperimentsConfig(StrictModel):
     reaction_weight: float = Field(default=0.3, ge=0)
     reask_weight: float = Field(default=0.1, ge=0)
     reask_window_minutes: float = Field(default=10.0, ge=0, le=1440)
-    reask_similarity: float = Field(default=0.5, gt=0, le=1)
+    reask_similarity: float = Field(default=0.6, gt=0, le=1)
     promote_probability: float = Field(default=0.95, gt=0.5, lt=1)
     min_samples: int = Field(default=20, ge=1, le=100_000)
     monte_carlo_draws: int = Field(default=4000, ge=100, le=1_000_000)

@@ -29,7 +29,7 @@ class Promptly:
 
     def overview_data(self) -> dict[str, Any]:
         """What the app shows about answer quality machinery: experiments, the loop, the judge."""
-        data = self.experiments.overview_data()
+        data = self.experiments.dashboard()
         data["loop"] = str(self.loop_runner.compile(self.loop_runner.default_loop))
         data["judge"] = self.judge.name
         data["spec"] = self.spec.name

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from hololoom_core.config import ExperimentConfig, ExperimentsConfig
+from hololoom_core.config import ExperimentConfig, ExperimentsConfig, VariantConfig
 from hololoom_core.engine.answering import AnswerContext, Configuration
 from hololoom_core.events import ExperimentChanged
 from hololoom_core.models import Answer
@@ -90,6 +90,11 @@ def load_presets(path: Path = PRESETS_PATH) -> dict[str, ExperimentConfig]:
     """The experiments shipped with the package."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {name: ExperimentConfig.model_validate(value) for name, value in data.items()}
+
+
+def variant_settings(variant: VariantConfig) -> dict[str, Any]:
+    """A variant's settings as plain data, without unset or empty fields."""
+    return {k: v for k, v in variant.model_dump(exclude_none=True).items() if v not in ({}, "", [])}
 
 
 def variant_params(experiment: str, variant: str, definition: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +173,8 @@ class ExperimentService:
         self.store = engine.store
         self.settings = settings or engine.config.promptly.experiments
         self.rng = np.random.default_rng(self.settings.seed)
+        # Reports draw from their own generator, so how often the app refreshes never changes assignments.
+        self.report_rng = np.random.default_rng(None if self.settings.seed is None else self.settings.seed + 1)
         self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None | bool = False
 
     # -- definitions -----------------------------------------------------------------------------
@@ -212,7 +219,7 @@ class ExperimentService:
         if active is not None:
             raise ExperimentError(f"experiment '{name}' is already {active['status']}")
         definition = definitions[name]
-        data = {variant: settings.model_dump(exclude_none=True) for variant, settings in definition.variants.items()}
+        data = {variant: variant_settings(settings) for variant, settings in definition.variants.items()}
         latest = self.latest(name)
         now = self._now()
         with self.store.transaction() as conn:
@@ -371,7 +378,7 @@ class ExperimentService:
             return None
         definition = json.loads(row["definition"])
         arms = self.arms(experiment_id, definition)
-        summaries: list[ArmSummary] = summarise(arms, self.settings.monte_carlo_draws, self.rng)
+        summaries: list[ArmSummary] = summarise(arms, self.settings.monte_carlo_draws, self.report_rng)
         details = {
             r["variant"]: r for r in self.store.query(
                 "SELECT variant, avg(judge_score) AS judge, count(reaction) AS reactions, sum(reasked) AS reasks "
@@ -415,7 +422,7 @@ class ExperimentService:
         latest = self.latest(name)
         return self.report(latest["id"]) if latest else None
 
-    def overview_data(self) -> dict[str, Any]:
+    def dashboard(self) -> dict[str, Any]:
         """What the app's Self-Improving tab shows: the active run first, then recent ones, plus definitions."""
         runs = self.runs(limit=6)
         return {

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TARGET = 0.8
 CONCISE_BUDGET_WORDS = 450
+DOWN_RECHECK_S = 30.0  # while the model is known to be down, answer offline without waiting on it
 
 
 @dataclass(slots=True)
@@ -204,21 +205,31 @@ class PromptlyLoopRunner:
         """Ask the provider; repair or re-ask a malformed answer; fall back to the offline engine on failure."""
         path, request = run.path, run.request
         provider = path.provider
-        if getattr(provider, "is_language_model", False):
+        engine = path.engine
+        llm_status = engine.status.get("llm", {})
+        down_for = engine.clock.now() - float(llm_status.get("checked_ts", 0.0))
+        if getattr(provider, "is_language_model", False) and llm_status.get("state") == "down" \
+                and down_for < DOWN_RECHECK_S:
+            run.steps.append({"step": "generate", "provider": provider.name, "status": "skipped",
+                              "reason": f"{llm_status.get('detail')} (checked {down_for:.0f} s ago; "
+                                        f"tried again after {DOWN_RECHECK_S:.0f} s)"})
+            run.notices.append(f"_{llm_status.get('detail')}; the offline engine answered._")
+        elif getattr(provider, "is_language_model", False):
             try:
                 draft = await self._generate_with_model(run)
             except Exception as exc:  # an outage must not lose the answer
                 detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 run.steps.append({"step": "generate", "provider": provider.name, "error": detail})
-                path.engine.report_error("answer", f"{provider.name} failed ({detail}); answered with the offline engine")
+                engine.report_error("answer", f"{provider.name} failed ({detail}); answered with the offline engine")
                 if getattr(exc, "unreachable", False) or isinstance(exc, (ConnectionError, OSError)):
-                    path.engine.set_status("llm", "down", detail)
-                run.notices.append(f"_{provider.name} could not answer ({detail}); the offline engine answered._")
+                    engine.set_status("llm", "down", detail, checked_ts=engine.clock.now())
+                run.notices.append(f"_{detail}; the offline engine answered._")
                 draft = None
             if draft is not None:
-                if path.engine.status.get("llm", {}).get("state") == "down":
+                if llm_status.get("state") == "down":
                     status = await provider.status()
-                    path.engine.set_status("llm", "ok" if status.available else "down", status.detail)
+                    engine.set_status("llm", "ok" if status.available else "down", status.detail,
+                                      checked_ts=engine.clock.now())
                 return draft
         text = await path.fallback.answer(request)
         repaired = repair_answer(text, run.spec, None)
@@ -261,6 +272,11 @@ class PromptlyLoopRunner:
         """Score the draft with the path's judge (the model judge when it has one)."""
         judge = run.path.judge
         agent = run.agent if draft.from_model else None
+        fallback = getattr(judge, "fallback", None)
+        llm_status = run.path.engine.status.get("llm", {})
+        if fallback is not None and llm_status.get("state") == "down" and llm_status.get("checked_ts"):
+            verdict = fallback.judge(run.request.question, draft.sections, draft.sources, agent)
+            return JudgeOutcome(verdict, fallback=f"the judge model is down ({llm_status.get('detail')})")
         evaluate = getattr(judge, "evaluate", None)
         if evaluate is not None:
             return await evaluate(run.request.question, draft.sections, draft.sources, agent)
