@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hololoom_core.llm.base import AnswerRequest
 from hololoom_core.models import Source, Verdict
-from hololoom_core.promptly.judge import HeuristicJudge, JudgeOutcome, Preference
+from hololoom_core.promptly.judge import JudgeOutcome, Preference
 from hololoom_core.promptly.loop_dsl import LoopProgram, Step, parse_loop
 from hololoom_core.promptly.repair import repair_answer
 from hololoom_core.promptly.revise import add_caution, note_unsupported, tighten, unsupported_commands
@@ -283,11 +283,16 @@ class PromptlyLoopRunner:
         return JudgeOutcome(judge.judge(run.request.question, draft.sections, draft.sources))
 
     async def _compare(self, run: _Run, current: Draft, candidate: Draft) -> Preference:
+        """Which draft is better: the model judge compares them pairwise, otherwise their own verdicts decide."""
         judge = run.path.judge
         compare = getattr(judge, "compare", None)
-        if compare is None:
-            compare = HeuristicJudge().compare
-        return await compare(run.request.question, current.sections, candidate.sections, candidate.sources)
+        if getattr(judge, "fallback", None) is not None and compare is not None:
+            return await compare(run.request.question, current.sections, candidate.sections, candidate.sources)
+        assert current.outcome is not None and candidate.outcome is not None
+        a, b = current.outcome.verdict.score, candidate.outcome.verdict.score
+        winner = "tie" if abs(a - b) < 0.01 else ("A" if a > b else "B")
+        return Preference(winner, [winner], f"verdicts {a:.2f} vs {b:.2f}, each on its own sources",
+                          current.outcome.verdict.judge)
 
     # -- refine ------------------------------------------------------------------------------------
 
