@@ -195,6 +195,7 @@ class ExperimentsConfig(StrictModel):
     reask_similarity: float = Field(default=0.6, gt=0, le=1)
     promote_probability: float = Field(default=0.95, gt=0.5, lt=1)
     min_samples: int = Field(default=20, ge=1, le=100_000)
+    min_samples_each: int = Field(default=5, ge=1, le=100_000)
     monte_carlo_draws: int = Field(default=4000, ge=100, le=1_000_000)
     prior_alpha: float = Field(default=1.0, gt=0)
     prior_beta: float = Field(default=1.0, gt=0)

@@ -99,13 +99,27 @@ def summarise(arms: Sequence[Arm], draws: int, rng: np.random.Generator, level: 
 
 
 def promotion_candidate(
-    arms: Sequence[Arm], probabilities: Sequence[float], threshold: float, min_samples: int
+    arms: Sequence[Arm],
+    probabilities: Sequence[float],
+    threshold: float,
+    min_samples: int,
+    min_samples_each: int = 1,
 ) -> int | None:
-    """The index of the variant to promote: best with probability >= threshold once every variant has min_samples."""
-    if not arms or any(arm.pulls < min_samples for arm in arms):
+    """The variant to promote: best with probability >= threshold, with >= min_samples answers of its own
+    and every other variant tried at least min_samples_each times.
+
+    The winner's minimum guards against early luck; the per-variant minimum guards against promoting over
+    a variant that was barely tried (Thompson sampling starves clear losers, so they cannot be held to the
+    winner's minimum).
+    """
+    if not arms:
         return None
     best = int(np.argmax(probabilities))
-    return best if probabilities[best] >= threshold else None
+    if probabilities[best] < threshold or arms[best].pulls < min_samples:
+        return None
+    if any(arm.pulls < min_samples_each for arm in arms):
+        return None
+    return best
 
 
 def combine_reward(

@@ -48,7 +48,8 @@ def report_markdown(report: ExperimentReport) -> str:
     chart = [f"{v.name:<{width}} {interval_line(v.low, v.posterior_mean, v.high)} {v.posterior_mean:.2f}"
              for v in report.variants]
     lines += ["", "```", f"{'':<{width}} 0{'':<28}1", *chart, "```"]
-    rule = (f"Promotion: P(best) ≥ {report.promote_probability:.0%} with ≥ {report.min_samples} answers per variant.")
+    rule = (f"Promotion: P(best) ≥ {report.promote_probability:.0%}, the winner with ≥ {report.min_samples} "
+            f"answers and every variant with ≥ {report.min_samples_each}.")
     lines.append(rule)
     promoted = [e for e in report.events if e["kind"] == "promoted"]
     if promoted:

@@ -145,6 +145,7 @@ class ExperimentReport:
     events: list[dict[str, Any]] = field(default_factory=list)
     promote_probability: float = 0.95
     min_samples: int = 20
+    min_samples_each: int = 5
 
     @property
     def pulls(self) -> int:
@@ -157,6 +158,7 @@ class ExperimentReport:
             "id": self.id, "name": self.name, "description": self.description, "status": self.status,
             "winner": self.winner, "pulls": self.pulls, "created_ts": self.created_ts, "updated_ts": self.updated_ts,
             "promote_probability": self.promote_probability, "min_samples": self.min_samples,
+            "min_samples_each": self.min_samples_each,
             "variants": [v.as_dict() for v in self.variants], "events": list(self.events),
         }
 
@@ -356,7 +358,8 @@ class ExperimentService:
         arms = self.arms(experiment_id)
         summaries = summarise(arms, self.settings.monte_carlo_draws, self.rng)
         probabilities = [s.probability_best for s in summaries]
-        best = promotion_candidate(arms, probabilities, self.settings.promote_probability, self.settings.min_samples)
+        best = promotion_candidate(arms, probabilities, self.settings.promote_probability, self.settings.min_samples,
+                                   self.settings.min_samples_each)
         if best is None:
             self._publish(name, "running", detail)
             return
@@ -409,7 +412,7 @@ class ExperimentService:
             id=row["id"], name=row["name"], description=row["description"], status=row["status"],
             winner=row["winner"], created_ts=row["created_ts"], updated_ts=row["updated_ts"], variants=variants,
             events=events, promote_probability=self.settings.promote_probability,
-            min_samples=self.settings.min_samples,
+            min_samples=self.settings.min_samples, min_samples_each=self.settings.min_samples_each,
         )
 
     def runs(self, limit: int = 20) -> list[ExperimentReport]:
@@ -430,6 +433,7 @@ class ExperimentService:
             "definitions": {name: d.description for name, d in self.definitions().items()},
             "promote_probability": self.settings.promote_probability,
             "min_samples": self.settings.min_samples,
+            "min_samples_each": self.settings.min_samples_each,
         }
 
 

@@ -116,8 +116,8 @@ class SelfImprovingTab(OverviewTab):
             promotions.update("")
             return
         current = next((r for r in runs if r.status in ("running", "promoted")), runs[0])
-        rule = (f"promotion at P(best) ≥ {data.get('promote_probability', 0.95):.0%} with ≥ "
-                f"{data.get('min_samples')} answers per variant")
+        rule = (f"promotion at P(best) ≥ {data.get('promote_probability', 0.95):.0%}, winner ≥ "
+                f"{data.get('min_samples')} answers, each variant ≥ {data.get('min_samples_each')}")
         summary.update(f"[b]{current.name}[/b] is {current.status}"
                        + (f" → [b green]{current.winner}[/b green]" if current.winner else "")
                        + f" · {current.pulls} answer(s) · {rule}")
