@@ -67,11 +67,13 @@ def install(engine: Engine) -> None:
     service = ExperimentService(engine)
     path.judge = judge
     path.loop_runner = runner
-    path.choose_configuration = service.choose
-    path.observers.append(service.observe_answer)
     settings = config.experiments
     path.observers.append(ReaskDetector(engine, settings.reask_window_minutes, settings.reask_similarity))
-    engine.feedback_observers.append(service.observe_feedback)
-    install_experiment_command(engine, service)
+    enabled = engine.config.features.self_improving
+    if enabled:
+        path.choose_configuration = service.choose
+        path.observers.append(service.observe_answer)
+        engine.feedback_observers.append(service.observe_feedback)
+    install_experiment_command(engine, service, enabled=enabled)
     engine.extensions["promptly"] = Promptly(spec, judge, runner, service)
     engine.extensions["experiments"] = service

@@ -59,8 +59,8 @@ def report_markdown(report: ExperimentReport) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def install_experiment_command(engine: Engine, service: ExperimentService) -> None:
-    """Register the `experiment` command."""
+def install_experiment_command(engine: Engine, service: ExperimentService, enabled: bool = True) -> None:
+    """Register the `experiment` command (start refuses when `features.self_improving` is off)."""
     prefix = engine.config.matrix.command_prefix
 
     @engine.commands.command("experiment", help="List, show, start or stop prompt experiments (A/B tests).",
@@ -80,6 +80,8 @@ def install_experiment_command(engine: Engine, service: ExperimentService) -> No
                     raise CommandError(f"No run of experiment `{name}` yet; start it with `{prefix}experiment start {name}`")
                 return report_markdown(report)
             if action == "start":
+                if not enabled:
+                    raise CommandError("Experiments are switched off (features.self_improving: false)")
                 if len(argv) < 2:
                     raise CommandError("Name the experiment to start")
                 report = service.start(argv[1], by=context.user)
