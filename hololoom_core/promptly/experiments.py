@@ -80,6 +80,7 @@ CREATE TABLE experiment_events (
 register_migrations("experiments", [EXPERIMENTS_V1])
 
 ACTIVE_STATUSES = ("running", "promoted")
+ACTIVE_CACHE_S = 5.0
 
 
 class ExperimentError(Exception):
@@ -178,6 +179,7 @@ class ExperimentService:
         # Reports draw from their own generator, so how often the app refreshes never changes assignments.
         self.report_rng = np.random.default_rng(None if self.settings.seed is None else self.settings.seed + 1)
         self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None | bool = False
+        self._cached_at = 0.0
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -265,11 +267,14 @@ class ExperimentService:
     # -- assignment ------------------------------------------------------------------------------
 
     def _active_state(self) -> tuple[int, str, str, dict[str, Any], str | None] | None:
-        """(id, name, status, definition, winner) of the active run, cached until something changes."""
-        if self._active_cache is False:
+        """(id, name, status, definition, winner) of the active run, cached until something changes here
+        or for a few seconds (another process, such as `hololoom say`, may start or stop one)."""
+        now = self.engine.clock.perf()
+        if self._active_cache is False or now - self._cached_at > ACTIVE_CACHE_S:
             active = self.active()
             self._active_cache = None if active is None else (
                 active["id"], active["name"], active["status"], json.loads(active["definition"]), active["winner"])
+            self._cached_at = now
         return self._active_cache  # type: ignore[return-value]
 
     def arms(self, experiment_id: int, definition: dict[str, Any] | None = None) -> list[Arm]:

@@ -94,7 +94,7 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         assert details.title.startswith("judge heuristic ") and details.title.endswith("5 loop step(s)")
         assert set(details.judge["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
         details.collapsed = False
-        await pilot.pause()
+        await wait_for(pilot, lambda: "all found in the sources" in screen_text(pilot))
         text = screen_text(pilot)
         for name in ("structure", "grounded", "actionable", "concise", "safe"):
             assert name in text
