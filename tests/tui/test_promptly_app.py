@@ -98,7 +98,9 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         text = screen_text(pilot)
         for name in ("structure", "grounded", "actionable", "concise", "safe"):
             assert name in text
-        assert "runbook(s) and" in text  # a criterion's reason
+        verdict_table = details.query_one(".answer-verdict", Static).content
+        reasons = list(verdict_table.columns[3].cells)  # the reason column, one row per criterion
+        assert len(reasons) == 5 and any("runbook(s) and" in str(reason) for reason in reasons)
         assert "loop: generate -> judge -> refine until quality >= 0.8 max 2 -> verify" in text
         assert "verify:" in text and "all found in the sources" in text
         # the meta that feeds the expander is stored with the bot message, so history shows it too
