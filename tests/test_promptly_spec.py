@@ -165,6 +165,8 @@ def test_verification_off_makes_verify_optional(tmp_path: Path) -> None:
     assert repair_answer(text, spec).ok
     assert not repair_answer(text, default_spec()).ok
     assert missing_sections({"PLAN": "a", "ANSWER": "b", "TL;DR": "c"}, spec) == []
+    assert "VERIFY" not in render_sections({"PLAN": "a", "ANSWER": "b", "TL;DR": "c"}, spec=spec)
+    assert "### VERIFY" in render_sections({"PLAN": "a", "ANSWER": "b", "TL;DR": "c"})  # required: shown as missing
 
 
 def test_agent_sections_are_required_for_that_agent_only() -> None:

@@ -115,9 +115,10 @@ def render_sections(
     parts: list[str] = []
     ordered = spec.sections_for(agent)
     known = {s.name for s in ordered}
+    required = set(spec.required_names(agent)) & set(SECTIONS)
     for section in ordered:
         text = sections.get(section.name, "").strip()
-        if not text and section.name not in SECTIONS:
+        if not text and section.name not in required:  # an optional empty section gets no bare heading
             continue
         parts.append(f"{section.heading} {text}" if section.inline else f"{section.heading}\n{text}")
     extras = [name for name in sections if name not in known and sections[name].strip()]
