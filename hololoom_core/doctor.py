@@ -113,6 +113,24 @@ async def check_language_provider(config: Config) -> CheckResult:
 
 
 @check
+async def check_promptly(config: Config) -> CheckResult:
+    """The ultraprompt spec loads, the loop parses, and the experiments are defined."""
+    from hololoom_core.promptly.experiments import load_presets
+    from hololoom_core.promptly.loop_dsl import parse_loop
+    from hololoom_core.promptly.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(config.promptly.spec)
+    except SpecError as exc:
+        return CheckResult("promptly", "fail", str(exc))
+    experiments = {**load_presets(), **config.promptly.experiments.definitions}
+    state = "on" if config.features.self_improving else "off (features.self_improving: false)"
+    return CheckResult("promptly", "ok", f"spec {spec.name} ({len(spec.sections)} sections), loop "
+                       f"{parse_loop(config.promptly.loop)}, judge {config.promptly.judge}; "
+                       f"{len(experiments)} experiments defined, experiments {state}")
+
+
+@check
 async def check_app(config: Config) -> CheckResult:
     """The terminal app's toolkit is installed."""
     if importlib.util.find_spec("textual") is None:

@@ -112,3 +112,12 @@ class EngineError(Event):
 
     where: str
     error: str
+
+
+@dataclass(slots=True)
+class ExperimentChanged(Event):
+    """An experiment started, stopped, learned from an answer or feedback, or promoted a variant."""
+
+    name: str
+    status: str
+    detail: str = ""

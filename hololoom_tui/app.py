@@ -19,8 +19,10 @@ from hololoom_core.config import Config
 from hololoom_core.engine import Engine
 from hololoom_core.engine.overview import build_overview
 from hololoom_core.events import (
+    AnswerDelta,
     AnswerReady,
     EngineError,
+    ExperimentChanged,
     FeedbackRecorded,
     MessageStored,
     StatsChanged,
@@ -176,7 +178,9 @@ class HoloLoomApp(App[None]):
                 self.status_bar.provider_state = event.state
             elif isinstance(event, EngineError):
                 self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6)
-            if isinstance(event, (AnswerReady, FeedbackRecorded)):
+            elif isinstance(event, AnswerDelta):
+                self.chat.stream_delta(event.room_id, event.message_id, event.text)
+            if isinstance(event, (AnswerReady, FeedbackRecorded, ExperimentChanged)):
                 overview_dirty = True
         if any(isinstance(e, MessageStored) for e in update.events):
             self.chat.set_rooms(self.engine.messages.rooms())

@@ -31,7 +31,8 @@ def test_ask_json_has_sections_and_cites_a_runbook(tmp_path: Path) -> None:
     assert 0 < data["quality"] <= 1 and data["latency_ms"] > 0
     assert any(source["kind"] == "runbook" and source["ref"] == "http-5xx" for source in data["sources"])
     assert set(data["judge"]["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
-    assert [step["step"] for step in data["loop_steps"]][:1] == ["generate"]
+    steps = [step["step"] for step in data["loop_steps"]]
+    assert steps.index("generate") < steps.index("judge")
 
 
 def test_say_persists_between_invocations_and_prints_replies(tmp_path: Path) -> None:

@@ -78,12 +78,18 @@ class KeywordRetriever:
         self.min_overlap = min_overlap
 
     def retrieve(self, context: AnswerContext, configuration: Configuration) -> list[Source]:
-        """Runbook sources first, then message sources."""
-        return self.runbook_sources(context.question) + self.message_sources(context)
+        """Runbook sources first, then message sources; `max_runbooks`/`max_sources`/`min_overlap` params override."""
+        params = configuration.params
+        return self.runbook_sources(context.question, params.get("max_runbooks")) + self.message_sources(
+            context, params.get("max_sources"), params.get("min_overlap")
+        )
 
-    def runbook_sources(self, question: str) -> list[Source]:
+    def runbook_sources(self, question: str, limit: int | None = None) -> list[Source]:
         """The runbooks matching the question, as sources."""
-        matches = self.runbooks.search(question, limit=self.max_runbooks)
+        limit = self.max_runbooks if limit is None else limit
+        if limit == 0:
+            return []
+        matches = self.runbooks.search(question, limit=limit)
         if matches:  # a second runbook is worth mentioning only when it matches nearly as well
             floor = max(0.5, 0.7 * matches[0].confidence)
             matches = matches[:1] + [match for match in matches[1:] if match.confidence >= floor]
@@ -98,21 +104,25 @@ class KeywordRetriever:
             for match in matches
         ]
 
-    def message_sources(self, context: AnswerContext) -> list[Source]:
+    def message_sources(
+        self, context: AnswerContext, limit: int | None = None, min_overlap: float | None = None
+    ) -> list[Source]:
         """Earlier messages sharing enough content terms with the question, as sources."""
-        if self.max_messages == 0:
+        max_messages = self.max_messages if limit is None else limit
+        min_overlap = self.min_overlap if min_overlap is None else min_overlap
+        if max_messages == 0:
             return []
         question_terms = term_set(context.question)
         if not question_terms:
             return []
         exclude = (context.message_id,) if context.message_id is not None else ()
-        hits = self.messages.search(context.question, limit=self.max_messages * 4, exclude_ids=exclude)
+        hits = self.messages.search(context.question, limit=max_messages * 4, exclude_ids=exclude)
         sources: list[Source] = []
         seen_bodies: set[str] = set()
         for hit in hits:
             shared = question_terms & term_set(hit.message.body)
             overlap = len(shared) / len(question_terms)
-            if len(shared) < min(2, len(question_terms)) or overlap < self.min_overlap:
+            if len(shared) < min(2, len(question_terms)) or overlap < min_overlap:
                 continue
             normalised = " ".join(hit.message.body.lower().split())
             if normalised in seen_bodies:
@@ -131,7 +141,7 @@ class KeywordRetriever:
                     message_id=hit.message.id,
                 )
             )
-            if len(sources) >= self.max_messages:
+            if len(sources) >= max_messages:
                 break
         return sources
 
@@ -146,6 +156,7 @@ class LoopResult:
     provider: str
     loop_steps: list[dict[str, Any]] = field(default_factory=list)
     cached: bool = False
+    sources: list[Source] | None = None  # set when the loop retrieved again (e.g. refine with more context)
 
 
 class AnswerCache(Protocol):
@@ -263,12 +274,17 @@ class AnswerPath:
         text, sections, verdict, provider_name, loop_steps = (
             result.text, result.sections, result.verdict, result.provider, list(result.loop_steps)
         )
+        if result.sources is not None:
+            sources = result.sources
         if cached is not None:
             loop_steps.append({"step": "cache", "hit": True})
         markdown = text if text else render_sections(sections)
         latency_ms = (engine.clock.perf() - started) * 1000.0
         answer = Answer(
-            sections={name: sections.get(name, "") for name in ("PLAN", "ANSWER", "VERIFY", "TL;DR")},
+            sections={
+                **{name: sections.get(name, "") for name in ("PLAN", "ANSWER", "VERIFY", "TL;DR")},
+                **{name: body for name, body in sections.items() if name not in ("PLAN", "ANSWER", "VERIFY", "TL;DR")},
+            },
             markdown=markdown,
             agent=agent.name,
             provider=provider_name,

@@ -69,6 +69,11 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
     up = int(store.scalar("SELECT count(*) FROM feedback WHERE value > 0") or 0)
     down = int(store.scalar("SELECT count(*) FROM feedback WHERE value < 0") or 0)
     good = int(store.scalar("SELECT count(*) FROM interactions WHERE quality >= ?", (high_quality,)) or 0)
+    extra = {
+        name: extension.overview_data()
+        for name, extension in engine.extensions.items()
+        if callable(getattr(extension, "overview_data", None))
+    }
     return EngineOverview(
         stats=engine.stats.as_dict(),
         agents=agents,
@@ -78,4 +83,5 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
         feedback_down=down,
         high_quality_answers=good,
         runbooks=len(engine.runbooks),
+        extra=extra,
     )

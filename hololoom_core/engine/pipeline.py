@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # Modules with an `install(engine)` function, run in order when an engine is built.
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
+    "hololoom_core.promptly.capability",
 ]
 
 
@@ -346,6 +347,10 @@ class Engine:
                         latency_ms=reply.answer.latency_ms,
                         provider=reply.answer.provider,
                         interaction_id=reply.answer.interaction_id,
+                        configuration=reply.answer.configuration,
+                        judge=reply.answer.verdict.as_dict(),
+                        loop_steps=reply.answer.loop_steps,
+                        question_message_id=stored.id,
                     )
                 saved = self.messages.insert(bot_message, reply.body, is_bot=True, kind=reply.kind, meta=meta)
                 saved_messages.append(saved)

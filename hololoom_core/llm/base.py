@@ -25,6 +25,8 @@ class AnswerRequest:
     instructions: str = ""
     temperature: float = 0.2
     history: list[str] = field(default_factory=list)
+    # Chat messages already rendered from the ultraprompt spec; a language provider sends these when set.
+    messages: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

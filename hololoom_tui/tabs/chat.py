@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from hololoom_core.models import StoredMessage
+from hololoom_tui.widgets.answer_stream import StreamingAnswer
 from hololoom_tui.widgets.chat_entries import entry_for
 
 MAX_ENTRIES = 200
@@ -149,6 +150,10 @@ class ChatTab(Vertical):
         for hint in view.query(".empty-hint"):
             hint.remove()
         at_bottom = view.scroll_y >= view.max_scroll_y - 2
+        if message.is_bot:  # the finished answer replaces its stream
+            for stream in view.query(StreamingAnswer):
+                if stream.question_message_id == message.meta.get("question_message_id"):
+                    stream.remove()
         view.mount(entry_for(message))
         excess = len(view.children) - MAX_ENTRIES
         if excess > 0:
@@ -156,6 +161,20 @@ class ChatTab(Vertical):
                 child.remove()
         if at_bottom:
             view.scroll_end(animate=False)
+
+    def stream_delta(self, room_id: str, question_message_id: int | None, text: str) -> None:
+        """Show a fragment of an answer being streamed; auto-scroll only when the reader is at the bottom."""
+        if room_id != self.room_id:
+            return
+        view = self.query_one("#messages", VerticalScroll)
+        at_bottom = view.scroll_y >= view.max_scroll_y - 2
+        stream = next((s for s in view.query(StreamingAnswer) if s.question_message_id == question_message_id), None)
+        if stream is None:
+            stream = StreamingAnswer(self.bot_name, question_message_id)
+            view.mount(stream)
+        stream.feed(text)
+        if at_bottom:
+            view.call_after_refresh(view.scroll_end, animate=False)
 
     @on(ListView.Selected, "#room-list")
     def _room_selected(self, event: ListView.Selected) -> None:

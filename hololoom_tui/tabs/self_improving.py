@@ -1,7 +1,13 @@
-"""The Self-Improving tab: how the judge scores answers, criterion by criterion."""
+"""The Self-Improving tab: prompt experiments live (variants, pulls, posteriors, P(best), promotions) and judge scores."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
@@ -9,20 +15,73 @@ from hololoom_core.engine.overview import EngineOverview
 from hololoom_tui.format import bar
 from hololoom_tui.tabs.base import OverviewTab
 
+CHART_WIDTH = 40
+
+
+def interval_chart(low: float, mean: float, high: float, best: bool, width: int = CHART_WIDTH) -> Text:
+    """A credible interval on a 0..1 axis: dots for the axis, a bar for the interval, a dot for the mean."""
+    left, right, middle = (max(0, min(width, round(v * width))) for v in (low, high, mean))
+    style = "bold green" if best else "cyan"
+    text = Text()
+    for cell in range(width + 1):
+        if cell == middle:
+            text.append("●", style="bold white" if best else "white")
+        elif left <= cell <= right:
+            text.append("━", style=style)
+        else:
+            text.append("·", style="dim")
+    return text
+
+
+def axis_line(width: int = CHART_WIDTH) -> Text:
+    """The scale under the charts: 0, 0.5 and 1."""
+    half = width // 2
+    return Text("0" + " " * (half - 1) + "0.5" + " " * (width - half - 3) + "1", style="dim")
+
+
+def run_table(run: Any) -> Table:
+    """One experiment run: a row per variant with figures and its interval chart."""
+    best = max(run.variants, key=lambda v: v.probability_best).name if run.variants else None
+    status = run.status + (f" → {run.winner}" if run.winner else "")
+    title = f"[b]{run.name}[/b] — {status} · {run.pulls} answer(s)"
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for column, justify in (("variant", "left"), ("pulls", "right"), ("judge", "right"), ("reward", "right"),
+                            ("posterior (95% interval)", "left"), ("mean", "right"), ("P(best)", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for v in run.variants:
+        table.add_row(
+            v.name, str(v.pulls), "—" if v.mean_judge is None else f"{v.mean_judge:.2f}",
+            "—" if v.mean_reward is None else f"{v.mean_reward:.2f}",
+            interval_chart(v.low, v.posterior_mean, v.high, v.name == best and run.pulls > 0),
+            f"{v.posterior_mean:.2f} [{v.low:.2f}, {v.high:.2f}]", f"{v.probability_best:.1%}",
+        )
+    table.add_row("", "", "", "", axis_line(), "", "")
+    return table
+
 
 class SelfImprovingTab(OverviewTab):
-    """Judge criteria means over recent answers."""
+    """Experiments with their posteriors and promotions, then judge criteria means over recent answers."""
 
-    TITLE = "Self-Improving — judge scores"
-    NOTE = "Prompt experiments (variants, Thompson-sampling pulls, posteriors, promotions) will appear here."
+    TITLE = "Self-Improving — experiments and judge scores"
+    NOTE = ("Start an experiment in Chat with `!experiment start <name>` (`!experiment list` shows them). "
+            "Answers are assigned by Thompson sampling; a variant is promoted when its probability to be best "
+            "passes the threshold with enough answers per variant.")
 
     def compose_body(self) -> ComposeResult:
+        yield Static("", id="si-machinery")
+        yield Static("", id="si-experiment-summary")
+        variants: DataTable[str] = DataTable(id="si-variants", cursor_type="none", zebra_stripes=True)
+        variants.add_columns("variant", "pulls", "mean judge", "mean reward", "posterior", "95% interval", "P(best)")
+        yield variants
+        yield Static("", id="si-experiments")
+        yield Static("", id="si-promotions")
         yield Static("", id="si-summary")
         table: DataTable[str] = DataTable(id="si-criteria", cursor_type="none", zebra_stripes=True)
         table.add_columns("criterion", "mean", "")
         yield table
 
     def render_overview(self, overview: EngineOverview) -> None:
+        self._render_experiments(overview.extra.get("promptly"))
         answers = overview.stats.get("answers", 0)
         summary = self.query_one("#si-summary", Static)
         table = self.query_one("#si-criteria", DataTable)
@@ -33,3 +92,47 @@ class SelfImprovingTab(OverviewTab):
         summary.update(f"Mean judge score per criterion over the last {min(answers, 500)} answer(s):")
         for name, mean in sorted(overview.criteria_means.items()):
             table.add_row(name, f"{mean:.2f}", bar(mean))
+
+    def _render_experiments(self, data: dict[str, Any] | None) -> None:
+        machinery = self.query_one("#si-machinery", Static)
+        summary = self.query_one("#si-experiment-summary", Static)
+        variants = self.query_one("#si-variants", DataTable)
+        charts = self.query_one("#si-experiments", Static)
+        promotions = self.query_one("#si-promotions", Static)
+        variants.clear()
+        if not data:
+            machinery.update("[dim]The Promptly layer is not installed in this engine.[/dim]")
+            summary.update("")
+            charts.update("")
+            promotions.update("")
+            return
+        machinery.update(f"Loop [b]{data.get('loop')}[/b] · judge [b]{data.get('judge')}[/b] · "
+                         f"spec [b]{data.get('spec')}[/b]")
+        runs = data.get("runs") or []
+        if not runs:
+            names = ", ".join(sorted(data.get("definitions") or {})) or "none"
+            summary.update(f"No experiment has run yet. Defined: {names}.")
+            charts.update("")
+            promotions.update("")
+            return
+        current = next((r for r in runs if r.status in ("running", "promoted")), runs[0])
+        rule = (f"promotion at P(best) ≥ {data.get('promote_probability', 0.95):.0%}, winner ≥ "
+                f"{data.get('min_samples')} answers, each variant ≥ {data.get('min_samples_each')}")
+        summary.update(f"[b]{current.name}[/b] is {current.status}"
+                       + (f" → [b green]{current.winner}[/b green]" if current.winner else "")
+                       + f" · {current.pulls} answer(s) · {rule}")
+        for v in current.variants:
+            variants.add_row(
+                v.name, str(v.pulls), "—" if v.mean_judge is None else f"{v.mean_judge:.2f}",
+                "—" if v.mean_reward is None else f"{v.mean_reward:.2f}", f"{v.posterior_mean:.3f}",
+                f"{v.low:.2f}–{v.high:.2f}", f"{v.probability_best:.1%}",
+            )
+        charts.update(Group(*(run_table(run) for run in runs[:3])))
+        events = [(run.name, event) for run in runs for event in run.events if event["kind"] == "promoted"]
+        if events:
+            lines = [f"{datetime.fromtimestamp(e['ts'], tz=UTC):%Y-%m-%d %H:%M} [b]{name}[/b]: "
+                     f"{e.get('winner')} promoted at P(best) {float(e.get('probability_best', 0)):.1%}"
+                     for name, e in events[:5]]
+            promotions.update("Promotions\n" + "\n".join(lines))
+        else:
+            promotions.update("[dim]No promotions yet.[/dim]")

@@ -9,6 +9,7 @@ from textual.widgets import Markdown, Static
 
 from hololoom_core.models import StoredMessage
 from hololoom_tui.format import clock_time, latency_text, quality_text
+from hololoom_tui.widgets.answer_details import AnswerDetails
 
 
 def _thread_marker(message: StoredMessage) -> str:
@@ -52,6 +53,8 @@ class BotEntry(Vertical):
                 f"[dim]provider[/] {escape(str(meta.get('provider')))}",
                 classes="entry-meta",
             )
+        if message.kind == "answer" and ("judge" in meta or "loop_steps" in meta):
+            yield AnswerDetails(meta.get("judge"), meta.get("loop_steps"))
 
 
 def entry_for(message: StoredMessage) -> PersonEntry | BotEntry:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, TabbedContent
 
 from hololoom_core.transport.local import LocalRoom
 from hololoom_tui.app import TABS, HoloLoomApp
@@ -49,9 +49,11 @@ def test_tab_snapshot(snap_compare: Any, tab_id: str, title: str) -> None:
     async def show_tab(pilot: Pilot[None]) -> None:
         for field in app.query(Input):
             field.cursor_blink = False  # a blinking cursor would make the snapshot depend on timing
-        await wait_for(pilot, lambda: bool(app.status_bar.stats.get("answers")))
+        # Wait for the start-up focus on the composer: focusing it later would switch back to Chat.
+        await wait_for(pilot, lambda: bool(app.status_bar.stats.get("answers")) and app.focused is not None)
         app.action_show_tab(tab_id)
         await pilot.pause(0.2)
+        assert app.query_one(TabbedContent).active == tab_id
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=show_tab)
