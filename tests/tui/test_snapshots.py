@@ -49,11 +49,15 @@ def test_tab_snapshot(snap_compare: Any, tab_id: str, title: str) -> None:
     async def show_tab(pilot: Pilot[None]) -> None:
         for field in app.query(Input):
             field.cursor_blink = False  # a blinking cursor would make the snapshot depend on timing
-        # Wait for the start-up focus on the composer: focusing it later would switch back to Chat.
         await wait_for(pilot, lambda: bool(app.status_bar.stats.get("answers")) and app.focused is not None)
-        app.action_show_tab(tab_id)
-        await pilot.pause(0.2)
-        assert app.query_one(TabbedContent).active == tab_id
+        # Start-up (initial tab, focus on the composer) can still switch back to Chat once: insist.
+        tabs = app.query_one(TabbedContent)
+        for _ in range(3):
+            app.action_show_tab(tab_id)
+            await pilot.pause(0.3)
+            if tabs.active == tab_id:
+                break
+        assert tabs.active == tab_id
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=show_tab)
