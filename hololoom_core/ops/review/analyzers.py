@@ -63,6 +63,9 @@ async def run_tool(name: str, argv: list[str], cwd: Path, timeout_s: float) -> s
         process.kill()
         await process.wait()
         raise ToolError(f"{name} took longer than {timeout_s:g} s and was stopped")
+    except asyncio.CancelledError:
+        process.kill()
+        raise
     if not stdout.strip() and process.returncode not in (0, 1):
         detail = stderr.decode("utf-8", "replace").strip().splitlines()
         raise ToolError(f"{name} failed (exit {process.returncode}: {detail[-1] if detail else 'no output'})")

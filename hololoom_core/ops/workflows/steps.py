@@ -311,6 +311,9 @@ class StepRunner:
             process.kill()
             await process.wait()
             raise StepError(f"`{command}` took longer than {format_duration(timeout)} and was stopped")
+        except asyncio.CancelledError:
+            process.kill()  # the engine is stopping: do not leave the command running unsupervised
+            raise
         output = redact_secrets(stdout.decode("utf-8", "replace")[-_MAX_OUTPUT:]).text.strip()
         result = {"ok": process.returncode == 0, "exit_code": process.returncode, "output": output}
         if op.options.get("save_as"):
