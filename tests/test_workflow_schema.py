@@ -74,6 +74,8 @@ def test_expressions_are_safe_and_small() -> None:
         parse_expression("missing == 1").evaluate(variables)
     assert parse_template("{{ items }}").value(variables) == ["x", "y"]
     assert parse_template("n={{ a.b }}").render(variables) == "n=2"
+    assert parse_template("{{ 'big' if a.b > 1 else 'small' }}/{{ 'x' if missing_ok else 'y' if a.b else 'z' }}").render(
+        {**variables, "missing_ok": False}) == "big/y"
 
 
 async def test_malformed_file_is_one_line_and_others_keep_working(tmp_path: Path) -> None:

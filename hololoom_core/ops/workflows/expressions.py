@@ -3,7 +3,8 @@
 Conditions read like `approval == 'approved' and severity in ['sev1', 'sev2']`. Supported:
 literals (strings, numbers, true/false/null, lists), variables with dots (`incident.id`),
 comparisons (== != < <= > >=), `in`, `not in`, `contains`, `matches` (regular expression),
-`and`, `or`, `not`, parentheses, and the functions len, lower, upper, int, float, str.
+`and`, `or`, `not`, `A if CONDITION else B`, parentheses, and the functions len, lower, upper, int,
+float, str.
 Expressions are parsed once into a tree of tuples and evaluated against a dict of variables.
 """
 
@@ -29,7 +30,7 @@ _TOKEN = re.compile(
     )""",
     re.X,
 )
-_KEYWORDS = {"and", "or", "not", "in", "contains", "matches", "true", "false", "null", "none"}
+_KEYWORDS = {"and", "or", "not", "in", "contains", "matches", "true", "false", "null", "none", "if", "else"}
 _FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     "len": len,
     "lower": lambda value: str(value).lower(),
@@ -103,11 +104,19 @@ class _Parser:
     def parse(self) -> tuple[Any, ...]:
         if not self.tokens:
             raise ExpressionError("the expression is empty")
-        tree = self.parse_or()
+        tree = self.parse_conditional()
         token = self.peek()
         if token is not None:
             raise ExpressionError(f"unexpected '{token.text}' at position {token.position + 1}")
         return tree
+
+    def parse_conditional(self) -> tuple[Any, ...]:
+        value = self.parse_or()
+        if self.accept("keyword", "if"):
+            condition = self.parse_or()
+            self.expect("keyword", "else")
+            return ("choose", condition, value, self.parse_conditional())
+        return value
 
     def parse_or(self) -> tuple[Any, ...]:
         tree = self.parse_and()
@@ -155,7 +164,7 @@ class _Parser:
         if token.kind == "keyword" and token.text in ("null", "none"):
             return ("literal", None)
         if token.kind == "op" and token.text == "(":
-            tree = self.parse_or()
+            tree = self.parse_conditional()
             self.expect("op", ")")
             return tree
         if token.kind == "op" and token.text == "[":
@@ -238,6 +247,8 @@ def _evaluate(tree: tuple[Any, ...], variables: dict[str, Any]) -> Any:
         return left if left else _evaluate(tree[2], variables)
     if kind == "not":
         return not _evaluate(tree[1], variables)
+    if kind == "choose":
+        return _evaluate(tree[2] if _evaluate(tree[1], variables) else tree[3], variables)
     if kind == "call":
         value = _evaluate(tree[2], variables)
         try:
