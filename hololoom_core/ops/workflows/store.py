@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hololoom_core.ops.workflows.schema import Op
+from hololoom_core.redact import redact_secrets
 from hololoom_core.store import Store
 from hololoom_core.store.db import register_migrations
 
@@ -243,7 +244,7 @@ class RunStore:
         cursor = self.store.execute(
             "INSERT INTO workflow_steps(run_id, pc, label, kind, line, status, detail, actor, started_ts, finished_ts) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, pc, op.label, op.kind, op.line, status, detail[:2000], actor, now,
+            (run_id, pc, op.label, op.kind, op.line, status, redact_secrets(detail).text[:2000], actor, now,
              None if status == "started" else now),
         )
         return int(cursor.lastrowid or 0)
@@ -252,7 +253,7 @@ class RunStore:
         """Complete a step logged as `started`."""
         self.store.execute(
             "UPDATE workflow_steps SET status = ?, detail = ?, finished_ts = ? WHERE id = ?",
-            (status, detail[:2000], now, step_id),
+            (status, redact_secrets(detail).text[:2000], now, step_id),
         )
 
     def last_step(self, run_id: int) -> dict[str, Any] | None:
