@@ -281,12 +281,13 @@ class WorkflowService:
                     return
                 op = run.program[run.pc]
                 now = self.now()
-                step_id = self.runs.log_step(run.id, run.pc, op, "started", "", now) if op.kind != "jump" else 0
+                # Side effects are logged as started first, so a restart can tell they may have happened.
+                step_id = self.runs.log_step(run.id, run.pc, op, "started", "", now) \
+                    if op.kind in SIDE_EFFECT_KINDS else 0
                 try:
                     result = await self.steps.execute(run, op, out)
                 except StepError as exc:
-                    if step_id:
-                        self.runs.finish_step(step_id, "failed", str(exc), self.now())
+                    self._record_step(run, op, step_id, "failed", str(exc))
                     run.steps_done += 1
                     if not await self._step_failed(run, op, str(exc), out):
                         return
@@ -295,29 +296,39 @@ class WorkflowService:
                     raise
                 except Exception as exc:  # a bug in a step must not kill the engine; the run fails visibly
                     log.exception("workflow step crashed in %s", run.label)
-                    if step_id:
-                        self.runs.finish_step(step_id, "failed", f"{type(exc).__name__}: {exc}", self.now())
+                    self._record_step(run, op, step_id, "failed", f"{type(exc).__name__}: {exc}")
                     await self.finish(run, "failed", out, error=f"step {op.label} ({op.kind}, line {op.line}) "
                                       f"crashed: {type(exc).__name__}: {exc}")
                     return
                 run.steps_done += 1
-                if step_id:
-                    self.runs.finish_step(step_id, "waiting" if result.pause else "ok", result.detail, self.now())
                 if result.finish:
+                    self._record_step(run, op, step_id, "ok", result.detail)
                     await self.finish(run, result.finish, out, error=result.error)
                     return
+                with self.runs.store.transaction():  # the step's log entry and the new position commit together
+                    if op.kind != "jump":
+                        self._record_step(run, op, step_id, "waiting" if result.pause else "ok", result.detail)
+                    if result.pause:
+                        self.runs.save_progress(run, status=result.pause, pc=run.pc, variables=run.variables,
+                                                now=self.now(), waiting=result.waiting, wake_ts=result.wake_ts,
+                                                release=True)
+                    else:
+                        next_pc = result.next_pc if result.next_pc is not None else run.pc + 1
+                        self.runs.save_progress(run, status="running", pc=next_pc, variables=run.variables,
+                                                now=self.now(), lease_ts=self.lease())
                 if result.pause:
-                    self.runs.save_progress(run, status=result.pause, pc=run.pc, variables=run.variables,
-                                            now=self.now(), waiting=result.waiting, wake_ts=result.wake_ts,
-                                            release=True)
                     self._publish(run, result.pause, result.detail)
                     return
-                next_pc = result.next_pc if result.next_pc is not None else run.pc + 1
-                self.runs.save_progress(run, status="running", pc=next_pc, variables=run.variables,
-                                        now=self.now(), lease_ts=self.lease())
         finally:
             ACTIVE_WORKFLOWS.reset(token)
             self._executing.discard(run.id)
+
+    def _record_step(self, run: RunRecord, op: Op, step_id: int, status: str, detail: str) -> None:
+        """Complete the step's `started` log entry, or add its entry now."""
+        if step_id:
+            self.runs.finish_step(step_id, status, detail, self.now())
+        else:
+            self.runs.log_step(run.id, run.pc, op, status, detail, self.now())
 
     async def _step_failed(self, run: RunRecord, op: Op, error: str, out: list[str]) -> bool:
         """Apply a failed step's `on_error`; True when the run goes on."""
