@@ -25,7 +25,7 @@ def big_file(functions: int = 100) -> str:
     """A ~1,000-line Python module with a few real problems sprinkled in."""
     parts = ["import os\nimport subprocess\n\n"]
     for number in range(functions):
-        body = f"    return subprocess.call('ls ' + path, shell=True)\n" if number % 25 == 0 else \
+        body = "    return subprocess.call('ls ' + path, shell=True)\n" if number % 25 == 0 else \
             f"    total = sum(range({number}))\n    return total + len(path)\n"
         parts.append(f"\n\ndef handler_{number}(path: str) -> int:\n    \"\"\"Handler {number}.\"\"\"\n"
                      f"    if not path:\n        raise ValueError('path')\n    os.stat(path)\n{body}")
