@@ -19,12 +19,14 @@ from tests.workflow_support import (
 
 
 async def test_message_pattern_starts_security_containment(tmp_path: Path) -> None:
-    engine = await start_engine(make_config(tmp_path), ManualClock())
+    clock = ManualClock()
+    engine = await start_engine(make_config(tmp_path), clock)
     try:
         room = LocalRoom(engine, room_id="#payments")
         service = service_of(engine)
         await room.post("sam", "I pushed the new token refresh code")
         await room.post("sam", "!review nothing")
+        await room.post("sam", "we leaked a key last week (history arriving late)", ts=clock.now() - 3600)
         await service.drain()
         assert service.runs.recent() == []
 

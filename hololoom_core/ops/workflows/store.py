@@ -268,13 +268,20 @@ class RunStore:
             (workflow, trigger_index),
         )
 
-    def set_last_fire(self, workflow: str, trigger_index: int, ts: float) -> None:
-        """Record that a scheduled trigger fired."""
-        self.store.execute(
-            "INSERT INTO workflow_schedule(workflow, trigger_index, last_fire_ts) VALUES (?, ?, ?) "
-            "ON CONFLICT(workflow, trigger_index) DO UPDATE SET last_fire_ts = excluded.last_fire_ts",
-            (workflow, trigger_index, ts),
-        )
+    def claim_fire(self, workflow: str, trigger_index: int, previous: float | None, ts: float) -> bool:
+        """Record that a scheduled trigger fires now, unless another engine recorded a firing first."""
+        with self.store.transaction() as conn:
+            if previous is None:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO workflow_schedule(workflow, trigger_index, last_fire_ts) VALUES (?, ?, ?)",
+                    (workflow, trigger_index, ts),
+                )
+            else:
+                cursor = conn.execute(
+                    "UPDATE workflow_schedule SET last_fire_ts = ? WHERE workflow = ? AND trigger_index = ? "
+                    "AND last_fire_ts = ?", (ts, workflow, trigger_index, previous),
+                )
+            return cursor.rowcount == 1
 
 
 def _record(row: Any) -> RunRecord:

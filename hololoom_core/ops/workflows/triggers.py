@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hololoom_core.ops.workflows.service import WorkflowService
 
 log = logging.getLogger(__name__)
+MAX_MESSAGE_AGE_S = 15 * 60
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -81,6 +82,8 @@ class TriggerDispatcher:
         engine = self.service.engine
         if message.is_bot or message.sender == engine.bot_id:
             return
+        if message.ts < self.service.now() - MAX_MESSAGE_AGE_S:
+            return  # history filled in after downtime is not news
         if CommandRegistry.parse(message.body, engine.config.matrix.command_prefix) is not None:
             return
         for definition, trigger in self._triggers("message"):
@@ -190,9 +193,8 @@ class TriggerDispatcher:
             last = self.service.runs.last_fire(definition.name, trigger.index)
             base = datetime.fromtimestamp(last if last is not None else started_ts, tz=zone)
             due = croniter(trigger.value, base).get_next(float)
-            if due > now:
+            if due > now or not self.service.runs.claim_fire(definition.name, trigger.index, last, now):
                 continue
-            self.service.runs.set_last_fire(definition.name, trigger.index, now)
             room_id = trigger.options.get("room") or self.service.config.default_room
             trigger_vars = {"schedule": trigger.value, "due": datetime.fromtimestamp(due, tz=zone).isoformat()}
             try:
