@@ -77,8 +77,7 @@ def _register_workflow_command(engine: Engine, service: WorkflowService) -> None
 
     @engine.commands.command(
         "workflow",
-        help="Run workflows and answer their approval gates: list, run NAME [args], status [RUN], approve RUN, "
-        "deny RUN, cancel RUN.",
+        help="Run workflows, follow their runs and answer their approval gates.",
         usage="workflow list|run NAME [args]|status [RUN]|approve RUN|deny RUN|cancel RUN",
         aliases=("workflows", "wf"),
         group="ops",
