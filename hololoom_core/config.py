@@ -246,6 +246,94 @@ class PromptlyConfig(StrictModel):
             except ValueError as exc:
                 raise ValueError(f"loop of agent '{agent}': {exc}")
         return value
+class ReviewConfig(StrictModel):
+    """Code review (`!review`, `hololoom review`): which analysers run and how findings are filtered."""
+
+    bandit: bool = True
+    ruff: bool = True
+    detect_secrets: bool = True
+    ruff_select: list[str] = Field(default_factory=lambda: ["E4", "E7", "E9", "F", "B", "W", "UP", "SIM", "C4"])
+    ruff_target_version: str = "py311"
+    bandit_skip: list[str] = Field(default_factory=lambda: ["B101", "B404", "B603"])
+    bandit_min_severity: Literal["low", "medium", "high"] = "low"
+    max_bytes: int = Field(default=500_000, ge=1_000, le=20_000_000)
+    max_findings: int = Field(default=40, ge=1, le=1000)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    llm_summary: bool = True
+    summary_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    summary_code_chars: int = Field(default=6000, ge=0, le=200_000)
+
+    @field_validator("ruff_select")
+    @classmethod
+    def _rule_selectors(cls, value: list[str]) -> list[str]:
+        for selector in value:
+            if not selector.isalnum() or not selector[:1].isalpha() or selector.upper() != selector:
+                raise ValueError(f"'{selector}' is not a ruff rule selector; use codes like F, E9, B006 or ALL")
+        if not value:
+            raise ValueError("must name at least one ruff rule selector, for example [F, E9]")
+        return value
+
+    @field_validator("bandit_skip")
+    @classmethod
+    def _bandit_ids(cls, value: list[str]) -> list[str]:
+        for test_id in value:
+            if not (len(test_id) == 4 and test_id[0] == "B" and test_id[1:].isdigit()):
+                raise ValueError(f"'{test_id}' is not a bandit test id; use ids like B101")
+        return value
+
+    @field_validator("ruff_target_version")
+    @classmethod
+    def _target_version(cls, value: str) -> str:
+        if not (value.startswith("py3") and value[3:].isdigit()):
+            raise ValueError("must look like py311")
+        return value
+
+
+class WorkflowsConfig(StrictModel):
+    """Workflow automation: where user workflows live, what steps may reach, and the scheduler."""
+
+    enabled: bool = True
+    directory: Path | None = None
+    load_shipped: bool = True
+    default_room: str = "#ops"
+    timezone: str = "UTC"
+    tick_seconds: float = Field(default=5.0, gt=0, le=3600)
+    default_approval_timeout: str = "1h"
+    trigger_cooldown: str = "5m"
+    http_allow_hosts: list[str] = Field(default_factory=list)
+    http_timeout_s: float = Field(default=15.0, gt=0, le=600)
+    shell_allow: list[str] = Field(default_factory=list)
+    shell_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    max_steps_per_run: int = Field(default=500, ge=1, le=100_000)
+    max_call_depth: int = Field(default=5, ge=1, le=20)
+    lease_seconds: float = Field(default=300.0, ge=10, le=86_400)
+
+    @field_validator("default_approval_timeout", "trigger_cooldown")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from hololoom_core.ops.workflows.durations import parse_duration
+
+        parse_duration(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a known time zone; use a name like UTC or Europe/Berlin")
+        return value
+
+    @field_validator("http_allow_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not host or "/" in host or " " in host:
+                raise ValueError(f"'{host}' is not a host name; list hosts like hooks.example.org or *.internal")
+        return [host.lower() for host in value]
 
 
 class Config(StrictModel):
@@ -259,6 +347,8 @@ class Config(StrictModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     promptly: PromptlyConfig = Field(default_factory=PromptlyConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+    workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)

@@ -140,6 +140,37 @@ async def check_app(config: Config) -> CheckResult:
     return CheckResult("app", "ok", f"textual {textual.__version__}")
 
 
+@check
+async def check_code_review(config: Config) -> CheckResult:
+    """The analysers behind `!review` can run."""
+    from hololoom_core.ops.review.analyzers import tool_command
+
+    wanted = {"bandit": config.review.bandit, "ruff": config.review.ruff}
+    missing = [name for name, enabled in wanted.items() if enabled and tool_command(name) is None]
+    if config.review.detect_secrets and importlib.util.find_spec("detect_secrets") is None:
+        missing.append("detect-secrets")
+    if missing:
+        return CheckResult("code review", "warn", f"{', '.join(missing)} not installed; reviews skip them "
+                           f"(pip install {' '.join(missing)})")
+    enabled = [name for name, on in (*wanted.items(), ("detect-secrets", config.review.detect_secrets)) if on]
+    return CheckResult("code review", "ok", ", ".join(enabled) or "every analyser is switched off")
+
+
+@check
+async def check_workflows(config: Config) -> CheckResult:
+    """The workflows load; a bad file is named with its line."""
+    from hololoom_core.ops.workflows.commands import load_library, user_directory
+
+    if not config.workflows.enabled:
+        return CheckResult("workflows", "ok", "switched off (workflows.enabled: false)")
+    library = load_library(config)
+    detail = f"{len(library)} workflows (user folder {user_directory(config)})"
+    if library.problems:
+        more = f" (+{len(library.problems) - 1} more)" if len(library.problems) > 1 else ""
+        return CheckResult("workflows", "warn", f"{detail}; {library.problems[0]}{more}")
+    return CheckResult("workflows", "ok", detail)
+
+
 async def run_checks(config: Config) -> list[CheckResult]:
     """Run every registered check; a check that crashes is reported as `fail`, not raised."""
     results: list[CheckResult] = []

@@ -20,6 +20,8 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.doctor",
     "hololoom_core.cli.runbooks",
     "hololoom_core.cli.experiments",
+    "hololoom_core.cli.review",
+    "hololoom_core.cli.workflow",
 ]
 
 

@@ -11,7 +11,7 @@ import importlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
     "hololoom_core.promptly.capability",
+    "hololoom_core.ops.review.commands",
+    "hololoom_core.ops.workflows.commands",
 ]
 
 
@@ -117,6 +119,8 @@ class Engine:
             r"(?:^|(?<=\s))@?" + re.escape(self.bot_name) + r"(?::[\w.-]+)?(?=$|[\s,:;!?.])", re.I
         )
         self.extensions: dict[str, Any] = {}
+        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []  # run by start(), in order
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []  # run by close(), before the store closes
         for module in capabilities if capabilities is not None else CAPABILITIES:
             installer = getattr(importlib.import_module(module), "install", None)
             if installer is not None:
@@ -132,13 +136,20 @@ class Engine:
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the language provider and publish the starting state."""
+        """Check the language provider, run the startup hooks, and publish the starting state."""
         status = await self.provider.status()
         self.set_status("llm", "ok" if status.available else "down", status.detail)
+        for hook in self.startup_hooks:
+            await hook()
         self.publish_stats()
 
     async def close(self) -> None:
-        """Close the store."""
+        """Run the shutdown hooks, then close the store."""
+        for hook in self.shutdown_hooks:
+            try:
+                await hook()
+            except Exception as exc:  # closing must finish even when a capability fails to stop cleanly
+                self.report_error("shutdown", f"{getattr(hook, '__qualname__', hook)}: {exc}")
         self.store.close()
 
     # -- the pipeline ------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Operations capabilities: incidents, code review, workflows, custom commands and dashboards."""

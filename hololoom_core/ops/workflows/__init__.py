@@ -1,0 +1,1 @@
+"""Workflow automation: YAML workflows with triggers, approval gates and runs that survive restarts."""

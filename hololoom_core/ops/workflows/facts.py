@@ -1,0 +1,76 @@
+"""Facts a `collect` step gathers from the store for digests: open insights, room activity, workflow runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hololoom_core.ops.workflows.service import WorkflowService
+
+STATUS_WORDS = {
+    "running": "running",
+    "waiting_approval": "waiting for approval",
+    "waiting_timer": "waiting",
+    "waiting_child": "waiting for a called workflow",
+    "succeeded": "finished",
+    "failed": "failed",
+    "denied": "denied",
+    "timed_out": "timed out",
+    "cancelled": "cancelled",
+}
+
+
+def _time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%a %H:%M UTC")
+
+
+def _room_clause(room: str, column: str = "room_id") -> tuple[str, tuple[Any, ...]]:
+    return ("", ()) if room in ("*", "") else (f" AND {column} = ?", (room,))
+
+
+def collect_facts(
+    service: WorkflowService, what: str, *, since: float, room: str, kinds: list[str], limit: int
+) -> dict[str, Any]:
+    """`insights`, `messages` or `runs` since a time, as {count, items, markdown, ...}."""
+    store = service.engine.store
+    if what == "insights":
+        where, params = _room_clause(room)
+        kind_clause = ""
+        if kinds:
+            kind_clause = f" AND kind IN ({','.join('?' * len(kinds))})"
+            params = params + tuple(kinds)
+        base = f"FROM insights WHERE ts >= ? AND status = 'open'{where}{kind_clause}"
+        count = store.scalar(f"SELECT count(*) {base}", (since, *params)) or 0
+        rows = store.query(f"SELECT kind, text, room_id, ts, confidence {base} ORDER BY ts LIMIT ?",
+                           (since, *params, limit))
+        items = [{"kind": row["kind"], "text": row["text"], "room": row["room_id"], "ts": row["ts"]} for row in rows]
+        by_kind = Counter(item["kind"] for item in items)
+        markdown = "\n".join(
+            f"- _{item['kind'].replace('_', ' ')}_ · {item['text']} ({item['room']}, {_time(item['ts'])})"
+            for item in items
+        ) or "- nothing open"
+        return {"count": int(count), "items": items, "by_kind": dict(by_kind), "markdown": markdown}
+    if what == "messages":
+        where, params = _room_clause(room)
+        rows = store.query(
+            f"SELECT sender, count(*) AS n FROM messages WHERE ts >= ? AND is_bot = 0{where} "
+            "GROUP BY sender ORDER BY n DESC", (since, *params))
+        count = sum(row["n"] for row in rows)
+        people = [{"user": row["sender"], "messages": row["n"]} for row in rows]
+        top = ", ".join(f"{person['user']} ({person['messages']})" for person in people[:5])
+        markdown = f"{count} message(s) from {len(people)} people" + (f": {top}" if top else "")
+        return {"count": int(count), "people": len(people), "items": people[:limit], "markdown": markdown}
+    runs = [run for run in service.runs.since(since) if room in ("*", "") or run.room_id == room]
+    by_status = Counter(run.status for run in runs)
+    markdown = "\n".join(
+        f"- {run.label} `{run.workflow}` — {STATUS_WORDS.get(run.status, run.status)}" for run in runs[-limit:]
+    ) or "- no workflow runs"
+    return {
+        "count": len(runs),
+        "items": [{"run": run.label, "workflow": run.workflow, "status": run.status} for run in runs[-limit:]],
+        "by_status": dict(by_status),
+        "waiting_approval": by_status.get("waiting_approval", 0),
+        "markdown": markdown,
+    }
