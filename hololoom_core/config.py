@@ -120,6 +120,7 @@ class AclConfig(StrictModel):
 
     default: AclRule = Field(default_factory=AclRule)
     commands: dict[str, AclRule] = Field(default_factory=dict)
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class StoreConfig(StrictModel):
