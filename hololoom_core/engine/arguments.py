@@ -49,6 +49,7 @@ class ArgType:
     name: str
     convert: Callable[[str], Any]
     metavar: str = ""
+    names_positional: bool = False  # True: usage lines show the metavar (INC-N) instead of the argument's name
 
 
 def _to_int(text: str) -> int:
@@ -163,6 +164,8 @@ class Arg:
             return inner if self.required else f"[{inner}]"
         if self.choices:
             core = self.metavar or "|".join(self.choices)
+        elif self.kind.names_positional and self.kind.metavar:
+            core = self.metavar or self.kind.metavar
         else:
             core = self.metavar or self.name.upper().replace("_", "-")
         if self.greedy:

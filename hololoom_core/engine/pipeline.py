@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # Modules with an `install(engine)` function, run in order when an engine is built.
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
+    "hololoom_core.ops.incidents",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Operations capabilities: the command framework's plugins and aliases, incidents, dashboards, answer cache."""
