@@ -125,7 +125,7 @@ class CommandSpec:
         if self.arguments:
             return usage_line(self.full_name, self.arguments)
         if self.subcommands and self.function is None:
-            return f"{self.full_name} {'|'.join(sorted(self.subcommands))} ..."
+            return f"{self.full_name} SUBCOMMAND ..."
         return self.full_name
 
     def subcommand(self, word: str) -> CommandSpec | None:
