@@ -348,7 +348,8 @@ class CommandRegistry:
                 context.params = parse_arguments(target.arguments, args_text)
             return await target.function(context)
         except CommandError as exc:
-            text = str(exc).rstrip(".") + "."
+            text = str(exc)
+            text += "" if text.endswith((".", "?", "!")) else "."
             if getattr(exc, "show_usage", True):
                 text += f" Usage: `{prefix}{target.usage_text}`"
             return CommandResult(text, ok=False)
