@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
     "hololoom_core.ops.incidents",
+    "hololoom_core.ops.answer_cache",
+    "hololoom_core.ops.dashboard",
     "hololoom_core.ops.commands",  # keep last: loads plugins and aliases after every other capability
 ]
 
