@@ -8,7 +8,9 @@ the table keeps at most `max_entries` (oldest dropped).
 
 Persisted in SQLite (the `answer_cache` table), not in memory, because the CLI (`hololoom ask`,
 `hololoom say`) runs a new process per question and would never hit an in-memory cache; a lookup
-is one indexed primary-key read (see `bench/answer_cache.py`), small next to generating an answer.
+is one indexed primary-key read and writes nothing (see `bench/ops_figures.py`). The lifetime hit
+rate is counted from the recorded interactions (a hit is a `cache` loop step) since the cache was
+first enabled, so lookups cost no extra commit.
 Answers produced while the language provider failed (a fallback) are never cached, nor are
 answers judged below `min_quality`.
 """
@@ -38,16 +40,15 @@ CREATE TABLE answer_cache (
     configuration TEXT NOT NULL,
     context_hash  TEXT NOT NULL,
     result        TEXT NOT NULL,
-    created_ts    REAL NOT NULL,
-    last_hit_ts   REAL,
-    hits          INTEGER NOT NULL DEFAULT 0
+    created_ts    REAL NOT NULL
 );
 CREATE INDEX answer_cache_created ON answer_cache(created_ts);
-CREATE TABLE answer_cache_counters (
+CREATE TABLE answer_cache_meta (
     name   TEXT PRIMARY KEY,
-    value  INTEGER NOT NULL
+    value  TEXT NOT NULL
 );
 """
+CACHE_HIT_STEP = '%"step": "cache", "hit": true%'  # how the answer path records a hit in loop_steps
 
 register_migrations("answer_cache", [ANSWER_CACHE_V1])
 
@@ -118,6 +119,16 @@ class AnswerCache:
         self.engine = engine
         self.config = config
         self.counters = CacheCounters()
+        store = engine.store
+        with store.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO answer_cache_meta(name, value) VALUES ('enabled_since', ?)",
+                         (repr(engine.clock.now()),))
+        since = float(store.scalar("SELECT value FROM answer_cache_meta WHERE name = 'enabled_since'"))
+        self.earlier_lookups = int(store.scalar("SELECT count(*) FROM interactions WHERE created_ts >= ?",
+                                                (since,)) or 0)
+        self.earlier_hits = int(store.scalar(
+            "SELECT count(*) FROM interactions WHERE created_ts >= ? AND loop_steps LIKE ?",
+            (since, CACHE_HIT_STEP)) or 0)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -175,9 +186,6 @@ class AnswerCache:
         except (KeyError, TypeError, ValueError):
             self._drop(key)
             return self._miss("unreadable")
-        with store.transaction() as conn:
-            conn.execute("UPDATE answer_cache SET hits = hits + 1, last_hit_ts = ? WHERE key = ?", (now, key))
-            self._count(conn, "hits")
         self.counters.hits += 1
         return result
 
@@ -209,17 +217,7 @@ class AnswerCache:
     def _miss(self, reason: str) -> None:
         self.counters.misses += 1
         self.counters.reasons[reason] = self.counters.reasons.get(reason, 0) + 1
-        with self.engine.store.transaction() as conn:
-            self._count(conn, "misses")
         return None
-
-    @staticmethod
-    def _count(conn: Any, name: str) -> None:
-        conn.execute(
-            "INSERT INTO answer_cache_counters(name, value) VALUES (?, 1) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + 1",
-            (name,),
-        )
 
     def _drop(self, key: str) -> None:
         with self.engine.store.transaction() as conn:
@@ -233,8 +231,8 @@ class AnswerCache:
     def stats(self) -> dict[str, Any]:
         """Hit rate since start and over the cache's lifetime, entries held, and why lookups missed."""
         store = self.engine.store
-        lifetime = {row["name"]: int(row["value"]) for row in store.query("SELECT * FROM answer_cache_counters")}
-        lifetime_lookups = lifetime.get("hits", 0) + lifetime.get("misses", 0)
+        lifetime_hits = self.earlier_hits + self.counters.hits
+        lifetime_lookups = self.earlier_lookups + self.counters.lookups
         return {
             "enabled": True,
             "entries": int(store.scalar("SELECT count(*) FROM answer_cache") or 0),
@@ -245,9 +243,9 @@ class AnswerCache:
             "expired": self.counters.expired,
             "stored": self.counters.stored,
             "miss_reasons": dict(self.counters.reasons),
-            "lifetime_hits": lifetime.get("hits", 0),
+            "lifetime_hits": lifetime_hits,
             "lifetime_lookups": lifetime_lookups,
-            "lifetime_hit_rate": lifetime.get("hits", 0) / lifetime_lookups if lifetime_lookups else None,
+            "lifetime_hit_rate": lifetime_hits / lifetime_lookups if lifetime_lookups else None,
             "ttl_s": self.config.ttl_s,
         }
 

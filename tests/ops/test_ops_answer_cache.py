@@ -98,10 +98,15 @@ async def test_persisted_across_restarts_and_invalidated_by_a_runbook_edit(tmp_p
     shutil.copytree(Path(str(resources.files("hololoom_core.llm") / "runbooks")), runbooks)
     config = make_config(tmp_path)
 
+    lifetime: list[tuple[int, int]] = []
+
     async def ask_once() -> bool:
         engine = Engine(config, runbooks=RunbookLibrary.from_directory(runbooks))
         try:
-            return was_hit(await engine.ask(QUESTION))
+            hit = was_hit(await engine.ask(QUESTION))
+            stats = engine.extensions["answer_cache"].stats()
+            lifetime.append((stats["lifetime_hits"], stats["lifetime_lookups"]))
+            return hit
         finally:
             await engine.close()
 
@@ -111,6 +116,7 @@ async def test_persisted_across_restarts_and_invalidated_by_a_runbook_edit(tmp_p
     disk_full.write_text(disk_full.read_text().replace("remediation:", "remediation:\n  - Page the storage team.", 1))
     assert not await ask_once()
     assert await ask_once()
+    assert lifetime == [(0, 1), (1, 2), (1, 3), (2, 4)]  # counted from the recorded interactions
 
 
 async def test_fallback_answers_and_low_quality_are_not_cached(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hololoom_core.config import Config
     from hololoom_core.engine.pipeline import Engine
 
 ENTRY_POINT_GROUP = "hololoom.plugins"
@@ -69,14 +70,26 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}".strip().rstrip(":")
 
 
+def _folder_candidates(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir()
+                  if not path.name.startswith(("_", ".")) and
+                  (path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").is_file())))
+
+
+def plugin_inventory(config: Config) -> list[str]:
+    """Names of the plugins the engine would load (folder files and entry points), without importing them."""
+    names = [path.stem if path.suffix == ".py" else path.name
+             for path in (_folder_candidates(config.plugins_dir) if config.plugins_dir.is_dir() else [])]
+    if config.ops.entry_point_plugins:
+        names += [f"{ep.name} (entry point)" for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    return names
+
+
 def load_folder_plugins(engine: Engine, folder: Path, report: PluginReport) -> None:
     """Import every `*.py` (and package folder) in `folder` and call its `install(engine)`."""
     if not folder.is_dir():
         return
-    candidates = sorted(path for path in folder.iterdir()
-                        if not path.name.startswith(("_", ".")) and
-                        (path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").is_file())))
-    for path in candidates:
+    for path in _folder_candidates(folder):
         name = path.stem if path.suffix == ".py" else path.name
         source = str(path if path.suffix == ".py" else path / "__init__.py")
         module_name = f"hololoom_plugins.{name}"
