@@ -259,3 +259,27 @@ async def test_api_500_scenario_postmortem(tmp_path: Path) -> None:
         assert "QueuePool limit of size 5" in postmortem  # the incident thread's messages are on the timeline
     finally:
         await engine.close()
+
+
+async def test_resuming_a_declaration_after_a_crash_does_not_declare_twice(engine: Engine) -> None:
+    result = await sayer(engine)("alice", "!incident declare sev2 api down", ts=T0)
+    stored = result.message
+    replies = await engine.resume(stored, "command")  # as if the reply had never been stored
+    assert replies[0].body.startswith("**INC-1 declared**")
+    assert [incident.key for incident in engine.extensions["incidents"].list()] == ["INC-1"]
+
+
+async def test_a_failing_tracker_never_loses_the_message(engine: Engine) -> None:
+    say = sayer(engine)
+    thread = (await say("alice", "!incident declare sev2 api down", ts=T0)).replies[0].thread_id
+    service = engine.extensions["incidents"]
+    errors: list[str] = []
+    engine.bus.subscribe(lambda event: errors.append(getattr(event, "error", "")) if hasattr(event, "where") else None)
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("disk on fire")
+
+    service.db.add_entry = broken  # type: ignore[method-assign]
+    result = await say("bob", "looking at it", ts=T0 + 10, thread=thread)
+    assert engine.messages.get(result.message.id).body == "looking at it"
+    assert errors == [f"message {result.message.id}: RuntimeError: disk on fire"]

@@ -243,6 +243,11 @@ class IncidentService:
                       thread_id: str | None = None, message_id: int | None = None,
                       ts: float | None = None) -> Incident:
         """Open a new incident; `thread_id` becomes its thread (messages there join the timeline)."""
+        if message_id is not None:  # the same command run again after a crash must not declare twice
+            existing = self.engine.store.scalar("SELECT id FROM incidents WHERE declared_message_id = ?",
+                                                (message_id,))
+            if existing is not None:
+                return self.require(incident_key(existing))
         title = " ".join(title.split())
         if not title:
             raise IncidentError("an incident needs a title, e.g. `!incident declare checkout-api 500s sev2`")

@@ -95,6 +95,12 @@ class IncidentTracker:
             return
         if CommandRegistry.parse(stored.body, self.prefix) is not None:
             return  # commands record their own timeline entries
+        try:
+            self._track(stored)
+        except Exception as exc:  # the message must be stored even if tracking it fails
+            self.engine.report_error("incidents", f"message {stored.id}: {type(exc).__name__}: {exc}")
+
+    def _track(self, stored: StoredMessage) -> None:
         for number, why in self.incidents_for(stored, adopt=True):
             db = self.service.db
             db.add_entry(number, stored.ts, "message", stored.sender, stored.body[:1000], stored.id,
