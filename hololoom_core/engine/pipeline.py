@@ -323,7 +323,7 @@ class Engine:
             return reply(f"{exc}.{usage}".replace("..", "."), ok=False)
         if isinstance(result, str):
             result = CommandResult(result)
-        return reply(result.text, ok=result.ok, thread_id=result.thread_id)
+        return reply(result.text, ok=result.ok, refused=bool(result.data.get("refused")), thread_id=result.thread_id)
 
     def deliver_replies(self, stored: StoredMessage, replies: list[Reply], transport: str) -> None:
         """Store the bot's replies and clear the pending action, in one transaction; then publish them."""

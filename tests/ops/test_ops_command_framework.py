@@ -9,6 +9,7 @@ import pytest
 from hololoom_core.engine import Engine
 from hololoom_core.engine.arguments import DURATION, USER, Arg, CommandError, parse_arguments, parse_duration
 from hololoom_core.engine.commands import CommandContext, CommandResult
+from hololoom_core.events import CommandHandled
 from tests.ops.ops_helpers import make_config, reply_text, sayer
 
 
@@ -111,9 +112,13 @@ async def test_permissions_filter_help_and_refuse(tmp_path: Path) -> None:
             return "gone"
 
         say = sayer(engine)
+        handled: list[CommandHandled] = []
+        engine.bus.subscribe(lambda event: handled.append(event) if isinstance(event, CommandHandled) else None)
         assert reply_text(await say("alice", "!deploy api")) == "ok api"
         assert reply_text(await say("root", "!deploy api")) == "ok api"
         assert reply_text(await say("bob", "!deploy api")) == "Sorry, `deploy` needs the `deploy` permission."
+        assert [(e.sender, e.ok, e.refused) for e in handled] == [("alice", True, False), ("root", True, False),
+                                                                 ("bob", False, True)]
         assert reply_text(await say("bob", "!ops nuke")) == "Sorry, `ops nuke` is for admins only."
         assert reply_text(await say("root", "!ops nuke")) == "gone"
         bob_help = reply_text(await say("bob", "!help"))
