@@ -121,7 +121,9 @@ class HostSampler:
 
 def collect_dashboard(engine: Engine) -> Dashboard:
     """Measure every figure now."""
-    sampler: HostSampler = engine.extensions["dashboard"]
+    sampler = engine.extensions.get("dashboard")
+    if not isinstance(sampler, HostSampler):  # the dashboard capability was not installed: sample anyway
+        sampler = engine.extensions["dashboard"] = HostSampler(str(engine.config.data_dir))
     stats = engine.stats
     cache = engine.extensions.get("answer_cache")
     cache_stats = cache.stats() if cache is not None else None
