@@ -117,10 +117,11 @@ class AclRule(StrictModel):
 
 
 class AclConfig(StrictModel):
-    """Access control: per-command rules keyed by command glob, plus a default rule."""
+    """Access control: per-command rules keyed by command glob, a default rule, and named permissions."""
 
     default: AclRule = Field(default_factory=AclRule)
     commands: dict[str, AclRule] = Field(default_factory=dict)
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class StoreConfig(StrictModel):
@@ -334,6 +335,84 @@ class WorkflowsConfig(StrictModel):
             if not host or "/" in host or " " in host:
                 raise ValueError(f"'{host}' is not a host name; list hosts like hooks.example.org or *.internal")
         return [host.lower() for host in value]
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+
+DEFAULT_ROLE_INSTRUCTIONS: dict[str, str] = {
+    "commander": "You lead the response: set priorities, hand out work, decide on mitigations and escalation. "
+    "Post a status update (`!incident status conditions: ... actions: ... needs: ...`) at least every "
+    "30 minutes and keep everyone focused on restoring service.",
+    "scribe": "You keep the record: tag findings and decisions into the timeline (`!incident note ...`), "
+    "capture action items with owners (`!incident action @owner ...`) and note when key changes happen.",
+    "comms": "You own communication outside the response: update stakeholders and the status page on a steady "
+    "cadence, keep questions away from responders, and announce the resolution.",
+}
+
+
+class IncidentTarget(StrictModel):
+    """How fast an incident of one severity should be acknowledged and resolved (minutes)."""
+
+    acknowledge_minutes: float = Field(gt=0, le=100_000)
+    resolve_minutes: float = Field(gt=0, le=1_000_000)
+
+
+def default_incident_targets() -> dict[str, IncidentTarget]:
+    return {
+        "sev1": IncidentTarget(acknowledge_minutes=5, resolve_minutes=60),
+        "sev2": IncidentTarget(acknowledge_minutes=15, resolve_minutes=240),
+        "sev3": IncidentTarget(acknowledge_minutes=60, resolve_minutes=1440),
+        "sev4": IncidentTarget(acknowledge_minutes=240, resolve_minutes=4320),
+    }
+
+
+class IncidentsConfig(StrictModel):
+    """Incident management: where an incident talks, its roles, severity targets, what joins the timeline."""
+
+    channel: Literal["thread", "room"] = "thread"
+    default_severity: Literal["sev1", "sev2", "sev3", "sev4"] = "sev3"
+    role_instructions: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROLE_INSTRUCTIONS))
+    targets: dict[str, IncidentTarget] = Field(default_factory=default_incident_targets)
+    related_limit: int = Field(default=3, ge=0, le=20)
+    adopt_external_ids: bool = True
+    backfill_minutes: float = Field(default=60, ge=0, le=10_080)
+
+    @field_validator("role_instructions")
+    @classmethod
+    def _roles_are_words(cls, value: dict[str, str]) -> dict[str, str]:
+        for role, text in value.items():
+            if not role.isidentifier() or role != role.lower():
+                raise ValueError(f"role '{role}' must be one lower-case word, for example commander")
+            if not str(text).strip():
+                raise ValueError(f"role '{role}' needs instructions text")
+        if "commander" not in value:
+            raise ValueError("must include the 'commander' role")
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_known_severities(cls, value: dict[str, IncidentTarget]) -> dict[str, IncidentTarget]:
+        unknown = [key for key in value if key not in SEVERITIES]
+        if unknown:
+            raise ValueError(f"unknown severity '{unknown[0]}' (use sev1, sev2, sev3, sev4)")
+        return value
+
+
+class AnswerCacheConfig(StrictModel):
+    """The answer cache: reuse an answer while the question and its retrieved context are unchanged."""
+
+    enabled: bool = True
+    ttl_s: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    max_entries: int = Field(default=2000, ge=1, le=1_000_000)
+    min_quality: float = Field(default=0.0, ge=0, le=1)
+
+
+class OpsConfig(StrictModel):
+    """Operations: command plugins and YAML aliases, incidents, the answer cache."""
+
+    plugins_dir: Path | None = None
+    aliases_dir: Path | None = None
+    entry_point_plugins: bool = True
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    answer_cache: AnswerCacheConfig = Field(default_factory=AnswerCacheConfig)
 
 
 class Config(StrictModel):
@@ -349,6 +428,7 @@ class Config(StrictModel):
     promptly: PromptlyConfig = Field(default_factory=PromptlyConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)
@@ -364,6 +444,16 @@ class Config(StrictModel):
     def database_path(self) -> Path:
         """The SQLite file of this installation."""
         return self.data_dir / "hololoom.sqlite3"
+
+    @property
+    def plugins_dir(self) -> Path:
+        """Where Python command plugins are looked for (`ops.plugins_dir`, default `<data dir>/plugins`)."""
+        return Path(self.ops.plugins_dir).expanduser() if self.ops.plugins_dir else self.data_dir / "plugins"
+
+    @property
+    def aliases_dir(self) -> Path:
+        """Where YAML command aliases are looked for (`ops.aliases_dir`, default `<data dir>/aliases`)."""
+        return Path(self.ops.aliases_dir).expanduser() if self.ops.aliases_dir else self.data_dir / "aliases"
 
     @property
     def mode(self) -> str:

@@ -97,6 +97,22 @@ async def check_runbooks(config: Config) -> CheckResult:
 
 
 @check
+async def check_command_extensions(config: Config) -> CheckResult:
+    """YAML command aliases parse; command plugins are found (the engine imports them, the doctor does not)."""
+    from hololoom_core.ops.commands.aliases import load_alias_directory
+    from hololoom_core.ops.commands.plugins import plugin_inventory
+
+    aliases = load_alias_directory(config.aliases_dir)
+    plugins = plugin_inventory(config)
+    detail = f"{len(aliases.aliases)} alias(es) in {config.aliases_dir}; {len(plugins)} plugin(s): " \
+             f"{', '.join(plugins) or 'none'}"
+    if aliases.problems:
+        more = f" (and {len(aliases.problems) - 1} more)" if len(aliases.problems) > 1 else ""
+        return CheckResult("commands", "warn", f"{aliases.problems[0]}{more}; {detail}")
+    return CheckResult("commands", "ok", detail)
+
+
+@check
 async def check_language_provider(config: Config) -> CheckResult:
     """The configured language provider answers (the offline engine always does)."""
     if config.llm.provider == "offline":

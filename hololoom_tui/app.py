@@ -37,6 +37,7 @@ from hololoom_core.transport.scenarios import (
     shipped_scenarios,
 )
 from hololoom_tui.bridge import EngineBridge, EngineUpdate
+from hololoom_tui.screens.dashboard import DashboardScreen
 from hololoom_tui.screens.scenario_picker import ScenarioPicker
 from hololoom_tui.tabs.base import OverviewTab
 from hololoom_tui.tabs.chat import ChatTab
@@ -76,6 +77,7 @@ class HoloLoomApp(App[None]):
         Binding("f2", "cycle_speaker", "Speaker", id="chat.speaker"),
         Binding("f3", "pick_scenario", "Scenario", id="chat.scenario"),
         Binding("f4", "toggle_to_bot", "Ask bot", id="chat.to_bot"),
+        Binding("f5", "show_dashboard", "Dashboard", id="app.dashboard", show=False),
         *[
             Binding(f"alt+{number}", f"show_tab('{tab_id}')", title, id=f"tab.{tab_id}", show=False)
             for number, (tab_id, title) in enumerate(TABS, start=1)
@@ -298,6 +300,10 @@ class HoloLoomApp(App[None]):
 
         self.push_screen(ScenarioPicker(shipped_scenarios()), chosen)
 
+    def action_show_dashboard(self) -> None:
+        """Open the dashboard (host and bot figures, open incidents, approvals)."""
+        self.push_screen(DashboardScreen(self.engine))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Command-palette entries: tabs, speakers, scenarios, plus Textual's own."""
         yield from super().get_system_commands(screen)
@@ -310,6 +316,8 @@ class HoloLoomApp(App[None]):
         for name, title in shipped_scenarios().items():
             yield SystemCommand(f"Start scenario: {name}", title, lambda n=name: self.start_scenario_by_name(n))
         yield SystemCommand("Toggle ask-the-bot", "Address every Chat message to the bot", self.action_toggle_to_bot)
+        yield SystemCommand("Show dashboard", "Host and bot figures, open incidents, approvals (F5)",
+                            self.action_show_dashboard)
 
     async def on_unmount(self) -> None:
         """Stop the bridge and close the engine."""

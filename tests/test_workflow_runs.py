@@ -367,6 +367,7 @@ steps:
     engine = await open_engine(tmp_path, flows, ManualClock(), shipped=True)
     try:
         service = service_of(engine)
+        real_incidents = engine.extensions.pop("incidents")
         absent = await service.start_run("inc", {}, user="priya", room_id="#ops")
         assert ("step 1 (incident, line 3): incident steps need the incident service, which this engine does not "
                 "have") in absent
@@ -381,6 +382,11 @@ steps:
                                           user="priya", room_id="#ops")
         assert "🚨 **INC-2** declared (sev1): API down. Commander: priya." in kickoff
         assert ("set_role", ("INC-2", "commander", "priya"), {"user": "priya"}) in incidents.calls
+        engine.extensions["incidents"] = real_incidents  # and the real incident service
+        real = await service.start_run("inc", {}, user="priya", room_id="#ops")
+        assert "handled INC-1" in real
+        incident = real_incidents.get("INC-1")
+        assert incident.status == "resolved" and incident.roles == {"scribe": "alice"}
     finally:
         await engine.close()
 

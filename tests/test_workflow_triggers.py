@@ -37,7 +37,8 @@ async def test_message_pattern_starts_security_containment(tmp_path: Path) -> No
             "security-containment", "message", "sam", "#payments", "waiting_approval")
         assert run.variables["what"].startswith("oops, we leaked the staging AWS key [REDACTED:aws-access-key]")
         said = bot_messages(engine, "#payments")[-1]
-        assert "🔒 **Security containment** (sev1, not in the incident tracker)" in said and "**Approval needed** for WF-1" in said
+        assert "🔒 **Security containment** (sev1, INC-1)" in said and "**Approval needed** for WF-1" in said
+        assert engine.extensions["incidents"].get("INC-1").severity == "sev1"  # declared in the real tracker
         assert "AKIAQ3EGPRWM5XNYTL7Z" not in said
 
         await room.post("ines", "the key was leaked again, sorry")

@@ -93,7 +93,9 @@ class FakeIncidents:
     count: int = 0
     publish_events: bool = False
 
-    def declare(self, title: str, severity: str, *, user: str, room_id: str, thread_id: str | None) -> dict[str, Any]:
+    def declare(
+        self, title: str, *, user: str, room_id: str, severity: str | None = None, thread_id: str | None = None
+    ) -> dict[str, Any]:
         self.count += 1
         incident = {"id": f"INC-{self.count}", "title": title, "severity": severity, "room_id": room_id}
         self.calls.append(("declare", (title, severity), {"user": user, "room_id": room_id}))
@@ -108,8 +110,8 @@ class FakeIncidents:
     def set_role(self, incident_id: str, role: str, assignee: str, *, user: str) -> None:
         self.calls.append(("set_role", (incident_id, role, assignee), {"user": user}))
 
-    def resolve(self, incident_id: str, *, user: str, summary: str) -> None:
-        self.calls.append(("resolve", (incident_id,), {"user": user, "summary": summary}))
+    def resolve(self, incident_id: str, *, user: str, text: str = "") -> None:
+        self.calls.append(("resolve", (incident_id,), {"user": user, "summary": text}))
 
 
 assert isinstance(FakeIncidents(), IncidentActions)

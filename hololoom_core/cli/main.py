@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.experiments",
     "hololoom_core.cli.review",
     "hololoom_core.cli.workflow",
+    "hololoom_core.cli.incident",
 ]
 
 

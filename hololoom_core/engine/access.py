@@ -41,7 +41,15 @@ class AccessPolicy:
                     best = (specificity, rule)
         return best[1] if best else self.acl.default
 
-    def check(self, command: str, user: str, room_id: str, *, admin_only: bool = False) -> AccessDecision:
+    def has_permission(self, user: str, permission: str | None) -> bool:
+        """True when `permission` is not restricted in `acl.permissions`, or `user` matches one of its globs."""
+        if not permission or permission not in self.acl.permissions:
+            return True
+        return _matches(user, self.acl.permissions[permission])
+
+    def check(
+        self, command: str, user: str, room_id: str, *, admin_only: bool = False, permission: str | None = None
+    ) -> AccessDecision:
         """Decide for one command invocation; admins may run everything that is not explicitly denied to them."""
         rule = self.rule_for(command)
         admin = self.is_admin(user)
@@ -53,6 +61,8 @@ class AccessPolicy:
             return AccessDecision(False, f"`{command}` is for admins only")
         if admin:
             return AccessDecision(True)
+        if not self.has_permission(user, permission):
+            return AccessDecision(False, f"`{command}` needs the `{permission}` permission")
         if rule.allow_users is not None and not _matches(user, rule.allow_users):
             return AccessDecision(False, f"you are not on the allow list for `{command}`")
         if rule.allow_rooms is not None and not _matches(room_id, rule.allow_rooms):

@@ -19,29 +19,27 @@ def install(engine: Engine) -> None:
 
     @registry.command("help", help="List the commands you may run, or show one command's help.", usage="help [command]")
     async def help_command(context: CommandContext) -> str:
-        allowed = [
-            spec
-            for spec in registry.all()
-            if engine.access.check(spec.name, context.user, context.room_id, admin_only=spec.admin_only).allowed
-        ]
+        allowed = [spec for spec in registry.all() if registry.may_run(engine, spec, context.user, context.room_id)]
         if context.argv:
-            name = context.argv[0].lstrip(prefix)
-            spec = registry.get(name)
-            if spec is None or spec not in allowed:
-                suggestions = [s for s in registry.suggest(name) if registry.get(s) in allowed]
+            name = " ".join(word.lstrip(prefix) for word in context.argv[:2])
+            spec = registry.get(name) or registry.get(name.split(" ")[0])
+            top = registry.get(spec.parent) if spec is not None and spec.parent else spec
+            if spec is None or top not in allowed or not registry.may_run(engine, spec, context.user, context.room_id):
+                first = name.split(" ")[0]
+                suggestions = [s for s in registry.suggest(first) if registry.get(s) in allowed]
                 hint = (" Did you mean " + ", ".join(f"`{prefix}{s}`" for s in suggestions) + "?") if suggestions else ""
                 raise CommandError(f"No command `{prefix}{name}` that you may run.{hint}")
-            aliases = f"\n\nAliases: {', '.join(prefix + a for a in spec.aliases)}" if spec.aliases else ""
-            return f"`{prefix}{spec.usage or spec.name}`\n\n{spec.help}{aliases}"
+            return registry.describe(engine, spec, context.user, context.room_id, prefix)
         groups: dict[str, list[str]] = {}
         for spec in allowed:
-            groups.setdefault(spec.group, []).append(f"- `{prefix}{spec.usage or spec.name}` — {spec.help}")
+            groups.setdefault(spec.group, []).append(f"- `{prefix}{spec.usage_text}` — {spec.help}")
         lines = ["**Commands you can run**"]
         for group in sorted(groups):
             if len(groups) > 1:
                 lines.append(f"\n_{group}_")
             lines.extend(groups[group])
-        lines.append(f"\nMention me (`@{engine.bot_name}`) with a question to get a structured answer.")
+        lines.append(f"\n`{prefix}help COMMAND` shows a command's arguments. "
+                     f"Mention me (`@{engine.bot_name}`) with a question to get a structured answer.")
         return "\n".join(lines)
 
     @registry.command("ping", help="Check that the bot is alive and how busy it has been.")

@@ -1,24 +1,56 @@
 """The command registry: commands register a handler with help and permissions; the pipeline dispatches.
 
 Chat (`!name args`) and the CLI (`hololoom say "!name args"`) share this one implementation.
+
+Registering a command (the decorator every capability and plugin uses):
+
+    from hololoom_core.engine.arguments import Arg, DURATION, USER
+
+    @engine.commands.command(
+        "deploy",                                  # "!deploy"; a space makes a subcommand: "incident role"
+        help="Deploy a service.",                  # one sentence, shown by !help
+        aliases=("ship",),                         # other names
+        args=[Arg("service", help="what to deploy"),
+              Arg("replicas", int, default=1),     # optional: filled only when the word is a number
+              Arg("timeout", DURATION, default=600.0, option=True)],   # --timeout 10m
+        permission="deploy",                       # acl.permissions.deploy lists who may (admins always)
+        admin_only=False,
+        group="operations",                        # heading in !help
+    )
+    async def deploy(context: CommandContext) -> str:
+        service = context.params["service"]        # converted values, defaults filled in
+        ...
+        return "Markdown reply"                    # or CommandResult(text, ok=..., thread_id=...)
+
+Commands without `args` keep working as before (they read `context.argv` / `context.args`).
+Usage problems raise `CommandError("one line")`; the asker gets that line plus the usage.
+A command named "parent child" is a subcommand: `!parent child ...` runs it, `!help parent` lists
+the children, and access rules can target "parent child" (the pipeline checks `name + first word`).
 """
 
 from __future__ import annotations
 
 import difflib
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.engine.arguments import Arg, CommandError, parse_arguments, usage_line
 from hololoom_core.models import StoredMessage
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
-
-class CommandError(Exception):
-    """A usage problem the asker should see as one line (bad arguments, unknown target)."""
+__all__ = [
+    "Arg",
+    "CommandContext",
+    "CommandError",
+    "CommandRegistry",
+    "CommandResult",
+    "CommandSpec",
+    "ParsedCommand",
+]
 
 
 @dataclass(slots=True)
@@ -31,6 +63,8 @@ class CommandContext:
     args: str
     argv: list[str]
     original_body: str
+    params: dict[str, Any] = field(default_factory=dict)
+    subcommand: str | None = None
 
     @property
     def user(self) -> str:
@@ -41,6 +75,11 @@ class CommandContext:
     def room_id(self) -> str:
         """Where the command was run."""
         return self.message.room_id
+
+    @property
+    def prefix(self) -> str:
+        """The command prefix of this installation (usually `!`)."""
+        return self.engine.config.matrix.command_prefix
 
 
 @dataclass(slots=True)
@@ -58,7 +97,7 @@ Handler = Callable[[CommandContext], Awaitable[CommandResult | str]]
 
 @dataclass(slots=True)
 class CommandSpec:
-    """A registered command: name, aliases, usage, help text and who may run it."""
+    """A registered command: name, aliases, usage, help text, typed arguments and who may run it."""
 
     name: str
     handler: Handler
@@ -67,6 +106,37 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     admin_only: bool = False
     group: str = "general"
+    arguments: tuple[Arg, ...] = ()
+    permission: str | None = None
+    subcommands: dict[str, CommandSpec] = field(default_factory=dict)
+    function: Handler | None = None
+    parent: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        """`incident role` for a subcommand, `ping` for a command."""
+        return f"{self.parent} {self.name}" if self.parent else self.name
+
+    @property
+    def usage_text(self) -> str:
+        """The usage line without the prefix: given, or built from the typed arguments."""
+        if self.usage:
+            return self.usage
+        if self.arguments:
+            return usage_line(self.full_name, self.arguments)
+        if self.subcommands and self.function is None:
+            return f"{self.full_name} SUBCOMMAND ..."
+        return self.full_name
+
+    def subcommand(self, word: str) -> CommandSpec | None:
+        """The child command named (or aliased) `word`."""
+        word = word.lower()
+        if word in self.subcommands:
+            return self.subcommands[word]
+        for child in self.subcommands.values():
+            if word in child.aliases:
+                return child
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +148,13 @@ class ParsedCommand:
     argv: list[str]
 
 
+def _split_argv(args: str) -> list[str]:
+    try:
+        return shlex.split(args) if args else []
+    except ValueError:
+        return args.split()
+
+
 class CommandRegistry:
     """All commands known to the engine, by name and alias."""
 
@@ -85,11 +162,61 @@ class CommandRegistry:
         self._commands: dict[str, CommandSpec] = {}
         self._aliases: dict[str, str] = {}
 
+    # -- registering -------------------------------------------------------------------------
+
     def register(self, spec: CommandSpec) -> CommandSpec:
-        """Add a command; a second registration of a name replaces the first."""
+        """Add a command; a second registration of a name replaces the first (subcommands are kept)."""
+        spec.name = spec.name.strip().lower()
+        if spec.function is None:
+            spec.function = spec.handler
+        if " " in spec.name:
+            parent_name, _, child_name = spec.name.partition(" ")
+            return self._register_child(parent_name, child_name.strip(), spec)
+        previous = self._commands.get(spec.name)
+        if previous is not None and previous.subcommands and not spec.subcommands:
+            spec.subcommands = previous.subcommands
+        spec.handler = self._dispatcher(spec.name)
         self._commands[spec.name] = spec
         for alias in spec.aliases:
-            self._aliases[alias] = spec.name
+            self._aliases[alias.lower()] = spec.name
+        return spec
+
+    def _register_child(self, parent_name: str, child_name: str, spec: CommandSpec) -> CommandSpec:
+        parent = self._commands.get(parent_name)
+        if parent is None:
+            parent = self.group(parent_name, help=f"`{parent_name}` commands.", group=spec.group)
+        spec.name = child_name
+        spec.parent = parent_name
+        parent.subcommands[child_name] = spec
+        return spec
+
+    def group(
+        self,
+        name: str,
+        *,
+        help: str,
+        aliases: tuple[str, ...] = (),
+        admin_only: bool = False,
+        group: str = "general",
+        permission: str | None = None,
+    ) -> CommandSpec:
+        """Declare a command that only holds subcommands (`!incident declare|role|...`)."""
+        existing = self._commands.get(name)
+        if existing is not None:
+            existing.help = help
+            existing.group = group
+            for alias in aliases:
+                self._aliases[alias.lower()] = name
+            existing.aliases = tuple(dict.fromkeys((*existing.aliases, *aliases)))
+            return existing
+
+        async def no_handler(context: CommandContext) -> str:  # replaced by the dispatcher's listing
+            raise CommandError(f"`{name}` needs a subcommand")
+
+        spec = CommandSpec(name, no_handler, help, aliases=aliases, admin_only=admin_only, group=group,
+                           permission=permission)
+        self.register(spec)
+        spec.function = None
         return spec
 
     def command(
@@ -101,18 +228,42 @@ class CommandRegistry:
         aliases: tuple[str, ...] = (),
         admin_only: bool = False,
         group: str = "general",
+        args: Sequence[Arg] | None = None,
+        permission: str | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Decorator form of `register`."""
+        """Decorator form of `register` (see the module docstring for an example)."""
 
         def decorate(handler: Handler) -> Handler:
-            self.register(CommandSpec(name, handler, help, usage, aliases, admin_only, group))
+            self.register(
+                CommandSpec(name, handler, help, usage, tuple(aliases), admin_only, group,
+                            arguments=tuple(args or ()), permission=permission)
+            )
             return handler
 
         return decorate
 
-    def get(self, name: str) -> CommandSpec | None:
-        """The command with this name or alias."""
+    def unregister(self, name: str) -> None:
+        """Remove a command (or a subcommand, `"parent child"`) and its aliases."""
         name = name.lower()
+        if " " in name:
+            parent_name, _, child = name.partition(" ")
+            parent = self._commands.get(parent_name)
+            if parent is not None:
+                parent.subcommands.pop(child.strip(), None)
+            return
+        self._commands.pop(name, None)
+        for alias in [alias for alias, target in self._aliases.items() if target == name]:
+            del self._aliases[alias]
+
+    # -- looking up --------------------------------------------------------------------------
+
+    def get(self, name: str) -> CommandSpec | None:
+        """The command with this name or alias (`"parent child"` finds a subcommand)."""
+        name = name.lower().strip()
+        if " " in name:
+            parent_name, _, child = name.partition(" ")
+            parent = self.get(parent_name)
+            return parent.subcommand(child.strip()) if parent is not None else None
         return self._commands.get(name) or self._commands.get(self._aliases.get(name, ""))
 
     def all(self) -> list[CommandSpec]:
@@ -123,6 +274,18 @@ class CommandRegistry:
         """The closest known command names to a mistyped one."""
         names = list(self._commands) + list(self._aliases)
         return difflib.get_close_matches(name.lower(), names, n=limit, cutoff=0.5)
+
+    def may_run(self, engine: Engine, spec: CommandSpec, user: str, room_id: str) -> bool:
+        """True when `user` may run `spec` in `room_id` (a group: when it may run any of its subcommands)."""
+        parent = self._commands.get(spec.parent) if spec.parent else None
+        admin_only = spec.admin_only or bool(parent and parent.admin_only)
+        permission = spec.permission or (parent.permission if parent else None)
+        decision = engine.access.check(spec.full_name, user, room_id, admin_only=admin_only, permission=permission)
+        if not decision.allowed:
+            return False
+        if spec.subcommands and spec.function is None:
+            return any(self.may_run(engine, child, user, room_id) for child in spec.subcommands.values())
+        return True
 
     @staticmethod
     def parse(text: str, prefix: str) -> ParsedCommand | None:
@@ -138,8 +301,93 @@ class CommandRegistry:
             head, _, more = head.partition("\n")
             args = more + (" " + args if args else "")
         args = args.strip()
+        return ParsedCommand(head.lower(), args, _split_argv(args))
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _dispatcher(self, name: str) -> Handler:
+        async def dispatch(context: CommandContext) -> CommandResult | str:
+            return await self.invoke(name, context)
+
+        dispatch.__name__ = f"dispatch_{name}"
+        return dispatch
+
+    async def invoke(self, name: str, context: CommandContext) -> CommandResult | str:
+        """Run a registered command: pick the subcommand, check its permission, parse typed arguments."""
+        spec = self._commands[name]
+        target = spec
+        args_text = context.args
+        prefix = context.prefix
+        if spec.subcommands and context.argv:
+            child = spec.subcommand(context.argv[0])
+            if child is not None:
+                target = child
+                args_text = args_text.lstrip()[len(args_text.lstrip().split(None, 1)[0]) :].strip()
+                context.subcommand = child.name
+                context.argv = _split_argv(args_text)
+                context.args = args_text
+            elif spec.function is None:
+                choices = list(spec.subcommands) + [a for c in spec.subcommands.values() for a in c.aliases]
+                close = difflib.get_close_matches(context.argv[0].lower(), choices, n=3, cutoff=0.5)
+                hint = (" Did you mean " + ", ".join(f"`{prefix}{name} {c}`" for c in close) + "?") if close else ""
+                return CommandResult(
+                    f"Unknown subcommand `{prefix}{name} {context.argv[0]}`.{hint} "
+                    f"Try `{prefix}help {name}`.", ok=False)
+        if target.function is None:
+            return self.describe_group(context.engine, spec, context.user, context.room_id, prefix)
+        if target is not spec or spec.permission:
+            admin_only = target.admin_only or spec.admin_only
+            decision = context.engine.access.check(
+                target.full_name, context.user, context.room_id, admin_only=admin_only,
+                permission=target.permission or spec.permission,
+            )
+            if not decision.allowed:
+                return CommandResult(f"Sorry, {decision.reason}.", ok=False, data={"refused": True})
         try:
-            argv = shlex.split(args) if args else []
-        except ValueError:
-            argv = args.split()
-        return ParsedCommand(head.lower(), args, argv)
+            if target.arguments:
+                context.params = parse_arguments(target.arguments, args_text)
+            return await target.function(context)
+        except CommandError as exc:
+            text = str(exc)
+            text += "" if text.endswith((".", "?", "!")) else "."
+            if getattr(exc, "show_usage", True):
+                text += f" Usage: `{prefix}{target.usage_text}`"
+            return CommandResult(text, ok=False)
+
+    # -- help --------------------------------------------------------------------------------
+
+    def describe(self, engine: Engine, spec: CommandSpec, user: str, room_id: str, prefix: str) -> str:
+        """`!help NAME`: usage, help, typed arguments, subcommands, aliases and the permission needed."""
+        if spec.subcommands and spec.function is None:
+            return self.describe_group(engine, spec, user, room_id, prefix)
+        lines = [f"`{prefix}{spec.usage_text}`", "", spec.help]
+        if spec.arguments:
+            lines += ["", "**Arguments**"] + [f"- {arg.describe()}" for arg in spec.arguments]
+        if spec.subcommands:
+            lines += ["", "**Subcommands**"] + self._child_lines(engine, spec, user, room_id, prefix)
+        if spec.aliases:
+            names = [f"{prefix}{(spec.parent + ' ') if spec.parent else ''}{alias}" for alias in spec.aliases]
+            lines += ["", "Aliases: " + ", ".join(names)]
+        needs = []
+        if spec.admin_only:
+            needs.append("admins only")
+        if spec.permission:
+            needs.append(f"permission `{spec.permission}`")
+        if needs:
+            lines += ["", "Needs: " + ", ".join(needs)]
+        return "\n".join(lines)
+
+    def describe_group(self, engine: Engine, spec: CommandSpec, user: str, room_id: str, prefix: str) -> str:
+        """The subcommands of a group that `user` may run, one line each."""
+        lines = [f"**{prefix}{spec.name}** — {spec.help}", ""]
+        lines += self._child_lines(engine, spec, user, room_id, prefix)
+        lines += ["", f"`{prefix}help {spec.name} SUBCOMMAND` shows one in detail."]
+        return "\n".join(lines)
+
+    def _child_lines(self, engine: Engine, spec: CommandSpec, user: str, room_id: str, prefix: str) -> list[str]:
+        lines = []
+        for child in sorted(spec.subcommands.values(), key=lambda c: c.name):
+            if self.may_run(engine, child, user, room_id):
+                aliases = f" (also: {', '.join(child.aliases)})" if child.aliases else ""
+                lines.append(f"- `{prefix}{child.usage_text}` — {child.help}{aliases}")
+        return lines or ["- (none that you may run)"]

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
+
+OverviewExtra = Callable[["Engine"], Any]
+
+
+def register_overview_extra(engine: Engine, name: str, provider: OverviewExtra) -> None:
+    """Let a capability add figures to every overview: `overview.extra[name] = provider(engine)`."""
+    engine.extensions.setdefault("overview_extras", {})[name] = provider
+
+
+def overview_extras(engine: Engine) -> dict[str, Any]:
+    """Every registered extra, computed now; a failing provider is reported and left out."""
+    extra: dict[str, Any] = {}
+    for name, provider in engine.extensions.get("overview_extras", {}).items():
+        try:
+            extra[name] = provider(engine)
+        except Exception as exc:  # a broken figure must not break the app's tabs
+            engine.report_error("overview", f"{name}: {exc}")
+    return extra
 
 
 @dataclass(slots=True)
@@ -69,11 +88,6 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
     up = int(store.scalar("SELECT count(*) FROM feedback WHERE value > 0") or 0)
     down = int(store.scalar("SELECT count(*) FROM feedback WHERE value < 0") or 0)
     good = int(store.scalar("SELECT count(*) FROM interactions WHERE quality >= ?", (high_quality,)) or 0)
-    extra = {
-        name: extension.overview_data()
-        for name, extension in engine.extensions.items()
-        if callable(getattr(extension, "overview_data", None))
-    }
     return EngineOverview(
         stats=engine.stats.as_dict(),
         agents=agents,
@@ -83,5 +97,5 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
         feedback_down=down,
         high_quality_answers=good,
         runbooks=len(engine.runbooks),
-        extra=extra,
+        extra=overview_extras(engine),
     )

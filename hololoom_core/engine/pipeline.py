@@ -49,8 +49,12 @@ log = logging.getLogger(__name__)
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
     "hololoom_core.promptly.capability",
+    "hololoom_core.ops.incidents",
+    "hololoom_core.ops.answer_cache",
+    "hololoom_core.ops.dashboard",
     "hololoom_core.ops.review.commands",
     "hololoom_core.ops.workflows.commands",
+    "hololoom_core.ops.commands",  # keep last: loads plugins and aliases after every other capability
 ]
 
 
@@ -331,7 +335,7 @@ class Engine:
             return reply(f"{exc}.{usage}".replace("..", "."), ok=False)
         if isinstance(result, str):
             result = CommandResult(result)
-        return reply(result.text, ok=result.ok, thread_id=result.thread_id)
+        return reply(result.text, ok=result.ok, refused=bool(result.data.get("refused")), thread_id=result.thread_id)
 
     def deliver_replies(self, stored: StoredMessage, replies: list[Reply], transport: str) -> None:
         """Store the bot's replies and clear the pending action, in one transaction; then publish them."""

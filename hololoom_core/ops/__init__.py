@@ -1,1 +1,1 @@
-"""Operations capabilities: incidents, code review, workflows, custom commands and dashboards."""
+"""Operations capabilities: custom commands (plugins, aliases), incidents, code review, workflows, dashboards, answer cache."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.engine.overview import register_overview_extra
 from hololoom_core.promptly import experiments as _experiments  # noqa: F401  (registers the migrations)
 from hololoom_core.promptly.commands import install_experiment_command
 from hololoom_core.promptly.experiments import ExperimentService
@@ -75,5 +76,7 @@ def install(engine: Engine) -> None:
         path.observers.append(service.observe_answer)
         engine.feedback_observers.append(service.observe_feedback)
     install_experiment_command(engine, service, enabled=enabled)
-    engine.extensions["promptly"] = Promptly(spec, judge, runner, service)
+    promptly = Promptly(spec, judge, runner, service)
+    engine.extensions["promptly"] = promptly
+    register_overview_extra(engine, "promptly", lambda _engine: promptly.overview_data())
     engine.extensions["experiments"] = service

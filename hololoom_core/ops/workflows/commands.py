@@ -55,13 +55,13 @@ def install(engine: Engine) -> None:
     """Build the workflow service and plug it into the engine."""
     library = load_library(engine.config)
     service = WorkflowService(engine, library)
-    engine.extensions["workflows"] = service
     for problem in library.problems:
         engine.report_error("workflows", str(problem))
     engine.set_status("workflows", "warn" if library.problems else "ok",
                       f"{len(library)} workflows" + (f", {len(library.problems)} problem(s)" if library.problems else ""))
     if not engine.config.workflows.enabled:
         return
+    engine.extensions["workflows"] = service
     engine.bus.subscribe(service.triggers.on_event)
     engine.startup_hooks.append(service.start)
     engine.shutdown_hooks.append(service.close)

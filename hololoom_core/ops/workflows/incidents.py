@@ -2,7 +2,7 @@
 
 The incident capability lives elsewhere; workflows depend only on this protocol. Each method may
 return a value or an awaitable. `declare` returns the new incident's id (INC-N) as a string, a mapping
-with a `label`/`incident_id`/`id` key, or an object with such an attribute.
+with a `key`/`label`/`incident_id`/`id` key, or an object with such an attribute.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 class IncidentActions(Protocol):
     """The incident operations a workflow step can call."""
 
-    def declare(self, title: str, severity: str, *, user: str, room_id: str, thread_id: str | None) -> Any:
+    def declare(
+        self, title: str, *, user: str, room_id: str, severity: str | None = None, thread_id: str | None = None
+    ) -> Any:
         """Open an incident and return it (or its id)."""
         ...
 
@@ -27,7 +29,7 @@ class IncidentActions(Protocol):
         """Give a person an incident role (commander, scribe, comms)."""
         ...
 
-    def resolve(self, incident_id: str, *, user: str, summary: str) -> Any:
+    def resolve(self, incident_id: str, *, user: str, text: str = "") -> Any:
         """Resolve the incident."""
         ...
 
@@ -44,9 +46,9 @@ def incident_id_of(result: Any) -> str | None:
     if isinstance(result, str):
         return result
     if isinstance(result, dict):
-        value = result.get("label") or result.get("incident_id") or result.get("id")
+        value = result.get("key") or result.get("label") or result.get("incident_id") or result.get("id")
         return str(value) if value is not None else None
-    for attribute in ("label", "incident_id", "id"):
+    for attribute in ("key", "label", "incident_id", "id"):
         value = getattr(result, attribute, None)
         if value is not None:
             return str(value)

@@ -206,7 +206,7 @@ class StepRunner:
         try:
             if action == "declare":
                 severity = options.get("severity") or "sev3"
-                result = await settle(service.declare(options["title"], severity, user=user, room_id=run.room_id,
+                result = await settle(service.declare(options["title"], severity=severity, user=user, room_id=run.room_id,
                                                       thread_id=run.thread_id))
                 incident_id = incident_id_of(result)
                 if not incident_id:
@@ -224,7 +224,7 @@ class StepRunner:
                     await settle(service.set_role(incident_id, options["role"], options["user"], user=user))
                     detail = f"{options['user']} is {options['role']} of {incident_id}"
                 else:
-                    await settle(service.resolve(incident_id, user=user, summary=options.get("summary", "")))
+                    await settle(service.resolve(incident_id, user=user, text=options.get("summary", "")))
                     detail = f"resolved {incident_id}"
                 value = {"ok": True, "id": incident_id}
         except StepError:
