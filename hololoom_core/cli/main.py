@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.say",
     "hololoom_core.cli.doctor",
     "hololoom_core.cli.runbooks",
+    "hololoom_core.cli.bot",
 ]
 
 

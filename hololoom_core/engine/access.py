@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -26,6 +27,8 @@ class AccessPolicy:
     def __init__(self, acl: AclConfig, admins: list[str]) -> None:
         self.acl = acl
         self.admins = list(admins)
+        # Tells direct (one-to-one) rooms from group rooms; a transport that knows (Matrix) replaces it.
+        self.is_direct_room: Callable[[str], bool] = lambda room_id: False
 
     def is_admin(self, user: str) -> bool:
         """True for configured admins (globs allowed, e.g. `@*:example.org`)."""
@@ -41,14 +44,25 @@ class AccessPolicy:
                     best = (specificity, rule)
         return best[1] if best else self.acl.default
 
-    def check(self, command: str, user: str, room_id: str, *, admin_only: bool = False) -> AccessDecision:
-        """Decide for one command invocation; admins may run everything that is not explicitly denied to them."""
+    def check(
+        self, command: str, user: str, room_id: str, *, admin_only: bool = False, is_direct: bool | None = None
+    ) -> AccessDecision:
+        """Decide for one command invocation; admins may run everything that is not explicitly denied to them.
+
+        `allow_private: false` refuses a command in direct messages and `allow_group: false` in group rooms
+        (errbot's allowprivate / allowmuc); like deny lists, they bind admins too.
+        """
         rule = self.rule_for(command)
         admin = self.is_admin(user)
         if _matches(user, rule.deny_users):
             return AccessDecision(False, f"you are not allowed to run `{command}`")
         if _matches(room_id, rule.deny_rooms):
             return AccessDecision(False, f"`{command}` is not allowed in this room")
+        direct = self.is_direct_room(room_id) if is_direct is None else is_direct
+        if direct and not rule.allow_private:
+            return AccessDecision(False, f"`{command}` cannot be run in a direct message; use it in a room")
+        if not direct and not rule.allow_group:
+            return AccessDecision(False, f"`{command}` works only in a direct message with me")
         if (admin_only or rule.admin_only) and not admin:
             return AccessDecision(False, f"`{command}` is for admins only")
         if admin:

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # Modules with an `install(engine)` function, run in order when an engine is built.
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
+    "hololoom_core.transport.matrix.state",
 ]
 
 
@@ -154,7 +155,8 @@ class Engine:
 
     def keep(self, message: ChatMessage) -> KeptMessage | None:
         """Redact secrets, store durably (one transaction), index, and run the keepers (graph, embeddings)."""
-        redaction = redact_secrets(message.body)
+        attachment_texts = [f"[{a.name}]\n{a.text}" for a in message.attachments if a.text]
+        redaction = redact_secrets("\n\n".join([message.body, *attachment_texts]) if attachment_texts else message.body)
         meta: dict[str, Any] = {}
         if redaction.kinds:
             meta["redacted_secrets"] = list(redaction.kinds)
