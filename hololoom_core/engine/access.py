@@ -35,10 +35,15 @@ class AccessPolicy:
         return _matches(user, self.admins)
 
     def rule_for(self, command: str) -> AclRule:
-        """The most specific rule whose glob matches `command` (e.g. `incident resolve` before `incident*`)."""
+        """The most specific rule whose glob matches `command` (e.g. `incident resolve` before `incident*`).
+
+        A rule for a bare command name also covers its subcommands (`runbook` covers `runbook disk-full`).
+        """
         best: tuple[int, AclRule] | None = None
+        full = command.lower()
+        name = full.split(" ", 1)[0]
         for pattern, rule in self.acl.commands.items():
-            if fnmatchcase(command.lower(), pattern.lower()):
+            if fnmatchcase(full, pattern.lower()) or fnmatchcase(name, pattern.lower()):
                 specificity = len(pattern.replace("*", "").replace("?", ""))
                 if best is None or specificity > best[0]:
                     best = (specificity, rule)

@@ -1,0 +1,108 @@
+"""The bot in a real room on Synapse: commands, questions in the room and in a thread, ACL refusal, help."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from hololoom_core.testing.synapse import MatrixUser, SynapseServer
+from hololoom_core.transport.matrix.transport import MatrixTransport
+from tests.matrix.botkit import Human, bot_config, bot_joined, running_bot
+
+pytestmark = pytest.mark.asyncio
+
+
+@dataclass
+class Scene:
+    """A human and the bot in one room."""
+
+    human: Human
+    bot: MatrixTransport
+    bot_user: MatrixUser
+    room_id: str
+
+
+@pytest_asyncio.fixture
+async def scene(synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path) -> AsyncIterator[Scene]:
+    """Alice invites the bot (she is allowed to) into a fresh room; the bot joins."""
+    alice_user = matrix_user("alice")
+    bot_user = matrix_user("bot")
+    config = bot_config(
+        synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id],
+        sections={"acl": {"commands": {"runbook": {"deny_users": [alice_user.user_id]}}}},
+    )
+    human = Human(synapse, alice_user)
+    try:
+        await human.sync_once(0)
+        async with running_bot(config) as bot:
+            room_id = await human.create_room([bot_user.user_id])
+            await bot_joined(human, room_id, bot_user.user_id)
+            yield Scene(human, bot, bot_user, room_id)
+    finally:
+        await human.close()
+
+
+async def test_ping_command_gets_one_reply(scene: Scene) -> None:
+    """`!ping` gets exactly one reply, as a reply to the command, and the reply is marked sent in the store."""
+    command = await scene.human.say(scene.room_id, "!ping")
+    replies = await scene.human.wait_for(lambda _: scene.human.replies_to(command, scene.bot_user.user_id))
+    assert len(replies) == 1
+    assert replies[0]["content"]["body"].startswith("pong")
+    assert replies[0]["content"]["msgtype"] == "m.notice"
+    row = scene.bot.engine.store.query_one(
+        "SELECT delivery, event_id FROM messages WHERE is_bot = 1 AND reply_to = ?", (command,)
+    )
+    assert row["delivery"] == "sent" and row["event_id"] == replies[0]["event_id"]
+
+
+async def test_question_in_room_gets_structured_answer_in_new_thread(scene: Scene) -> None:
+    """A mention in the main timeline is answered in a thread started on the question, with all four sections."""
+    question = await scene.human.say(
+        scene.room_id, "HoloLoom: the disk on db-1 is full, what should I do?", mention=scene.bot_user.user_id
+    )
+    replies = await scene.human.wait_for(lambda _: scene.human.replies_to(question, scene.bot_user.user_id), 30)
+    assert len(replies) == 1
+    content = replies[0]["content"]
+    for section in ("PLAN", "ANSWER", "VERIFY", "TL;DR"):
+        assert section in content["body"]
+    assert content["m.relates_to"]["rel_type"] == "m.thread"
+    assert content["m.relates_to"]["event_id"] == question
+    assert content["format"] == "org.matrix.custom.html" and "<" in content["formatted_body"]
+
+
+async def test_question_in_thread_is_answered_in_that_thread(scene: Scene) -> None:
+    """A question asked inside an existing thread is answered in the same thread."""
+    root = await scene.human.say(scene.room_id, "deploy of api v42 is starting")
+    question = await scene.human.say(scene.room_id, "@hololoom how do I roll back a failed deploy?", thread=root)
+    replies = await scene.human.wait_for(lambda _: scene.human.replies_to(question, scene.bot_user.user_id), 30)
+    relates = replies[0]["content"]["m.relates_to"]
+    assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
+    assert "ANSWER" in replies[0]["content"]["body"]
+
+
+async def test_acl_refusal_and_help_lists_only_allowed(scene: Scene) -> None:
+    """A denied command gets one polite line; `!help` does not list it for that user."""
+    refused = await scene.human.say(scene.room_id, "!runbook disk-full")
+    replies = await scene.human.wait_for(lambda _: scene.human.replies_to(refused, scene.bot_user.user_id))
+    body = replies[0]["content"]["body"]
+    assert body.startswith("Sorry,") and "\n" not in body
+    help_event = await scene.human.say(scene.room_id, "!help")
+    help_reply = await scene.human.wait_for(lambda _: scene.human.replies_to(help_event, scene.bot_user.user_id))
+    text = help_reply[0]["content"]["body"]
+    assert "!ping" in text and "!runbook" not in text
+
+
+async def test_ordinary_chatter_is_stored_not_answered(scene: Scene) -> None:
+    """A message not addressed to the bot is stored and indexed but gets no reply."""
+    chatter = await scene.human.say(scene.room_id, "lunch at noon, anyone? the payments canary looks fine")
+    marker = await scene.human.say(scene.room_id, "!ping")
+    await scene.human.wait_for(lambda _: scene.human.replies_to(marker, scene.bot_user.user_id))
+    assert scene.human.replies_to(chatter, scene.bot_user.user_id) == []
+    stored = scene.bot.engine.messages.by_event_id(chatter)
+    assert stored is not None and stored.transport == "matrix"
+    hits = scene.bot.engine.messages.search("payments canary")
+    assert any(hit.message.event_id == chatter for hit in hits)
