@@ -10,9 +10,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest_asyncio
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, SyncResponse
 
 from hololoom_core.config import Config
@@ -179,3 +181,33 @@ async def bot_joined(human: Human, room_id: str, bot_user_id: str) -> None:
                    for e in events)
 
     await human.wait_for(joined)
+
+
+@dataclass
+class Scene:
+    """A human and the bot in one room."""
+
+    human: Human
+    bot: MatrixTransport
+    bot_user: MatrixUser
+    room_id: str
+
+
+@pytest_asyncio.fixture(name="scene")
+async def scene_fixture(synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path) -> AsyncIterator[Scene]:
+    """Alice invites the bot (she is allowed to) into a fresh room; the bot joins."""
+    alice_user = matrix_user("alice")
+    bot_user = matrix_user("bot")
+    config = bot_config(
+        synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id], ocr=True,
+        sections={"acl": {"commands": {"runbook": {"deny_users": [alice_user.user_id]}}}},
+    )
+    human = Human(synapse, alice_user)
+    try:
+        await human.sync_once(0)
+        async with running_bot(config) as bot:
+            room_id = await human.create_room([bot_user.user_id])
+            await bot_joined(human, room_id, bot_user.user_id)
+            yield Scene(human, bot, bot_user, room_id)
+    finally:
+        await human.close()

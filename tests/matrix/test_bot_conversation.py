@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-import pytest_asyncio
 
-from hololoom_core.testing.synapse import MatrixUser, SynapseServer
-from hololoom_core.transport.matrix.transport import MatrixTransport
-from tests.matrix.botkit import Human, bot_config, bot_joined, running_bot
+from tests.matrix.botkit import Scene, scene_fixture  # noqa: F401  (the `scene` fixture)
 
 pytestmark = pytest.mark.asyncio
-
-
-@dataclass
-class Scene:
-    """A human and the bot in one room."""
-
-    human: Human
-    bot: MatrixTransport
-    bot_user: MatrixUser
-    room_id: str
-
-
-@pytest_asyncio.fixture
-async def scene(synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path) -> AsyncIterator[Scene]:
-    """Alice invites the bot (she is allowed to) into a fresh room; the bot joins."""
-    alice_user = matrix_user("alice")
-    bot_user = matrix_user("bot")
-    config = bot_config(
-        synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id],
-        sections={"acl": {"commands": {"runbook": {"deny_users": [alice_user.user_id]}}}},
-    )
-    human = Human(synapse, alice_user)
-    try:
-        await human.sync_once(0)
-        async with running_bot(config) as bot:
-            room_id = await human.create_room([bot_user.user_id])
-            await bot_joined(human, room_id, bot_user.user_id)
-            yield Scene(human, bot, bot_user, room_id)
-    finally:
-        await human.close()
 
 
 async def test_ping_command_gets_one_reply(scene: Scene) -> None:
