@@ -101,7 +101,7 @@ class Human:
 
     async def sync_once(self, timeout_ms: int = 500) -> None:
         """One sync; new timeline events are added to `events` (each with its `room_id`)."""
-        response = await self.client.sync(timeout=timeout_ms)
+        response = await self.client.sync(timeout=timeout_ms, sync_filter={"room": {"timeline": {"limit": 200}}})
         assert isinstance(response, SyncResponse), response
         for room_id, info in response.rooms.join.items():
             for event in info.timeline.events:

@@ -110,8 +110,7 @@ class SyncLoop:
         definition = sync_filter(self.client.user_id)
         try:
             response = await self.client.upload_filter(
-                presence_filter=definition["presence"], account_data_filter=definition["account_data"],
-                room_filter=definition["room"],
+                presence=definition["presence"], account_data=definition["account_data"], room=definition["room"],
             )
             self.filter_id = getattr(response, "filter_id", None) or definition
         except Exception as exc:  # connection trouble: the inline filter works as well

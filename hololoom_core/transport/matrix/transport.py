@@ -53,6 +53,8 @@ class MatrixTransport:
         self._answer_slots = asyncio.Semaphore(self.config.max_concurrent_answers)
         self._stop = asyncio.Event()
         self._handled_invites: set[str] = set()
+        self._acting: set[int] = set()
+        self._unfinished: list[tuple[StoredMessage, str]] = []
         self._receipts: dict[str, str] = {}
         self._receipt_task: asyncio.Task[Any] | None = None
         self._unsubscribe: Any = None
@@ -144,6 +146,7 @@ class MatrixTransport:
         )
         if self.encryption.enabled:
             await self.encryption.after_sync()  # upload the device keys before the first message
+        self._unfinished = [(m, a) for m, a in self.engine.pending_actions() if m.transport == "matrix"]
         self._unsubscribe = self.engine.bus.subscribe(self._on_bus_event)
         for room_id in allowed:
             if room_id not in client.rooms:
@@ -170,12 +173,10 @@ class MatrixTransport:
         """After the first sync: finish answers that were stored but not given, send replies not yet sent."""
         assert self.sync is not None and self.outbox is not None
         await self.sync.first_sync_done.wait()
-        resumed = 0
-        for message, action in self.engine.pending_actions():
-            if message.transport != "matrix":
-                continue
-            resumed += 1
+        resumed = len(self._unfinished)
+        for message, action in self._unfinished:
             self._spawn(self._act(KeptMessage(message, message.body, action), [], question=action == "question"))
+        self._unfinished = []
         pending = self.outbox.pending_ids()
         for message_id in pending:
             self._spawn(self.outbox.deliver(message_id))
@@ -239,7 +240,19 @@ class MatrixTransport:
     async def _act(self, kept: KeptMessage, insights: list[Any], *, question: bool) -> None:
         """Run the engine's act step for one stored message (replies are stored, then the outbox sends them)."""
         room_id = kept.stored.room_id
+        if kept.stored.id in self._acting:
+            return
+        self._acting.add(kept.stored.id)
+        try:
+            await self._act_once(kept, insights, room_id, question)
+        finally:
+            self._acting.discard(kept.stored.id)
+
+    async def _act_once(self, kept: KeptMessage, insights: list[Any], room_id: str, question: bool) -> None:
         async with self._answer_slots:
+            pending = self.engine.store.scalar("SELECT 1 FROM pending_actions WHERE message_id = ?", (kept.stored.id,))
+            if pending is None:
+                return  # answered meanwhile (or redacted)
             typing = self.config.typing_notifications and question and self.client is not None
             if typing:
                 self._spawn(self._typing(room_id, True))
