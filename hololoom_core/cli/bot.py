@@ -53,8 +53,9 @@ def setup_logging(config: Config, log_file: str | None, level: str) -> Path:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(getattr(logging, level))
-    for noisy in ("nio", "aiohttp", "peewee"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+    if level != "DEBUG":
+        for noisy in ("nio", "aiohttp", "peewee"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
     return path
 
 

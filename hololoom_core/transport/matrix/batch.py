@@ -19,7 +19,7 @@ from hololoom_core.transport.matrix.addressing import AddressingPolicy, relation
 from hololoom_core.transport.matrix.e2e import EncryptionManager
 from hololoom_core.transport.matrix.events import RoomEventHandler
 from hololoom_core.transport.matrix.media import fetch_attachment
-from hololoom_core.transport.matrix.state import MatrixState
+from hololoom_core.transport.matrix.state import MatrixState, atomic_without_fsync
 
 if TYPE_CHECKING:
     from nio import AsyncClient
@@ -138,6 +138,8 @@ class BatchProcessor:
             if not self.policy.room_allowed(room_id):
                 continue
             events = list(info.timeline.events)
+            log.debug("sync: %s has %d timeline events (limited %s)%s", room_id, len(events),
+                      info.timeline.limited, " [first run: history skipped]" if first_run else "")
             if first_run:
                 continue
             if info.timeline.limited and info.timeline.prev_batch:
@@ -198,7 +200,7 @@ class BatchProcessor:
     def apply(self, prepared: list[PreparedEvent], response: SyncResponse, token: str) -> AppliedBatch:
         """Store the batch and the new sync token in one transaction; returns what to act on."""
         result = AppliedBatch()
-        with self.engine.store.transaction():
+        with atomic_without_fsync(self.engine.store):
             self.apply_rooms(response)
             for item in prepared:
                 self.apply_event(item, result)

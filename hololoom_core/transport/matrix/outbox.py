@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nio import RoomSendResponse
 
 from hololoom_core.transport.matrix.render import Placement, message_content, place_reply, split_markdown
-from hololoom_core.transport.matrix.state import MatrixState
+from hololoom_core.transport.matrix.state import MatrixState, atomic_without_fsync
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -94,13 +94,9 @@ class Outbox:
         meta = json.loads(row["meta"] or "{}")
         base = txn_base(row["event_id"], meta)
         placement = self.placement_for(row, meta)
-        if placement.thread_id != row["thread_id"] or "txn_id" not in meta:
-            meta["txn_id"] = base
-            with self.engine.store.transaction() as conn:
-                conn.execute(
-                    "UPDATE messages SET thread_id = ?, meta = ? WHERE id = ?",
-                    (placement.thread_id, json.dumps(meta), message_id),
-                )
+        if placement.thread_id != row["thread_id"]:
+            with atomic_without_fsync(self.engine.store) as conn:
+                conn.execute("UPDATE messages SET thread_id = ? WHERE id = ?", (placement.thread_id, message_id))
         parts = split_markdown(row["body"], self.engine.config.matrix.max_message_chars)
         sent = self.state.sent_parts(message_id)
         msgtype = str(meta.get("msgtype") or "m.notice")
@@ -116,13 +112,18 @@ class Outbox:
                     conn.execute("UPDATE messages SET delivery = 'failed' WHERE id = ?", (message_id,))
                 self.engine.report_error("matrix send", f"message {message_id} to {row['room_id']}: {exc}")
                 return False
-            self.state.record_sent(event_id, message_id, index, txn_id)
             sent[index] = event_id
-        first_event = sent.get(0)
-        with self.engine.store.transaction() as conn:
+            if index < len(parts) - 1:
+                with atomic_without_fsync(self.engine.store):
+                    self.state.record_sent(event_id, message_id, index, txn_id)
+        meta["txn_id"] = base
+        with atomic_without_fsync(self.engine.store) as conn:
+            last = len(parts) - 1
+            if last in sent:
+                self.state.record_sent(sent[last], message_id, last, f"{base}-{last}")
             conn.execute(
-                "UPDATE messages SET delivery = 'sent', event_id = coalesce(?, event_id) WHERE id = ?",
-                (first_event, message_id),
+                "UPDATE messages SET delivery = 'sent', event_id = coalesce(?, event_id), meta = ? WHERE id = ?",
+                (sent.get(0), json.dumps(meta), message_id),
             )
         self.sent_count += 1
         return True

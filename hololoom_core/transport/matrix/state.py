@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +82,27 @@ CREATE TABLE matrix_undecryptable (
 register_migrations("matrix", [MATRIX_V1])
 
 SYNC_TOKEN_KEY = "next_batch"
+
+
+@contextmanager
+def atomic_without_fsync(store: Store) -> Iterator[sqlite3.Connection]:
+    """One transaction committed without waiting for the disk (WAL, `synchronous=NORMAL`), for writes whose
+    loss on power failure is harmless because they are atomic and re-derivable.
+
+    Used for a sync batch with its token (lost together, the batch is simply fetched again) and for marking
+    a reply sent (lost, the re-send carries the same transaction id and the homeserver drops it). The next
+    fully synchronous commit (a stored reply, before it is sent) makes these durable too, since the WAL is
+    written in order.
+    """
+    relax = store.synchronous == "FULL" and not store.conn.in_transaction
+    if relax:
+        store.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with store.transaction() as conn:
+            yield conn
+    finally:
+        if relax:
+            store.execute("PRAGMA synchronous=FULL")
 
 
 @dataclass(slots=True)

@@ -152,8 +152,10 @@ class SyncLoop:
                     continue
                 await self.failed(str(response))
                 continue
+            log.debug("sync returned %s", response.next_batch)
             try:
                 prepared = await self.processor.prepare(response, first_run=first_run)
+                log.debug("prepared %d events", len(prepared))
                 if first_run:
                     self.state.put("history_floor", repr(self.engine.clock.now()))
                 applied = self.processor.apply(prepared, response, response.next_batch)
@@ -170,6 +172,8 @@ class SyncLoop:
                 self.on_status("connected", "")
             self.backoff.reset()
             self.first_sync_done.set()
+            log.debug("stored batch: %d messages, %d changes, %d to act on", applied.stored, applied.changes,
+                      len(applied.to_act))
             await self.on_batch(response, applied)
             try:
                 await self.after_sync()
