@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,9 +199,13 @@ async def run(args: argparse.Namespace) -> None:
                 await person.round_trip(rooms[name], "!ping")
                 await person.round_trip(rooms[name], QUESTION)
         results: dict[str, dict[str, list[float]]] = {name: {"ping": [], "question": []} for name in rooms}
+        bot_processes = {"echo": psutil.Process(processes[0].pid), "hololoom": psutil.Process(processes[1].pid)}
+        cpu_before = {name: sum(process.cpu_times()[:2]) for name, process in bot_processes.items()}
         for _ in range(args.pings):
             for name in rooms:
                 results[name]["ping"].append(await person.round_trip(rooms[name], "!ping"))
+        cpu_ms = {name: (sum(process.cpu_times()[:2]) - cpu_before[name]) / args.pings * 1000
+                  for name, process in bot_processes.items()}
         for _ in range(args.questions):
             for name in rooms:
                 results[name]["question"].append(await person.round_trip(rooms[name], QUESTION))
@@ -224,6 +228,8 @@ async def run(args: argparse.Namespace) -> None:
             bot_fig = summary(results["hololoom"][kind])
             print(f"{kind:<10}{'ratio':<10}{bot_fig['p50'] / echo_p50:>9.2f}"
                   f"{bot_fig['p95'] / summary(results['echo'][kind])['p95']:>9.2f}   (HoloLoom / echo)")
+        print(f"bot CPU per !ping (user+system): echo {cpu_ms['echo']:.1f} ms, HoloLoom {cpu_ms['hololoom']:.1f} ms; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"throughput with 8 in flight ({args.burst} x !ping): echo {rates['echo']:.1f} msg/s, "
               f"HoloLoom {rates['hololoom']:.1f} msg/s (ratio {rates['hololoom'] / rates['echo']:.2f})")
     finally:

@@ -200,11 +200,15 @@ class BatchProcessor:
     def apply(self, prepared: list[PreparedEvent], response: SyncResponse, token: str) -> AppliedBatch:
         """Store the batch and the new sync token in one transaction; returns what to act on."""
         result = AppliedBatch()
-        with atomic_without_fsync(self.engine.store):
-            self.apply_rooms(response)
-            for item in prepared:
-                self.apply_event(item, result)
-            self.state.save_sync_token(token)
+        try:
+            with atomic_without_fsync(self.engine.store):
+                self.apply_rooms(response)
+                for item in prepared:
+                    self.apply_event(item, result)
+                self.state.save_sync_token(token)
+        except BaseException:
+            self.state.forget_cache()  # the token (and anything else cached) was rolled back
+            raise
         return result
 
     def apply_rooms(self, response: SyncResponse) -> None:
@@ -219,10 +223,13 @@ class BatchProcessor:
                     room_id, {user_id: user.display_name for user_id, user in room.users.items()},
                     self.engine.clock.now(),
                 )
-            self.state.upsert_room(
-                room_id, membership="join", name=room_label(room), encrypted=room.encrypted,
-                is_direct=room_is_direct(room, previous.is_direct if previous else False),
-            )
+            name = room_label(room)
+            is_direct = room_is_direct(room, previous.is_direct if previous else False)
+            if previous is None or (previous.membership, previous.name, previous.encrypted, previous.is_direct) != (
+                "join", name, room.encrypted, is_direct
+            ):
+                self.state.upsert_room(room_id, membership="join", name=name, encrypted=room.encrypted,
+                                       is_direct=is_direct)
         for room_id in response.rooms.leave:
             self.state.upsert_room(room_id, membership="leave")
 

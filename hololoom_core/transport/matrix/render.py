@@ -6,10 +6,12 @@ use web and mail schemes, so a bot answer can never carry script or a `javascrip
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import bleach
+import bleach.sanitizer
 from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = frozenset(
@@ -33,13 +35,22 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks":
 )
 
 
+_cleaner = bleach.sanitizer.Cleaner(
+    tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS, strip=True
+)
+# Anything that could make Markdown differ from plain text: emphasis, code, headings, links, tables,
+# HTML, entities, escapes, lists, quotes, rules and line breaks.
+_MARKUP = re.compile(r"[*_`#\[\]<>|~&\\]|^\s*(?:[-+>=]|\d+[.)])|\n|https?://", re.M)
+
+
+def has_markup(text: str) -> bool:
+    """True when rendering the text as Markdown could change it (plain sentences need no HTML)."""
+    return bool(_MARKUP.search(text))
+
+
 def markdown_to_html(text: str) -> str:
     """Render Markdown to HTML and keep only what Matrix clients may show (raw HTML in the input is escaped)."""
-    html = _markdown.render(text)
-    cleaned = bleach.clean(
-        html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS, strip=True
-    )
-    return cleaned.strip()
+    return _cleaner.clean(_markdown.render(text)).strip()
 
 
 def split_markdown(text: str, limit: int) -> list[str]:
@@ -182,10 +193,11 @@ def message_content(
     content: dict[str, Any] = {
         "msgtype": msgtype,
         "body": markdown,
-        "format": "org.matrix.custom.html",
-        "formatted_body": markdown_to_html(markdown),
         "m.mentions": {"user_ids": list(mention_user_ids)} if mention_user_ids else {},
     }
+    if has_markup(markdown):
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = markdown_to_html(markdown)
     if placement.thread_id:
         reply_target = placement.reply_to if first_part and placement.reply_to else placement.thread_id
         content["m.relates_to"] = {

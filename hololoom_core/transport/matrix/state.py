@@ -122,6 +122,7 @@ class MatrixState:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._cache: dict[str, str | None] = {}
 
     # -- sync token -----------------------------------------------------------------------------
 
@@ -134,9 +135,15 @@ class MatrixState:
         self.put(SYNC_TOKEN_KEY, token)
 
     def get(self, key: str) -> str | None:
-        """A value of the transport's key-value state."""
-        row = self.store.query_one("SELECT value FROM matrix_state WHERE key = ?", (key,))
-        return row["value"] if row else None
+        """A value of the transport's key-value state (cached; this process is its only writer)."""
+        if key not in self._cache:
+            row = self.store.query_one("SELECT value FROM matrix_state WHERE key = ?", (key,))
+            self._cache[key] = row["value"] if row else None
+        return self._cache[key]
+
+    def forget_cache(self) -> None:
+        """Drop cached values (after a transaction that wrote them was rolled back)."""
+        self._cache.clear()
 
     def put(self, key: str, value: str) -> None:
         """Set a value of the transport's key-value state."""
@@ -146,6 +153,9 @@ class MatrixState:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, ts = excluded.ts",
                 (key, value, time.time()),
             )
+            # Forget it on rollback: the cache must never run ahead of the database.
+            self._cache.pop(key, None)
+        self._cache[key] = value
 
     # -- rooms and members ------------------------------------------------------------------------
 

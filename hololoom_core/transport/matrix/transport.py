@@ -257,7 +257,11 @@ class MatrixTransport:
             if typing:
                 self._spawn(self._typing(room_id, True))
             try:
-                await self.engine.act(kept, insights)
+                replies = await self.engine.act(kept, insights)
+                if self.outbox is not None:
+                    for reply in replies:
+                        if reply.message_id is not None:
+                            await self.outbox.deliver(reply.message_id)
                 self.engine.publish_stats()
             finally:
                 if typing:
@@ -266,6 +270,10 @@ class MatrixTransport:
     def _on_bus_event(self, event: Any) -> None:
         """Send every reply the engine stored for a Matrix room (however it was produced)."""
         if isinstance(event, ReplySent) and event.reply.message_id is not None and self.outbox is not None:
+            if event.reply.in_reply_to is not None and self._acting:
+                question = self.engine.messages.by_event_id(event.reply.in_reply_to)
+                if question is not None and question.id in self._acting:
+                    return  # `_act` delivers it right away
             if self.state.room(event.reply.room_id) is not None:
                 self._spawn(self.outbox.deliver(event.reply.message_id))
 
@@ -291,6 +299,7 @@ class MatrixTransport:
     async def _send_receipts(self) -> None:
         """Send read receipts for the newest event of each room (coalesced)."""
         assert self.client is not None
+        await asyncio.sleep(0.5)  # coalesce: one receipt per room for a burst, off the reply's path
         while self._receipts:
             room_id, event_id = self._receipts.popitem()
             try:
