@@ -54,6 +54,7 @@ class MatrixTransport:
         self._stop = asyncio.Event()
         self._handled_invites: set[str] = set()
         self._acting: set[int] = set()
+        self._joined_rooms = -1
         self._unfinished: list[tuple[StoredMessage, str]] = []
         self._receipts: dict[str, str] = {}
         self._receipt_task: asyncio.Task[Any] | None = None
@@ -102,6 +103,8 @@ class MatrixTransport:
             self.set_status("error", str(exc))
             raise
         client = self.client
+        sync_task: asyncio.Task[None] | None = None
+        stop_task: asyncio.Task[Any] | None = None
         try:
             await self._prepare(client)
             assert self.sync is not None
@@ -109,19 +112,15 @@ class MatrixTransport:
             stop_task = asyncio.ensure_future(self._stop.wait())
             done, _ = await asyncio.wait({sync_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if sync_task in done:
-                stop_task.cancel()
                 sync_task.result()  # raises MatrixLoginError when the server refused the login
-            else:
-                self.sync.stop()
-                sync_task.cancel()
-                try:
-                    await sync_task
-                except asyncio.CancelledError:
-                    pass
         except MatrixLoginError as exc:
             self.set_status("error", str(exc))
             raise
         finally:
+            for task in (sync_task, stop_task):
+                if task is not None and not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             await self._shutdown()
 
     def stop(self) -> None:
@@ -232,6 +231,10 @@ class MatrixTransport:
             )
         if applied.stored:
             self.engine.publish_stats()
+        joined = len(self.state.rooms())
+        if joined != self._joined_rooms:
+            self._joined_rooms = joined
+            self.set_status(self.connection, "")  # tells the app the room list changed
         if self.config.read_receipts and applied.last_event:
             self._receipts.update(applied.last_event)
             if self._receipt_task is None or self._receipt_task.done():
