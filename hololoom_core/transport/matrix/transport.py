@@ -29,6 +29,9 @@ from hololoom_core.transport.matrix.sync import Backoff, SyncLoop
 
 log = logging.getLogger(__name__)
 
+TYPING_DELAY_S = 0.3
+RECEIPT_INTERVAL_S = 2.0
+
 
 class MatrixTransport:
     """Connects one engine to one Matrix account; `run()` until `stop()`."""
@@ -256,9 +259,9 @@ class MatrixTransport:
             pending = self.engine.store.scalar("SELECT 1 FROM pending_actions WHERE message_id = ?", (kept.stored.id,))
             if pending is None:
                 return  # answered meanwhile (or redacted)
-            typing = self.config.typing_notifications and question and self.client is not None
-            if typing:
-                self._spawn(self._typing(room_id, True))
+            typing: asyncio.Task[bool] | None = None
+            if self.config.typing_notifications and question and self.client is not None:
+                typing = self._spawn(self._typing_after(room_id, TYPING_DELAY_S))
             try:
                 replies = await self.engine.act(kept, insights)
                 if self.outbox is not None:
@@ -267,8 +270,11 @@ class MatrixTransport:
                             await self.outbox.deliver(reply.message_id)
                 self.engine.publish_stats()
             finally:
-                if typing:
-                    self._spawn(self._typing(room_id, False))
+                if typing is not None:
+                    if typing.done() and not typing.cancelled() and typing.result():
+                        self._spawn(self._typing(room_id, False))
+                    else:
+                        typing.cancel()
 
     def _on_bus_event(self, event: Any) -> None:
         """Send every reply the engine stored for a Matrix room (however it was produced)."""
@@ -292,6 +298,12 @@ class MatrixTransport:
             ignore_unverified_devices=encrypted and self.encryption.policy == "all",
         )
 
+    async def _typing_after(self, room_id: str, delay: float) -> bool:
+        """Show "typing" once an answer has taken `delay` seconds (fast answers need no notice); True if shown."""
+        await asyncio.sleep(delay)
+        await self._typing(room_id, True)
+        return True
+
     async def _typing(self, room_id: str, typing: bool) -> None:
         assert self.client is not None
         try:
@@ -302,7 +314,7 @@ class MatrixTransport:
     async def _send_receipts(self) -> None:
         """Send read receipts for the newest event of each room (coalesced)."""
         assert self.client is not None
-        await asyncio.sleep(0.5)  # coalesce: one receipt per room for a burst, off the reply's path
+        await asyncio.sleep(RECEIPT_INTERVAL_S)  # coalesce: one receipt per room per interval, off the reply's path
         while self._receipts:
             room_id, event_id = self._receipts.popitem()
             try:
