@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
-from tests.matrix.botkit import Scene, scene_fixture  # noqa: F401  (the `scene` fixture)
+from hololoom_core.testing.synapse import MatrixUser, SynapseServer
+from tests.matrix.botkit import (
+    Human,
+    Scene,
+    bot_config,
+    bot_joined,
+    running_bot,
+    scene_fixture,  # noqa: F401  (the `scene` fixture)
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,3 +80,54 @@ async def test_ordinary_chatter_is_stored_not_answered(scene: Scene) -> None:
     assert stored is not None and stored.transport == "matrix"
     hits = scene.bot.engine.messages.search("payments canary")
     assert any(hit.message.event_id == chatter for hit in hits)
+
+
+async def test_direct_message_is_answered_without_mention(
+    synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path
+) -> None:
+    """In a direct room every message is for the bot; `allow_private: false` refuses a command there."""
+    alice_user, bot_user = matrix_user("alice"), matrix_user("bot")
+    config = bot_config(synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id],
+                        sections={"acl": {"commands": {"runbook": {"allow_private": False}}}})
+    alice = Human(synapse, alice_user)
+    try:
+        await alice.sync_once(0)
+        async with running_bot(config) as bot:
+            dm = await alice.create_room([bot_user.user_id], is_direct=True)
+            await bot_joined(alice, dm, bot_user.user_id)
+            question = await alice.say(dm, "how do I fix a pod in crashloopbackoff?")
+            answer = await alice.wait_for(lambda _: alice.replies_to(question, bot_user.user_id), 30)
+            assert "ANSWER" in answer[0]["content"]["body"]
+            assert bot.state.room(dm).is_direct
+            refused = await alice.say(dm, "!runbook")
+            reply = await alice.wait_for(lambda _: alice.replies_to(refused, bot_user.user_id))
+            assert "direct message" in reply[0]["content"]["body"]
+    finally:
+        await alice.close()
+
+
+async def test_invites_outside_the_policy_are_declined(
+    synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path
+) -> None:
+    """An invite from a stranger is declined; the allowed user's room outside `matrix.rooms` is declined too."""
+    alice_user, mallory_user, bot_user = matrix_user("alice"), matrix_user("mallory"), matrix_user("bot")
+    alice, mallory = Human(synapse, alice_user), Human(synapse, mallory_user)
+    try:
+        allowed_room = await alice.create_room([])
+        config = bot_config(synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id], rooms=[allowed_room])
+        async with running_bot(config) as bot:
+            other_room = await alice.create_room([bot_user.user_id])
+            stranger_room = await mallory.create_room([bot_user.user_id])
+            await alice.client.room_invite(allowed_room, bot_user.user_id)
+            await bot_joined(alice, allowed_room, bot_user.user_id)
+
+            def declined() -> bool:
+                records = {r.room_id: r.membership for r in bot.state.rooms(None)}
+                return (records.get(other_room), records.get(stranger_room), records.get(allowed_room)) == (
+                    "declined", "declined", "join")
+
+            await alice.wait_for(lambda _: declined(), 15)
+            assert {r.room_id for r in bot.state.rooms()} == {allowed_room}
+    finally:
+        await alice.close()
+        await mallory.close()

@@ -202,3 +202,34 @@ async def test_reply_stored_but_not_sent_is_sent_once_after_restart(
         await human.close()
 
 
+
+
+async def test_gap_longer_than_the_timeline_is_backfilled(
+    synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path
+) -> None:
+    """70 messages while the bot is down (more than the sync timeline holds): all stored, commands answered once."""
+    alice_user, bot_user = matrix_user("alice"), matrix_user("bot")
+    config = bot_config(synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id])
+    human = Human(synapse, alice_user)
+    try:
+        await human.sync_once(0)
+        async with running_bot(config) as bot:
+            room_id = await human.create_room([bot_user.user_id])
+            await bot_joined(human, room_id, bot_user.user_id)
+        sent: list[str] = []
+        commands: list[str] = []
+        for n in range(70):
+            if n % 14 == 0:
+                commands.append(await human.say(room_id, f"!ping gap {n}"))
+                sent.append(commands[-1])
+            else:
+                sent.append(await human.say(room_id, f"chatter while the bot is away, line {n}"))
+        async with running_bot(config) as bot:
+            await human.wait_for(lambda _: answered_once(human, commands, bot_user.user_id), 30)
+            await settle(human, 1.0)
+            assert set(reply_counts(human, commands, bot_user.user_id).values()) == {1}
+            stored = {m.event_id for m in bot.engine.messages.recent(room_id, limit=200)}
+            assert set(sent) <= stored
+            assert bot.sync is not None and bot.sync.processor.backfilled >= 20
+    finally:
+        await human.close()
