@@ -45,48 +45,43 @@ async def settle(human: Human, seconds: float) -> None:
         await human.sync_once(200)
 
 
-@pytest.mark.usefixtures("synapse_installed")
-async def test_synapse_restart_mid_conversation(tmp_path: Path) -> None:
+async def test_synapse_restart_mid_conversation(
+    synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path
+) -> None:
     """Commands before, during and after a homeserver restart are each answered exactly once."""
-    hs = SynapseServer()
-    await asyncio.to_thread(hs.start)
+    hs = synapse  # the session's server, restarted in place (same port, same data)
+    alice_user, bot_user = matrix_user("alice"), matrix_user("bot")
+    config = bot_config(hs, bot_user, tmp_path, auto_join_users=[alice_user.user_id], sync_timeout_ms=2000)
+    human = Human(hs, alice_user)
+    statuses: list[str] = []
     try:
-        alice_user = await asyncio.to_thread(hs.create_user, "alice", "alice-pw")
-        bot_user = await asyncio.to_thread(hs.create_user, "bot", "bot-pw")
-        config = bot_config(hs, bot_user, tmp_path, auto_join_users=[alice_user.user_id], sync_timeout_ms=2000)
-        human = Human(hs, alice_user)
-        statuses: list[str] = []
-        try:
+        await human.sync_once(0)
+        async with running_bot(config) as bot:
+            bot.engine.bus.subscribe(
+                lambda e: statuses.append(e.state) if isinstance(e, StatusChanged) and e.part == "matrix" else None
+            )
+            room_id = await human.create_room([bot_user.user_id])
+            await bot_joined(human, room_id, bot_user.user_id)
+            before = [await human.say(room_id, f"!ping before {n}") for n in range(4)]
+            await asyncio.to_thread(hs.restart)
+            await human.client.close()
+            human.client = Human(hs, alice_user).client
+            after = [await human.say(room_id, f"!ping after {n}") for n in range(4)]
+            question = await human.say(room_id, "hololoom: what do I do when the disk is full?",
+                                       mention=bot_user.user_id)
+            everything = [*before, *after, question]
             await human.sync_once(0)
-            async with running_bot(config) as bot:
-                bot.engine.bus.subscribe(
-                    lambda e: statuses.append(e.state) if isinstance(e, StatusChanged) and e.part == "matrix" else None
-                )
-                room_id = await human.create_room([bot_user.user_id])
-                await bot_joined(human, room_id, bot_user.user_id)
-                before = [await human.say(room_id, f"!ping before {n}") for n in range(4)]
-                await asyncio.to_thread(hs.restart)
-                await human.client.close()
-                human.client = Human(hs, alice_user).client
-                human.client.next_batch = ""
-                after = [await human.say(room_id, f"!ping after {n}") for n in range(4)]
-                question = await human.say(room_id, "hololoom: what do I do when the disk is full?",
-                                           mention=bot_user.user_id)
-                everything = [*before, *after, question]
-                await human.sync_once(0)
-                await human.wait_for(lambda _: answered_once(human, everything, bot_user.user_id), 40)
-                await settle(human, 1.5)
-                counts = reply_counts(human, everything, bot_user.user_id)
-                assert set(counts.values()) == {1}, counts
-                stored = {m.event_id for m in bot.engine.messages.recent(room_id, limit=100)}
-                assert set(everything) <= stored
-                assert "reconnecting" in statuses and statuses[-1] == "connected"
-                assert bot.engine.store.scalar("SELECT count(*) FROM pending_actions") == 0
-                assert bot.engine.store.scalar("SELECT count(*) FROM messages WHERE delivery = 'pending'") == 0
-        finally:
-            await human.close()
+            await human.wait_for(lambda _: answered_once(human, everything, bot_user.user_id), 40)
+            await settle(human, 1.0)
+            counts = reply_counts(human, everything, bot_user.user_id)
+            assert set(counts.values()) == {1}, counts
+            stored = {m.event_id for m in bot.engine.messages.recent(room_id, limit=100)}
+            assert set(everything) <= stored
+            assert "reconnecting" in statuses and statuses[-1] == "connected"
+            assert bot.engine.store.scalar("SELECT count(*) FROM pending_actions") == 0
+            assert bot.engine.store.scalar("SELECT count(*) FROM messages WHERE delivery = 'pending'") == 0
     finally:
-        await asyncio.to_thread(hs.stop)
+        await human.close()
 
 
 def start_bot_process(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
@@ -130,7 +125,7 @@ async def test_sigkill_during_burst_resumes_without_loss_or_duplicates(
         process = start_bot_process(config_path, log_path)
         everything = burst + more
         await human.wait_for(lambda _: answered_once(human, everything, bot_user.user_id), 40)
-        await settle(human, 1.5)
+        await settle(human, 1.0)
         counts = reply_counts(human, everything, bot_user.user_id)
         assert set(counts.values()) == {1}, (counts, answered_before_kill)
         process.send_signal(signal.SIGTERM)
