@@ -18,7 +18,8 @@ pytestmark = pytest.mark.asyncio
 async def test_encrypted_room_conversation(
     synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path
 ) -> None:
-    """Commands and questions in an encrypted room are decrypted, answered encrypted, and readable by the asker."""
+    """Commands and questions in an encrypted room are decrypted, answered encrypted, readable by the asker,
+    and still after a restart of the bot (persistent crypto store)."""
     alice_user, bot_user = matrix_user("alice"), matrix_user("bot")
     config = bot_config(synapse, bot_user, tmp_path / "bot", auto_join_users=[alice_user.user_id], encryption=True)
     alice = Human(synapse, alice_user, crypto_dir=tmp_path / "alice-crypto")
@@ -53,5 +54,11 @@ async def test_encrypted_room_conversation(
                 assert len(reports) == 1 and "cannot decrypt" in reports[0].error
         store_files = list(crypto_store_dir(config).glob("*.db"))
         assert store_files, "the crypto store is kept under the data dir"
+        async with running_bot(config) as bot:  # restarted: same device, same keys, still talking
+            assert bot.encryption is not None and bot.encryption.enabled
+            again = await alice.say(room_id, "!ping")
+            replies = await alice.wait_for(lambda _: alice.replies_to(again, bot_user.user_id), 30)
+            assert replies[0]["content"]["body"].startswith("pong")
+            assert bot.engine.messages.by_event_id(again).body == "!ping"
     finally:
         await alice.close()

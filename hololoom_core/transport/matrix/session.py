@@ -34,7 +34,6 @@ class SessionFile:
     user_id: str
     device_id: str
     access_token: str | None = None
-    pickle_key: str = ""
 
 
 def matrix_dir(config: Config) -> Path:
@@ -79,6 +78,27 @@ def save_session(config: Config, session: SessionFile) -> None:
     os.replace(temporary, path)
 
 
+def crypto_pickle_key(config: Config) -> str:
+    """The key that encrypts the crypto store's secrets, kept beside it (created once, mode 0600).
+
+    It lives next to the store rather than in the session file, so deleting the session file (to force a
+    fresh login) never makes the stored encryption keys unreadable.
+    """
+    path = crypto_store_dir(config) / "pickle.key"
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
 def encryption_wanted(config: Config) -> bool:
     """True when the config asks for encryption and matrix-nio's e2e extra (vodozemac) is installed."""
     return bool(config.matrix.encryption and ENCRYPTION_ENABLED)
@@ -113,7 +133,7 @@ async def login(config: Config) -> AsyncClient:
     """Log in with the configured access token or password; returns a ready client (crypto store loaded)."""
     matrix = config.matrix
     saved = load_session(config)
-    pickle_key = saved.pickle_key if saved and saved.pickle_key else secrets.token_urlsafe(24)
+    pickle_key = crypto_pickle_key(config)
     if matrix.access_token is not None:
         token = matrix.access_token.get_secret_value()
         client = build_client(config, device_id=matrix.device_id or (saved.device_id if saved else None),
@@ -140,7 +160,7 @@ async def login(config: Config) -> AsyncClient:
                 f"{matrix.homeserver}: the server did not say which device the token belongs to; set matrix.device_id"
             )
         client.restore_login(who.user_id, device_id, token)
-        save_session(config, SessionFile(matrix.homeserver or "", who.user_id, device_id, None, pickle_key))
+        save_session(config, SessionFile(matrix.homeserver or "", who.user_id, device_id, None))
         return client
     assert matrix.password is not None
     if saved is not None and saved.access_token:
@@ -172,7 +192,7 @@ async def login(config: Config) -> AsyncClient:
         )
     save_session(
         config,
-        SessionFile(matrix.homeserver or "", response.user_id, response.device_id, response.access_token, pickle_key),
+        SessionFile(matrix.homeserver or "", response.user_id, response.device_id, response.access_token),
     )
     return client
 
