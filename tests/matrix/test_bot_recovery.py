@@ -228,3 +228,25 @@ async def test_gap_longer_than_the_timeline_is_backfilled(
             assert bot.sync is not None and bot.sync.processor.backfilled >= 20
     finally:
         await human.close()
+
+
+async def test_first_run_does_not_answer_old_history(
+    synapse: SynapseServer, matrix_user: Callable[..., MatrixUser], tmp_path: Path
+) -> None:
+    """The bot's account was already in the room; its very first run answers only what comes after it."""
+    alice_user, bot_user = matrix_user("alice"), matrix_user("bot")
+    alice, raw_bot = Human(synapse, alice_user), Human(synapse, bot_user)
+    try:
+        room_id = await alice.create_room([bot_user.user_id])
+        await raw_bot.client.join(room_id)
+        old = await alice.say(room_id, "!ping from before the bot ever ran")
+        config = bot_config(synapse, bot_user, tmp_path, auto_join_users=[alice_user.user_id])
+        async with running_bot(config) as bot:
+            new = await alice.say(room_id, "!ping")
+            await alice.wait_for(lambda _: alice.replies_to(new, bot_user.user_id), 20)
+            await settle(alice, 0.5)
+            assert alice.replies_to(old, bot_user.user_id) == []
+            assert bot.engine.messages.by_event_id(old) is None
+    finally:
+        await alice.close()
+        await raw_bot.close()
