@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STATUS_INTERVAL_S = 5.0
 FATAL_SYNC_ERRORS = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_USER_DEACTIVATED"})
 
 
@@ -100,6 +101,7 @@ class SyncLoop:
         self.last_error: str | None = None
         self.first_sync_done = asyncio.Event()
         self._stopping = False
+        self._last_status: float | None = None
 
     def stop(self) -> None:
         """Finish after the current request."""
@@ -170,6 +172,10 @@ class SyncLoop:
             self.last_sync_ts = self.engine.clock.now()
             if self.backoff.failures or not self.first_sync_done.is_set():
                 self.on_status("connected", "")
+                self._last_status = self.last_sync_ts
+            elif self._last_status is None or self.last_sync_ts - self._last_status >= STATUS_INTERVAL_S:
+                self.on_status("connected", "")  # refreshes the last sync time shown to the operator
+                self._last_status = self.last_sync_ts
             self.backoff.reset()
             self.first_sync_done.set()
             log.debug("stored batch: %d messages, %d changes, %d to act on", applied.stored, applied.changes,
