@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--log-file", metavar="PATH", default=None,
                         help="log file (default: <data dir>/logs/bot.log)")
+    parser.add_argument("--login-attempts", type=int, default=None, metavar="N",
+                        help="give up after N tries while the homeserver cannot be reached (default: keep trying)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level for stderr and the file (default: INFO)")
     add_common_options(parser)
@@ -82,7 +84,7 @@ async def run(args: argparse.Namespace) -> int:
         log.info("starting as %s on %s (data %s, log %s)", config.matrix.user_id, config.matrix.homeserver,
                  config.data_dir, log_path)
         try:
-            await transport.run()
+            await transport.run(login_attempts=args.login_attempts)
         except MatrixLoginError as exc:
             raise CliError(f"bot: {exc}")
         finally:

@@ -51,6 +51,21 @@ async def test_bot_with_rejected_token_fails_in_one_line(synapse: SynapseServer,
     assert last.startswith("hololoom: bot:") and "rejected" in last and "Traceback" not in result.stderr
 
 
+async def test_unreachable_homeserver_is_retried_then_reported(tmp_path: Path) -> None:
+    """With the homeserver down, login is retried with backoff; after the allowed tries, one line, exit 1."""
+    config = write_config(tmp_path / "bot.yaml", {
+        "matrix": {"homeserver": f"http://127.0.0.1:{free_port()}", "user_id": "@bot:localhost",
+                   "access_token": "syt_x", "backoff_initial_s": 0.1, "backoff_max_s": 0.2},
+        "hololoom": {"data_dir": str(tmp_path / "data")},
+    })
+    result = run_cli("bot", "--config", str(config), "--login-attempts", "3")
+    assert result.returncode == 1
+    assert result.stderr.count("retrying in") == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("hololoom: bot:") and "cannot reach the homeserver" in last
+    assert "Unclosed" not in result.stderr and "Traceback" not in result.stderr
+
+
 def matrix_config(synapse: SynapseServer, bot: MatrixUser, tmp_path: Path, **matrix: object) -> Config:
     section = {"homeserver": synapse.base_url, "user_id": bot.user_id, "access_token": bot.access_token}
     section.update(matrix)

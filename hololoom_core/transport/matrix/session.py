@@ -23,7 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class MatrixLoginError(Exception):
-    """The bot cannot log in; the message is one line naming what was rejected and how to fix it."""
+    """The bot cannot log in; the message is one line naming what was rejected and how to fix it.
+
+    `transient` is True when the homeserver could not be reached (worth retrying), False when it refused.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(slots=True)
@@ -182,7 +189,8 @@ async def login(config: Config) -> AsyncClient:
         await client.close()
         raise MatrixLoginError(
             f"{matrix.homeserver}: cannot reach the homeserver ({type(exc).__name__}: {exc or 'no answer'}); "
-            "check matrix.homeserver and the network"
+            "check matrix.homeserver and the network",
+            transient=True,
         )
     if not isinstance(response, LoginResponse):
         await client.close()
@@ -202,9 +210,11 @@ async def _whoami(client: AsyncClient) -> object:
     try:
         return await client.whoami()
     except Exception as exc:  # aiohttp connection errors, timeouts
+        await client.close()
         raise MatrixLoginError(
             f"{client.homeserver}: cannot reach the homeserver ({type(exc).__name__}: {exc or 'no answer'}); "
-            "check matrix.homeserver and the network"
+            "check matrix.homeserver and the network",
+            transient=True,
         )
 
 

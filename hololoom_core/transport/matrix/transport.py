@@ -68,7 +68,7 @@ class MatrixTransport:
 
     # -- status ------------------------------------------------------------------------------------
 
-    def set_status(self, state: str, detail: str = "") -> None:
+    def set_status(self, state: str, detail: str = "", *, error: str | None = None) -> None:
         """Publish the connection state with the last sync time and last error."""
         self.connection = state
         sync = self.sync
@@ -78,8 +78,8 @@ class MatrixTransport:
             "user_id": self.config.user_id,
             "rooms": len(self.state.rooms()),
         }
-        if state == "error":
-            extra["last_error"] = detail
+        if error is not None or state == "error":
+            extra["last_error"] = error or detail
         self.engine.set_status("matrix", state, detail, **extra)
 
     def is_direct_room(self, room_id: str) -> bool:
@@ -96,16 +96,18 @@ class MatrixTransport:
 
     # -- life cycle ----------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Log in, resume, and sync until stopped; login problems raise `MatrixLoginError` (one line)."""
+    async def run(self, *, login_attempts: int | None = None) -> None:
+        """Log in, resume, and sync until stopped; a refused login raises `MatrixLoginError` (one line).
+
+        An unreachable homeserver is retried with backoff (`login_attempts` caps the tries; None: until stopped).
+        """
         self.started_at = time.time()
         self.set_status("connecting", f"logging in to {self.config.homeserver}")
-        try:
-            self.client = await login(self.engine.config)
-        except MatrixLoginError as exc:
-            self.set_status("error", str(exc))
-            raise
-        client = self.client
+        client = await self._login_with_retry(login_attempts)
+        if client is None:
+            await self._shutdown()
+            return
+        self.client = client
         sync_task: asyncio.Task[None] | None = None
         stop_task: asyncio.Task[Any] | None = None
         try:
@@ -125,6 +127,25 @@ class MatrixTransport:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
             await self._shutdown()
+
+    async def _login_with_retry(self, attempts: int | None) -> AsyncClient | None:
+        """Log in; wait and retry while the homeserver cannot be reached. None when stopped meanwhile."""
+        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        while not self._stop.is_set():
+            try:
+                return await login(self.engine.config)
+            except MatrixLoginError as exc:
+                if not exc.transient or (attempts is not None and backoff.failures + 1 >= attempts):
+                    self.set_status("error", str(exc))
+                    raise
+                wait = backoff.next()
+                self.set_status("connecting", f"retry {backoff.failures} in {wait:.1f} s", error=str(exc))
+                log.warning("%s; retrying in %.1f s", exc, wait)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), wait)
+                except TimeoutError:
+                    pass
+        return None
 
     def stop(self) -> None:
         """Ask `run()` to finish: stop syncing, let running answers finish briefly, close the connection."""
