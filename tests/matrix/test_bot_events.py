@@ -188,3 +188,29 @@ async def test_log_file_is_indexed_and_oversized_file_refused(scene: Scene) -> N
     assert len(replies) == 1
     assert "over the 1 KB limit" in replies[0]["content"]["body"]
     assert engine.messages.by_event_id(big_event).meta["attachments"][0]["skipped"] == "too large"
+
+
+async def test_detectors_and_suggesters_see_matrix_chatter(scene: Scene) -> None:
+    """Ordinary Matrix messages go through notice (detectors) and the suggesters, as in `Engine.handle`."""
+    from hololoom_core.models import Insight, Reply, StoredMessage
+
+    engine = scene.bot.engine
+
+    class DecisionDetector:
+        def detect(self, message: StoredMessage) -> list[Insight]:
+            if "we decided" not in message.body:
+                return []
+            return [Insight("decision", message.id, message.room_id, message.body, 0.9)]
+
+    def suggest(message: StoredMessage, insights: list[Insight]) -> Reply | None:
+        if not insights:
+            return None
+        return Reply(message.room_id, "Noted as a decision.", kind="suggestion", in_reply_to=message.event_id)
+
+    engine.detectors.append(DecisionDetector())
+    engine.suggesters.append(suggest)
+    decision = await scene.human.say(scene.room_id, "ok, we decided to roll back the payments deploy")
+    replies = await scene.human.wait_for(lambda _: scene.human.replies_to(decision, scene.bot_user.user_id))
+    assert replies[0]["content"]["body"] == "Noted as a decision."
+    stored = engine.messages.by_event_id(decision)
+    assert engine.store.scalar("SELECT kind FROM insights WHERE message_id = ?", (stored.id,)) == "decision"

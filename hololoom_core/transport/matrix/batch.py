@@ -68,9 +68,9 @@ class PreparedEvent:
 
 @dataclass(slots=True)
 class AppliedBatch:
-    """What storing a batch produced: messages to act on, notices to post, the newest event per room."""
+    """What storing a batch produced: the new messages, notices to post, the newest event per room."""
 
-    to_act: list[tuple[KeptMessage, bool]] = field(default_factory=list)
+    kept: list[KeptMessage] = field(default_factory=list)
     notices: list[tuple[KeptMessage, str]] = field(default_factory=list)
     last_event: dict[str, str] = field(default_factory=dict)
     stored: int = 0
@@ -241,8 +241,7 @@ class BatchProcessor:
             kept = self.store_message(item, room)
             if kept is not None:
                 result.stored += 1
-                if kept.action is not None:
-                    result.to_act.append((kept, kept.action == "question"))
+                result.kept.append(kept)
                 if item.notice:
                     result.notices.append((kept, item.notice))
         elif kind == "edit":

@@ -178,9 +178,15 @@ class SyncLoop:
                 self._last_status = self.last_sync_ts
             self.backoff.reset()
             self.first_sync_done.set()
-            log.debug("stored batch: %d messages, %d changes, %d to act on", applied.stored, applied.changes,
-                      len(applied.to_act))
-            await self.on_batch(response, applied)
+            log.debug("stored batch: %d messages, %d changes, %d kept", applied.stored, applied.changes,
+                      len(applied.kept))
+            try:
+                await self.on_batch(response, applied)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the batch is stored (and resumes after a restart); keep syncing
+                log.exception("dispatching a stored batch failed")
+                self.engine.report_error("matrix", f"dispatching a stored batch failed ({type(exc).__name__}: {exc})")
             try:
                 await self.after_sync()
             except asyncio.CancelledError:

@@ -243,9 +243,10 @@ class MatrixTransport:
             if room_id not in self._handled_invites:
                 self._handled_invites.add(room_id)
                 self._spawn(self._answer_invite(room_id, info))
-        for kept, question in applied.to_act:
+        for kept in applied.kept:  # the rest of the engine's pipeline, as `Engine.handle` runs it
             insights = self.engine.notice(kept.stored)
-            self._spawn(self._act(kept, insights, question=question))
+            if kept.action is not None or self.engine.suggesters:
+                self._spawn(self._act(kept, insights, question=kept.action == "question"))
         for kept, notice in applied.notices:
             self.engine.deliver_replies(
                 kept.stored,
@@ -277,8 +278,9 @@ class MatrixTransport:
 
     async def _act_once(self, kept: KeptMessage, insights: list[Any], room_id: str, question: bool) -> None:
         async with self._answer_slots:
-            pending = self.engine.store.scalar("SELECT 1 FROM pending_actions WHERE message_id = ?", (kept.stored.id,))
-            if pending is None:
+            if kept.action is not None and self.engine.store.scalar(
+                "SELECT 1 FROM pending_actions WHERE message_id = ?", (kept.stored.id,)
+            ) is None:
                 return  # answered meanwhile (or redacted)
             typing: asyncio.Task[bool] | None = None
             if self.config.typing_notifications and question and self.client is not None:
