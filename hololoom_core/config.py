@@ -40,6 +40,47 @@ class MatrixConfig(StrictModel):
     command_prefix: str = "!"
     rooms: list[str] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
+    # Invites, sync and delivery (hololoom_core/transport/matrix).
+    auto_join_users: list[str] = Field(default_factory=list)
+    auto_join_servers: list[str] = Field(default_factory=list)
+    sync_timeout_ms: int = Field(default=30_000, ge=0, le=300_000)
+    backoff_initial_s: float = Field(default=1.0, gt=0, le=600)
+    backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+    backfill_limit: int = Field(default=200, ge=0, le=10_000)
+    max_concurrent_answers: int = Field(default=4, ge=1, le=64)
+    # Replies.
+    answer_threads: Literal["always", "long", "never"] = "long"
+    long_answer_chars: int = Field(default=600, ge=0)
+    max_message_chars: int = Field(default=16_000, ge=500, le=60_000)
+    typing_notifications: bool = True
+    read_receipts: bool = True
+    reactions: dict[str, int] = Field(
+        default_factory=lambda: {"👍": 1, "👍️": 1, "+1": 1, "✅": 1, "👎": -1, "👎️": -1, "-1": -1, "❌": -1}
+    )
+    # Media.
+    max_file_bytes: int = Field(default=10_000_000, ge=0)
+    max_indexed_chars: int = Field(default=100_000, ge=0)
+    ocr: bool = True
+    # End-to-end encryption.
+    encryption: bool = True
+    e2e_trust: Literal["allowed", "all"] = "allowed"
+    e2e_trusted_users: list[str] = Field(default_factory=list)
+
+    @field_validator("reactions")
+    @classmethod
+    def _reaction_values(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, score in value.items():
+            if score not in (-1, 1):
+                raise ValueError(f"reaction '{key}' must map to 1 or -1, for example '👍': 1")
+        return value
+
+    @field_validator("backoff_max_s")
+    @classmethod
+    def _backoff_cap(cls, value: float, info: Any) -> float:
+        initial = info.data.get("backoff_initial_s", 1.0)
+        if value < initial:
+            raise ValueError(f"must be at least backoff_initial_s ({initial})")
+        return value
 
     @field_validator("command_prefix")
     @classmethod
@@ -114,6 +155,8 @@ class AclRule(StrictModel):
     allow_rooms: list[str] | None = None
     deny_rooms: list[str] = Field(default_factory=list)
     admin_only: bool = False
+    allow_private: bool = True
+    allow_group: bool = True
 
 
 class AclConfig(StrictModel):

@@ -197,3 +197,11 @@ async def run_checks(config: Config) -> list[CheckResult]:
             name = function.__name__.removeprefix("check_").replace("_", " ")
             results.append(CheckResult(name, "fail", f"check crashed: {type(exc).__name__}: {exc}"))
     return results
+
+
+# Capabilities that add their own checks with @check; imported here so their checks run after the core ones.
+CHECK_MODULES: list[str] = [
+    "hololoom_core.transport.matrix.checks",
+]
+for _module in CHECK_MODULES:
+    importlib.import_module(_module)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ class HoloLoomApp(App[None]):
         self.rooms: dict[str, LocalRoom] = {}
         self.bridge: EngineBridge | None = None
         self.engine_restarts = 0
+        self.matrix_restarts = 0
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -140,6 +142,9 @@ class HoloLoomApp(App[None]):
         self.chat.room_id = DEFAULT_ROOM
         self._show_room(DEFAULT_ROOM)
         self.start_engine()
+        if config.matrix.configured:
+            bar.matrix = {"state": "connecting"}
+            self.start_matrix()
         if self.initial_scenario is not None:
             self.run_scenario(self.initial_scenario)
 
@@ -154,6 +159,14 @@ class HoloLoomApp(App[None]):
         self.bridge = EngineBridge(self.engine.bus, self)
         await self.bridge.run()
 
+    @work(group="matrix", exit_on_error=False, name="matrix")
+    async def start_matrix(self) -> None:
+        """Run the Matrix bot on the app's loop until the app exits (errors restart it with backoff)."""
+        from hololoom_core.transport.matrix.transport import MatrixTransport
+
+        transport = self.engine.extensions.get("matrix") or MatrixTransport(self.engine)
+        await transport.run()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Tell the operator when a worker fails; restart the engine worker with backoff."""
         if event.state != WorkerState.ERROR:
@@ -165,6 +178,9 @@ class HoloLoomApp(App[None]):
             self.engine_restarts += 1
             delay = min(30.0, 0.5 * 2 ** min(self.engine_restarts, 6))
             self.set_timer(delay, self.start_engine)
+        elif worker.group == "matrix":
+            self.matrix_restarts += 1
+            self.set_timer(min(60.0, 2.0 * 2 ** min(self.matrix_restarts, 5)), self.start_matrix)
 
     # -- engine updates --------------------------------------------------------------------------
 
@@ -178,13 +194,15 @@ class HoloLoomApp(App[None]):
                 self.status_bar.stats = event.stats
             elif isinstance(event, StatusChanged) and event.part == "llm":
                 self.status_bar.provider_state = event.state
+            elif isinstance(event, StatusChanged) and event.part == "matrix":
+                self.status_bar.matrix = {"state": event.state, "detail": event.detail, **event.extra}
             elif isinstance(event, EngineError):
                 self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6)
             elif isinstance(event, AnswerDelta):
                 self.chat.stream_delta(event.room_id, event.message_id, event.text)
             if isinstance(event, (AnswerReady, FeedbackRecorded, ExperimentChanged)):
                 overview_dirty = True
-        if any(isinstance(e, MessageStored) for e in update.events):
+        if any(isinstance(e, (MessageStored, StatusChanged)) for e in update.events):
             self.chat.set_rooms(self.engine.messages.rooms())
         if overview_dirty:
             self._refresh_active_overview()
@@ -221,7 +239,19 @@ class HoloLoomApp(App[None]):
 
     @on(ChatTab.Send)
     def _send(self, event: ChatTab.Send) -> None:
+        matrix = self.engine.extensions.get("matrix")
+        if matrix is not None and matrix.state.room(event.room_id) is not None:
+            self.send_matrix(event.room_id, event.text)
+            return
         self.send_chat(event.room_id, event.speaker, event.text, event.to_bot)
+
+    @work(group="send", exit_on_error=False, name="send-matrix")
+    async def send_matrix(self, room_id: str, text: str) -> None:
+        """Say something in a Matrix room as the bot; it is stored, then sent by the transport's outbox."""
+        try:
+            await self.engine.extensions["matrix"].send_as_bot(room_id, text)
+        except ValueError as exc:
+            self.notify(str(exc), title="Matrix", severity="warning", timeout=6)
 
     @work(group="send", exit_on_error=False, name="send")
     async def send_chat(self, room_id: str, speaker: str, text: str, to_bot: bool) -> None:
@@ -320,7 +350,13 @@ class HoloLoomApp(App[None]):
                             self.action_show_dashboard)
 
     async def on_unmount(self) -> None:
-        """Stop the bridge and close the engine."""
+        """Stop the Matrix bot (unfinished work resumes next start), stop the bridge and close the engine."""
+        matrix = self.engine.extensions.get("matrix")
+        if matrix is not None:
+            matrix.stop()
+            for worker in [w for w in self.workers if w.group == "matrix"]:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(worker.wait(), 10)
         if self.bridge is not None:
             self.bridge.close()
         await self.engine.close()

@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.review",
     "hololoom_core.cli.workflow",
     "hololoom_core.cli.incident",
+    "hololoom_core.cli.bot",
 ]
 
 

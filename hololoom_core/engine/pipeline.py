@@ -54,6 +54,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.ops.dashboard",
     "hololoom_core.ops.review.commands",
     "hololoom_core.ops.workflows.commands",
+    "hololoom_core.transport.matrix.state",
     "hololoom_core.ops.commands",  # keep last: loads plugins and aliases after every other capability
 ]
 
@@ -170,7 +171,8 @@ class Engine:
 
     def keep(self, message: ChatMessage) -> KeptMessage | None:
         """Redact secrets, store durably (one transaction), index, and run the keepers (graph, embeddings)."""
-        redaction = redact_secrets(message.body)
+        attachment_texts = [f"[{a.name}]\n{a.text}" for a in message.attachments if a.text]
+        redaction = redact_secrets("\n\n".join([message.body, *attachment_texts]) if attachment_texts else message.body)
         meta: dict[str, Any] = {}
         if redaction.kinds:
             meta["redacted_secrets"] = list(redaction.kinds)

@@ -55,6 +55,7 @@ class ChatTab(Vertical):
         super().__init__(**kwargs)
         self.bot_name = bot_name
         self._rooms: list[str] = []
+        self._transports: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         """Room list, conversation, composer."""
@@ -101,6 +102,11 @@ class ChatTab(Vertical):
             else f"Message {self.room_id} — @{self.bot_name} to ask, ! for commands, F4: always ask the bot"
         )
         self.query_one("#chat-input", Input).placeholder = hint
+        if self._transports.get(self.room_id) == "matrix":
+            self.query_one("#speaker-label", Label).update(f"[b]{escape(self.bot_name)}[/b] [dim]→ Matrix[/dim]")
+            self.query_one("#chat-input", Input).placeholder = f"Say something in {self.room_id} as the bot"
+            self.query_one("#room-title", Static).update(f"[b]{escape(self.room_id)}[/b] [dim]Matrix room[/dim]")
+            return
         self.query_one("#room-title", Static).update(
             f"[b]{escape(self.room_id)}[/b] [dim]simulated room · F2 speaker · F3 scenario[/dim]"
         )
@@ -112,6 +118,7 @@ class ChatTab(Vertical):
         room_ids = [room["room_id"] for room in rooms]
         if self.room_id not in room_ids:
             room_ids.insert(0, self.room_id)
+        self._transports = {room["room_id"]: room.get("transport", "local") for room in rooms}
         if room_ids == self._rooms:
             return
         self._rooms = room_ids
@@ -121,7 +128,8 @@ class ChatTab(Vertical):
         for room_id in room_ids:
             info = names.get(room_id, {})
             transport = info.get("transport", "local")
-            label = f"{room_id} [dim]{'sim' if transport == 'local' else transport}[/dim]"
+            title = escape(str(info.get("name") or room_id)) if transport == "matrix" else room_id
+            label = f"{title} [dim]{'sim' if transport == 'local' else transport}[/dim]"
             room_list.append(RoomItem(room_id, label))
 
     def show_history(self, messages: list[StoredMessage]) -> None:

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from hololoom_tui.format import latency_text, quality_text
+from hololoom_tui.format import clock_time, latency_text, quality_text
 
 
 class StatusBar(Static):
@@ -20,6 +20,8 @@ class StatusBar(Static):
     data_path: reactive[str] = reactive("")
     stats: reactive[dict[str, Any]] = reactive(dict, always_update=True)
     activity: reactive[str] = reactive("")
+    # Matrix connection: state, detail, last_sync_ts, last_error (empty when Matrix is not configured).
+    matrix: reactive[dict[str, Any]] = reactive(dict, always_update=True)
 
     def render(self) -> Text:
         """Compose the line from the reactive fields."""
@@ -39,9 +41,25 @@ class StatusBar(Static):
         text.append(quality_text(stats.get("mean_quality")))
         text.append("  p50 ", style="dim")
         text.append(latency_text(stats.get("p50_latency_ms")))
+        if self.matrix:
+            self.render_matrix(text)
         if self.activity:
             text.append("  ")
             text.append(self.activity, style="bold cyan")
         text.append("  data ", style="dim")
         text.append(self.data_path, style="dim")
         return text
+
+    def render_matrix(self, text: Text) -> None:
+        """Append the Matrix connection state, last sync time and last error."""
+        matrix = self.matrix
+        state = str(matrix.get("state", "?"))
+        style = {"connected": "green", "error": "bold red", "stopped": "dim"}.get(state, "yellow")
+        text.append("  matrix ", style="dim")
+        text.append(state, style=style)
+        last_sync = matrix.get("last_sync_ts")
+        if last_sync:
+            text.append(f" synced {clock_time(float(last_sync))}", style="dim")
+        error = matrix.get("last_error")
+        if error and state != "connected":
+            text.append(f" ({str(error)[:60]})", style="yellow")
