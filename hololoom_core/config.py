@@ -135,6 +135,19 @@ class AnswerConfig(StrictModel):
     max_runbooks: int = Field(default=2, ge=0, le=10)
 
 
+class MemoryConfig(StrictModel):
+    """Knowledge-graph memory, hybrid recall and the proactive agent (patterns, suggestions)."""
+
+    patterns_file: Path | None = None
+    patterns_check_s: float = Field(default=1.0, ge=0, le=3600)
+    suggestions: bool = True
+    suggestion_interval_s: float = Field(default=900.0, ge=0)
+    recall_k: int = Field(default=8, ge=1, le=100)
+    min_similarity: float = Field(default=0.6, ge=0, le=1)
+    embed_batch_size: int = Field(default=256, ge=1, le=8192)
+    embed_delay_s: float = Field(default=0.2, ge=0, le=60)
+
+
 class Config(StrictModel):
     """The whole configuration tree."""
 
@@ -145,6 +158,7 @@ class Config(StrictModel):
     acl: AclConfig = Field(default_factory=AclConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)

@@ -8,6 +8,7 @@ Capabilities plug into registries the engine holds: keepers (indexing, graph), d
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import re
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 # Modules with an `install(engine)` function, run in order when an engine is built.
 CAPABILITIES: list[str] = [
     "hololoom_core.engine.builtin_commands",
+    "hololoom_core.memory.capability",
 ]
 
 
@@ -137,7 +139,11 @@ class Engine:
         self.publish_stats()
 
     async def close(self) -> None:
-        """Close the store."""
+        """Close the extensions that have an async `close()` (background workers), then the store."""
+        for extension in list(self.extensions.values()):
+            closer = getattr(extension, "close", None)
+            if closer is not None and inspect.iscoroutinefunction(closer):
+                await closer()
         self.store.close()
 
     # -- the pipeline ------------------------------------------------------------------------

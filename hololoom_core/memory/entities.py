@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # Order matters: earlier kinds claim their span first, later ones skip overlapping matches.
@@ -22,6 +23,27 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("service", re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:api|svc|service|worker|gateway|db|web|queue|proxy|cache|frontend|backend)\b", re.I)),
     ("person", re.compile(r"(?<![\w@])@([a-z][a-z0-9._-]*)(?::[a-z0-9.-]+)?", re.I)),
 ]
+
+_DIGIT = re.compile(r"\d")
+_HEX_RUN = re.compile(r"[0-9a-f]{7}")
+_CAPITAL = re.compile(r"[A-Z]")
+
+# Cheap tests that must pass before a kind's full pattern runs; each is a necessary condition of its
+# pattern, so the result is identical with or without them (they only save time on plain chat).
+_PREFILTERS: dict[str, Callable[[str, str], bool]] = {
+    "url": lambda text, lower: "://" in text,
+    "incident": lambda text, lower: "inc-" in lower,
+    "ip": lambda text, lower: "." in text and _DIGIT.search(text) is not None,
+    "host": lambda text, lower: "." in text,
+    "file": lambda text, lower: "/" in text and "." in text,
+    "commit": lambda text, lower: _HEX_RUN.search(text) is not None,
+    "error_code": lambda text, lower: _CAPITAL.search(text) is not None,
+    "http_status": lambda text, lower: _DIGIT.search(text) is not None,
+    "service": lambda text, lower: "-" in text,
+    "person": lambda text, lower: "@" in text,
+}
+
+ENTITY_KINDS: tuple[str, ...] = tuple(kind for kind, _ in _PATTERNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +75,43 @@ def _normalise(kind: str, match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def extract_entities(text: str) -> list[Entity]:
-    """Every entity in `text`, in order of appearance, without overlaps."""
+def extract_entities(text: str, people: Iterable[str] = ()) -> list[Entity]:
+    """Every entity in `text`, in order of appearance, without overlaps.
+
+    `people` are names of known people (user ids without `@`, first names): a plain mention of
+    one ("alice will restart it") is a `person` entity too, not only an `@alice` mention.
+    """
     claimed: list[tuple[int, int]] = []
     found: list[Entity] = []
+    lower = text.lower()
     for kind, pattern in _PATTERNS:
+        if not _PREFILTERS[kind](text, lower):
+            continue
         for match in pattern.finditer(text):
             start, end = match.span()
             if any(start < c_end and end > c_start for c_start, c_end in claimed):
                 continue
             claimed.append((start, end))
             found.append(Entity(kind, _normalise(kind, match), start, end))
+    for name, start, end in _known_people(lower, people):
+        if any(start < c_end and end > c_start for c_start, c_end in claimed):
+            continue
+        claimed.append((start, end))
+        found.append(Entity("person", name, start, end))
     found.sort(key=lambda entity: entity.start)
     return found
+
+
+def _known_people(lower: str, people: Iterable[str]) -> list[tuple[str, int, int]]:
+    """Whole-word, case-insensitive mentions of known people's names in lower-cased text."""
+    hits: list[tuple[str, int, int]] = []
+    for name in people:
+        name = name.lower().lstrip("@").split(":", 1)[0]
+        if len(name) < 3 or name not in lower:
+            continue
+        for match in re.finditer(r"(?<![\w@.-])" + re.escape(name) + r"(?![\w-])", lower):
+            hits.append((name, match.start(), match.end()))
+    return hits
 
 
 def entities_of_kind(text: str, kind: str) -> list[str]:

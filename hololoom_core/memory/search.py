@@ -1,0 +1,225 @@
+"""Hybrid search over kept messages: BM25 (SQLite FTS5), embeddings, graph neighbourhood, fused by RRF.
+
+`bare` ranks by BM25 alone; `fast` fuses BM25 with wordllama similarity; `fused` adds
+all-MiniLM-L6-v2 similarity instead of wordllama, plus the messages around the query's entities in
+the knowledge graph. Lists are merged by reciprocal rank fusion (each list contributes
+1 / (60 + rank)), which needs no score calibration between BM25 and cosine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hololoom_core.memory.entities import extract_entities
+from hololoom_core.memory.graph import MemoryGraph
+from hololoom_core.memory.text import words
+from hololoom_core.memory.vectors import VectorFilter, VectorIndex
+from hololoom_core.models import StoredMessage
+from hololoom_core.store.db import Store
+from hololoom_core.store.messages import fts_query, row_to_message
+
+RRF_K = 60
+MODES = ("bare", "fast", "fused")
+
+
+@dataclass(slots=True)
+class RecallFilters:
+    """Restrict a search to a room, a thread, an author and/or a time range (epoch seconds)."""
+
+    room_id: str | None = None
+    thread_id: str | None = None
+    sender: str | None = None
+    since: float | None = None
+    until: float | None = None
+    exclude_ids: tuple[int, ...] = ()
+    include_bot: bool = False
+
+    def vector_filter(self) -> VectorFilter:
+        """The same restriction for the vector index."""
+        return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids)
+
+
+@dataclass(slots=True)
+class RecallHit:
+    """A message found by recall, with its fused score and its rank in each list that found it."""
+
+    message: StoredMessage
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)
+    bm25: float | None = None
+    similarity: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        message = self.message
+        return {
+            "message_id": message.id, "event_id": message.event_id, "room": message.room_id,
+            "thread": message.thread_id, "author": message.author, "sender": message.sender, "ts": message.ts,
+            "body": message.body, "score": round(self.score, 6), "ranks": self.ranks,
+            "bm25": None if self.bm25 is None else round(self.bm25, 4),
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+        }
+
+
+@dataclass(slots=True)
+class RecallResult:
+    """What a search found, which mode actually ran, and how long it took."""
+
+    query: str
+    mode: str
+    hits: list[RecallHit]
+    elapsed_ms: float
+    degraded_from: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {"query": self.query, "mode": self.mode, "degraded_from": self.degraded_from,
+                "elapsed_ms": round(self.elapsed_ms, 3), "hits": [hit.as_dict() for hit in self.hits]}
+
+
+def reciprocal_rank_fusion(lists: dict[str, list[int]], k: int = RRF_K) -> list[tuple[int, float, dict[str, int]]]:
+    """Merge ranked id lists: score = sum of 1 / (k + rank) over the lists an id appears in; best first."""
+    scores: dict[int, float] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ids in lists.items():
+        for rank, item in enumerate(ids, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            ranks.setdefault(item, {})[name] = rank
+    ordered = sorted(scores.items(), key=lambda pair: (-pair[1], -pair[0]))
+    return [(item, score, ranks[item]) for item, score in ordered]
+
+
+class MemorySearch:
+    """Runs one query in a retrieval mode, with filters, over the store, the vectors and the graph."""
+
+    def __init__(
+        self,
+        store: Store,
+        graph: MemoryGraph,
+        vectors: Callable[[str], tuple[VectorIndex, Callable[[list[str]], np.ndarray]] | None],
+        candidates: int = 50,
+    ) -> None:
+        self.store = store
+        self.graph = graph
+        self.vectors = vectors
+        self.candidates = candidates
+
+    def bm25(self, text: str, filters: RecallFilters, limit: int) -> list[tuple[int, float]]:
+        """Message ids by FTS5 BM25 (best first) with filters; bot messages and redactions excluded."""
+        query = fts_query(text)
+        if not query:
+            return []
+        clauses = ["messages_fts MATCH ?"]
+        params: list[Any] = [query]
+        joined = not filters.include_bot
+        if not filters.include_bot:
+            clauses.append("m.is_bot = 0")
+        for column, value in (("m.room_id", filters.room_id), ("m.thread_id", filters.thread_id),
+                              ("m.sender", filters.sender)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+                joined = True
+        if filters.since is not None:
+            clauses.append("m.ts >= ?")
+            params.append(filters.since)
+            joined = True
+        if filters.until is not None:
+            clauses.append("m.ts <= ?")
+            params.append(filters.until)
+            joined = True
+        if filters.exclude_ids:
+            clauses.append(f"messages_fts.rowid NOT IN ({','.join('?' * len(filters.exclude_ids))})")
+            params.extend(filters.exclude_ids)
+        params.append(limit)
+        join = "JOIN messages m ON m.id = messages_fts.rowid " if joined else ""
+        rows = self.store.query(
+            f"SELECT messages_fts.rowid AS id, bm25(messages_fts) AS rank FROM messages_fts {join}"
+            f"WHERE {' AND '.join(clauses)} ORDER BY rank LIMIT ?",
+            tuple(params),
+        )
+        return [(int(row[0]), float(row[1])) for row in rows]
+
+    def graph_list(self, text: str, filters: RecallFilters, seeds: list[int], limit: int) -> list[int]:
+        """Message ids near the query's entities (and the seeds' threads) in the knowledge graph."""
+        entity_keys = [entity.key for entity in extract_entities(text)]
+        tokens = [word for word in words(text) if len(word) >= 3]
+        keys = self.graph.query_entities(entity_keys, tokens)
+        ranked = self.graph.neighbourhood(keys, limit=limit * 4, seed_messages=seeds[:3])
+        if not ranked:
+            return []
+        ids = [message_id for message_id, _ in ranked]
+        allowed = set(self._filter_ids(ids, filters))
+        return [message_id for message_id in ids if message_id in allowed][:limit]
+
+    def _filter_ids(self, ids: list[int], filters: RecallFilters) -> list[int]:
+        clauses = [f"id IN ({','.join('?' * len(ids))})", "redacted = 0"]
+        params: list[Any] = list(ids)
+        if not filters.include_bot:
+            clauses.append("is_bot = 0")
+        for column, value in (("room_id", filters.room_id), ("thread_id", filters.thread_id),
+                              ("sender", filters.sender)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.since is not None:
+            clauses.append("ts >= ?")
+            params.append(filters.since)
+        if filters.until is not None:
+            clauses.append("ts <= ?")
+            params.append(filters.until)
+        exclude = set(filters.exclude_ids)
+        rows = self.store.query(f"SELECT id FROM messages WHERE {' AND '.join(clauses)}", tuple(params))
+        return [row[0] for row in rows if row[0] not in exclude]
+
+    def fetch(self, ids: list[int]) -> dict[int, StoredMessage]:
+        """Stored messages by id."""
+        if not ids:
+            return {}
+        rows = self.store.query(
+            "SELECT m.*, u.display_name AS display_name FROM messages m LEFT JOIN users u ON u.user_id = m.sender "
+            f"WHERE m.id IN ({','.join('?' * len(ids))})",
+            tuple(ids),
+        )
+        return {row["id"]: row_to_message(row) for row in rows}
+
+    def search(self, text: str, *, mode: str, k: int = 8, filters: RecallFilters | None = None) -> RecallResult:
+        """Search in one mode (which must be available: the caller resolves degradation)."""
+        started = time.perf_counter()
+        filters = filters or RecallFilters()
+        depth = max(self.candidates, k * 3)
+        bm25 = self.bm25(text, filters, depth)
+        lists: dict[str, list[int]] = {"bm25": [message_id for message_id, _ in bm25]}
+        bm25_scores = dict(bm25)
+        similarities: dict[int, float] = {}
+        if mode in ("fast", "fused"):
+            vectors = self.vectors(mode)
+            if vectors is not None:
+                index, embed = vectors
+                query_vector = embed([text])[0]
+                found = index.search(query_vector, depth, filters.vector_filter())
+                lists["vector"] = [message_id for message_id, _ in found]
+                similarities = dict(found)
+        if mode == "fused":
+            seeds = list(dict.fromkeys(lists["bm25"][:2] + lists.get("vector", [])[:2]))
+            lists["graph"] = self.graph_list(text, filters, seeds, depth)
+        if mode == "bare":
+            fused = [(message_id, -score, {"bm25": rank}) for rank, (message_id, score) in enumerate(bm25, start=1)]
+        else:
+            fused = reciprocal_rank_fusion(lists)
+        top = fused[: k * 2]
+        messages = self.fetch([message_id for message_id, _, _ in top])
+        hits: list[RecallHit] = []
+        for message_id, score, ranks in top:
+            message = messages.get(message_id)
+            if message is None or message.redacted or (message.is_bot and not filters.include_bot):
+                continue
+            hits.append(RecallHit(message, score, ranks, bm25_scores.get(message_id), similarities.get(message_id)))
+            if len(hits) >= k:
+                break
+        return RecallResult(text, mode, hits, (time.perf_counter() - started) * 1000.0)
