@@ -143,7 +143,7 @@ class MemoryConfig(StrictModel):
     suggestions: bool = True
     suggestion_interval_s: float = Field(default=900.0, ge=0)
     recall_k: int = Field(default=8, ge=1, le=100)
-    min_similarity: float = Field(default=0.6, ge=0, le=1)
+    min_similarity: float = Field(default=0.5, ge=0, le=1)
     embed_batch_size: int = Field(default=256, ge=1, le=8192)
     embed_delay_s: float = Field(default=0.2, ge=0, le=60)
 

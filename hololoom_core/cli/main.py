@@ -19,6 +19,8 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.say",
     "hololoom_core.cli.doctor",
     "hololoom_core.cli.runbooks",
+    "hololoom_core.cli.ingest",
+    "hololoom_core.cli.memory",
 ]
 
 

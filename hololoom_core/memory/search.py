@@ -24,6 +24,9 @@ from hololoom_core.store.db import Store
 from hololoom_core.store.messages import fts_query, row_to_message
 
 RRF_K = 60
+# Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
+# and paraphrases above ~0.3); such hits do not enter the fusion.
+VECTOR_FLOOR = 0.2
 MODES = ("bare", "fast", "fused")
 
 
@@ -202,7 +205,8 @@ class MemorySearch:
             if vectors is not None:
                 index, embed = vectors
                 query_vector = embed([text])[0]
-                found = index.search(query_vector, depth, filters.vector_filter())
+                found = [(message_id, similarity) for message_id, similarity in
+                         index.search(query_vector, depth, filters.vector_filter()) if similarity >= VECTOR_FLOOR]
                 lists["vector"] = [message_id for message_id, _ in found]
                 similarities = dict(found)
         if mode == "fused":
