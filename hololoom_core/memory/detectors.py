@@ -107,7 +107,7 @@ def analyse_text(
     people: Iterable[str] = (),
 ) -> list[Detection]:
     """The insight types in one text, by the room's rules (best first); no memory needed."""
-    people_set = frozenset(localpart(p) for p in people)
+    people_set = people if isinstance(people, frozenset) else frozenset(localpart(p) for p in people)
     found: list[Detection] = []
     for kind, detector in rules.detectors.items():
         if not detector.enabled:
@@ -150,7 +150,8 @@ class ProactiveDetector:
             return []
         rules = self.memory.patterns.for_room(message.room_id)
         text = message.body
-        detections = analyse_text(text, rules, sender=message.sender, ts=message.ts, people=self.memory.people)
+        detections = analyse_text(text, rules, sender=message.sender, ts=message.ts,
+                                  people=self.memory.people_snapshot())
         if self.is_for_bot(text):
             detections = [d for d in detections if d.kind != "question"]  # the bot answers those itself
         tracker = self.memory.items

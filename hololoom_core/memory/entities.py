@@ -10,6 +10,8 @@ from dataclasses import dataclass
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("url", re.compile(r"\bhttps?://[^\s<>\"')\]]+", re.I)),
     ("incident", re.compile(r"\bINC-\d+\b", re.I)),
+    # Before hosts, so a Matrix id such as @bob:example.org is one person, not a person and a host.
+    ("person", re.compile(r"(?<![\w@])@([a-z][a-z0-9._-]*)(?::[a-z0-9.-]+)?", re.I)),
     ("ip", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?::\d{1,5})?\b")),
     ("host", re.compile(r"\b[a-z][a-z0-9-]*\d*(?:\.[a-z0-9-]+)*\.(?:prod|staging|stage|dev|internal|local|lan|corp|com|net|org|io|cloud)\b", re.I)),
     ("file", re.compile(r"(?<![\w/])(?:[\w.-]+/)+[\w.-]+\.[a-z0-9]{1,6}(?::\d+)?", re.I)),
@@ -21,7 +23,6 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.I,
     )),
     ("service", re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:api|svc|service|worker|gateway|db|web|queue|proxy|cache|frontend|backend)\b", re.I)),
-    ("person", re.compile(r"(?<![\w@])@([a-z][a-z0-9._-]*)(?::[a-z0-9.-]+)?", re.I)),
 ]
 
 _DIGIT = re.compile(r"\d")

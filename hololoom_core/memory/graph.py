@@ -123,6 +123,12 @@ class MemoryGraph:
         if self._batch_depth == 0:
             self.flush(conn)
 
+    def discard_pending(self) -> None:
+        """Drop held rows (their transaction rolled back)."""
+        self._pending = _Pending()
+        self._event_ids.clear()
+        self._graph = None
+
     def add_message(self, conn: sqlite3.Connection, message: StoredMessage, entities: list[Entity]) -> None:
         """Add a message node with its author, room, thread, reply and entity edges (inside its transaction)."""
         key = message_key(message.id)
@@ -188,14 +194,12 @@ class MemoryGraph:
             self.flush(conn)
 
     def set_node_data(self, conn: sqlite3.Connection, key: str, **changes: Any) -> None:
-        """Merge attributes into a node (for example `status: reversed`)."""
-        self.flush(conn)
-        row = conn.execute("SELECT data FROM memory_nodes WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return
-        data = json.loads(row["data"] or "{}")
-        data.update(changes)
-        conn.execute("UPDATE memory_nodes SET data = ? WHERE key = ?", (json.dumps(data), key))
+        """Merge attributes into a node (for example `status: reversed`), without breaking a write batch."""
+        pending = self._pending.nodes.get(key)
+        if pending is not None:
+            pending.data = {**pending.data, **changes}
+        patch = json.dumps(changes)
+        conn.execute("UPDATE memory_nodes SET data = json_patch(data, ?) WHERE key = ?", (patch, key))
         if self._graph is not None and key in self._graph:
             self._graph.nodes[key].update(changes)
 

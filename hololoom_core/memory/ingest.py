@@ -276,6 +276,11 @@ async def ingest_file(
                         continue
                     batch_ids.append(kept.stored.id)
                     report.insights += len(engine.notice(kept.stored))
+            except BaseException:
+                if memory is not None:  # the batch rolls back: drop what memory cached from it
+                    memory.items.invalidate()
+                    memory.graph.discard_pending()
+                raise
             finally:
                 if memory is not None:
                     memory.graph.end_batch(conn)

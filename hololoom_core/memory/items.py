@@ -17,6 +17,7 @@ from hololoom_core.models import Insight, StoredMessage
 from hololoom_core.store.db import Store
 
 TRACKED_KINDS = ("decision", "action_item", "question")
+_OPEN_CACHE = 50
 OPEN_STATUS = {"decision": "active", "action_item": "open", "question": "open"}
 
 # Words that say "this is a decision/task" rather than what it is about; ignored when comparing items.
@@ -91,6 +92,33 @@ class ItemTracker:
     def __init__(self, store: Store, graph: MemoryGraph) -> None:
         self.store = store
         self.graph = graph
+        # Open items per (room, kind), newest first, so matching a new message needs no query.
+        self._open: dict[tuple[str, str], list[Item]] = {}
+        self._terms: dict[int, frozenset[str]] = {}
+
+    def invalidate(self, room_id: str | None = None, kind: str | None = None) -> None:
+        """Forget cached open items (of one room and kind, or all)."""
+        if room_id is None or kind is None:
+            self._open.clear()
+        else:
+            self._open.pop((room_id, kind), None)
+
+    def _open_items(self, room_id: str, kind: str) -> list[Item]:
+        key = (room_id, kind)
+        cached = self._open.get(key)
+        if cached is None:
+            cached = self.list(kind, room_id=room_id, status=OPEN_STATUS[kind], limit=_OPEN_CACHE)
+            self._open[key] = cached
+        return cached
+
+    def _subject(self, item: Item) -> frozenset[str]:
+        found = self._terms.get(item.id)
+        if found is None:
+            found = subject_terms(item.text)
+            if len(self._terms) > 20_000:
+                self._terms.clear()
+            self._terms[item.id] = found
+        return found
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -150,11 +178,11 @@ class ItemTracker:
             return None
         later = subject_terms(text)
         best: tuple[Item, float] | None = None
-        for item in self.list("decision", room_id=message.room_id, status="active",
-                              since=message.ts - max_age_days * 86400, limit=30):
-            if item.message_id == message.id:
+        since = message.ts - max_age_days * 86400
+        for item in self._open_items(message.room_id, "decision")[:30]:
+            if item.message_id == message.id or item.ts < since:
                 continue
-            overlap = containment(subject_terms(item.text), later)
+            overlap = containment(self._subject(item), later)
             if overlap >= min_overlap and (best is None or overlap > best[1]):
                 best = (item, overlap)
         return best
@@ -162,17 +190,15 @@ class ItemTracker:
     def answered_question(self, message: StoredMessage, window_minutes: float, min_overlap: float,
                           reply_confidence: float, nearby_confidence: float) -> tuple[Item, float, str] | None:
         """The open question this message answers (by reply, thread or nearby content), with confidence."""
-        rows = self.store.query(
-            "SELECT * FROM memory_items WHERE room_id = ? AND kind = 'question' AND status = 'open' AND ts >= ? "
-            "AND message_id < ? ORDER BY ts DESC LIMIT 20",
-            (message.room_id, message.ts - window_minutes * 60, message.id),
-        )
-        if not rows:
+        since = message.ts - window_minutes * 60
+        candidates = [item for item in self._open_items(message.room_id, "question")
+                      if item.ts >= since and item.message_id < message.id][:20]
+        if not candidates:
             return None
         words = term_set(message.body)
         mention = message.body.lower()
         best: tuple[Item, float, str] | None = None
-        for item in map(_item, rows):
+        for item in candidates:
             if item.author == message.sender:
                 continue
             if message.reply_to and message.reply_to == item.event_id:
@@ -183,7 +209,7 @@ class ItemTracker:
                 continue
             if best is not None:
                 continue
-            overlap = containment(subject_terms(item.text), words)
+            overlap = containment(self._subject(item), words)
             addressed = f"@{item.author.lstrip('@').split(':', 1)[0].lower()}" in mention
             if overlap >= min_overlap or (addressed and overlap > 0):
                 best = (item, nearby_confidence, "nearby")
@@ -194,21 +220,21 @@ class ItemTracker:
         """The open action item this message reports done (by its owner, or in its thread), if any."""
         if not any(pattern.search(message.body) for pattern in patterns):
             return None
-        rows = self.store.query(
-            "SELECT * FROM memory_items WHERE room_id = ? AND kind = 'action_item' AND status = 'open' "
-            "AND ts >= ? AND message_id < ? ORDER BY ts DESC LIMIT 30",
-            (message.room_id, message.ts - window_days * 86400, message.id),
-        )
+        since = message.ts - window_days * 86400
+        candidates = [item for item in self._open_items(message.room_id, "action_item")
+                      if item.ts >= since and item.message_id < message.id][:30]
+        if not candidates:
+            return None
         words = term_set(message.body)
         sender = message.sender.lstrip("@").split(":", 1)[0].lower()
         best: tuple[Item, float] | None = None
-        for item in map(_item, rows):
+        for item in candidates:
             same_thread = bool(message.thread_id) and message.thread_id in (item.thread_id, item.event_id)
             replying = message.reply_to == item.event_id
             owns = (item.owner or "") == sender or (item.owner is None and item.author == message.sender)
             if not (same_thread or replying or owns):
                 continue
-            overlap = containment(subject_terms(item.text), words)
+            overlap = containment(self._subject(item), words)
             if replying or (overlap >= min_overlap):
                 confidence = 0.9 if replying else 0.6 + 0.3 * min(1.0, overlap)
                 if best is None or confidence > best[1]:
@@ -233,7 +259,12 @@ class ItemTracker:
                                 data={"status": OPEN_STATUS[insight.kind]})
             if insight.kind == "decision" and data.get("supersedes"):
                 self._supersede(conn, int(data["supersedes"]), item_id, message)
-            return self._get(conn, item_id)
+            item = self._get(conn, item_id)
+            cached = self._open.get((message.room_id, insight.kind))
+            if item is not None and cached is not None:
+                cached.insert(0, item)
+                del cached[_OPEN_CACHE:]
+            return item
         if insight.kind == "answer" and data.get("question_id"):
             return self._close(conn, int(data["question_id"]), "answered", "answered_by", message)
         if insight.kind == "action_done" and data.get("action_id"):
@@ -248,6 +279,7 @@ class ItemTracker:
         old = self._get(conn, old_id)
         if old is None or old.status != "active":
             return
+        self.invalidate(old.room_id, "decision")
         conn.execute(
             "UPDATE memory_items SET status = 'reversed', superseded_by = ?, status_message_id = ?, status_ts = ? "
             "WHERE id = ?",
@@ -263,6 +295,7 @@ class ItemTracker:
         item = self._get(conn, item_id)
         if item is None or item.status != OPEN_STATUS[item.kind]:
             return None
+        self.invalidate(item.room_id, item.kind)
         conn.execute(
             "UPDATE memory_items SET status = ?, status_message_id = ?, status_ts = ? WHERE id = ?",
             (status, message.id, message.ts, item_id),
@@ -280,6 +313,7 @@ class ItemTracker:
             item = self._get(conn, item_id)
             if item is None:
                 return None
+            self.invalidate(item.room_id, item.kind)
             conn.execute(
                 "UPDATE memory_items SET status = ?, status_message_id = ?, status_ts = ? WHERE id = ?",
                 (status, message.id if message else None, message.ts if message else None, item_id),
@@ -291,6 +325,7 @@ class ItemTracker:
 
     def forget_message(self, conn: sqlite3.Connection, message_id: int) -> list[str]:
         """Delete the items a message stated (and reopen items it had closed); returns their graph keys."""
+        self.invalidate()
         keys = [item_key(row["kind"], row["id"]) for row in
                 conn.execute("SELECT id, kind FROM memory_items WHERE message_id = ?", (message_id,))]
         for row in conn.execute("SELECT id, kind, insight_id FROM memory_items WHERE status_message_id = ?",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hololoom_core.config import yaml_line
+from hololoom_core.memory.prefilter import gate_regex, may_match, required_substrings
 
 SHIPPED_PATTERNS = Path(__file__).with_name("patterns.yaml")
 DETECTOR_KINDS = ("decision", "action_item", "question", "incident_signal")
@@ -132,11 +134,27 @@ class PatternFileSpec(SectionSpec):
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """A compiled weighted regex."""
+    """A compiled weighted regex, with a literal prefilter derived from it."""
 
     id: str
     regex: re.Pattern[str]
     weight: float
+    gate: re.Pattern[str] | None = None
+
+    @classmethod
+    def build(cls, spec: dict[str, Any]) -> Pattern:
+        """Compile a pattern spec (id, regex, weight); the same spec in many rooms is compiled once."""
+        return _build_pattern(str(spec["id"]), str(spec["regex"]), float(spec["weight"]))
+
+    def search(self, text: str, lower: str, ascii_text: bool) -> bool:
+        """True if the regex matches (the prefilter skips texts it certainly cannot match)."""
+        return may_match(self.gate, lower, ascii_text) and self.regex.search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _build_pattern(pattern_id: str, source: str, weight: float) -> Pattern:
+    regex = re.compile(source, re.I)
+    return Pattern(pattern_id, regex, weight, gate_regex(required_substrings(regex)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +174,17 @@ class DetectorRules:
         """Confidence in [0, 1] that `text` is of this kind, and the ids of the patterns that matched."""
         missing = 1.0
         matched: list[str] = []
+        lower = text.lower()
+        ascii_text = text.isascii()
         for pattern in self.patterns:
-            if pattern.regex.search(text):
+            if pattern.search(text, lower, ascii_text):
                 missing *= 1.0 - pattern.weight
                 matched.append(pattern.id)
         if not matched:
             return 0.0, matched
         confidence = 1.0 - missing
         for pattern in self.negative:
-            if pattern.regex.search(text):
+            if pattern.search(text, lower, ascii_text):
                 confidence *= 1.0 - pattern.weight
                 matched.append("-" + pattern.id)
         return confidence, matched
@@ -275,10 +295,8 @@ def _room_rules(data: dict[str, Any]) -> RoomPatterns:
             kind=kind,
             enabled=bool(spec.get("enabled", True)),
             threshold=float(spec.get("threshold", 0.6)),
-            patterns=tuple(Pattern(p["id"], re.compile(p["regex"], re.I), float(p["weight"]))
-                           for p in spec.get("patterns") or []),
-            negative=tuple(Pattern(p["id"], re.compile(p["regex"], re.I), float(p["weight"]))
-                           for p in spec.get("negative") or []),
+            patterns=tuple(Pattern.build(p) for p in spec.get("patterns") or []),
+            negative=tuple(Pattern.build(p) for p in spec.get("negative") or []),
             owner_patterns=tuple(re.compile(p, re.I) for p in spec.get("owner_patterns") or []),
             due_patterns=tuple(re.compile(p, re.I) for p in spec.get("due_patterns") or []),
             severity_patterns=tuple((s["severity"], re.compile(s["regex"], re.I))

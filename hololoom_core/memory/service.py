@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hololoom_core.events import MessageChanged
 from hololoom_core.memory.embeddings import Embedder, EmbedderUnavailable, load_embedder
 from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.events import MemoryChanged
@@ -68,6 +69,8 @@ class MemoryService:
             self.engine.report_error("patterns", self.patterns.last_error + " (using the shipped patterns)")
         self.requested_mode = engine.config.hololoom.config_mode
         self.people: set[str] = set()
+        self._seen_users: set[str] = set()
+        self._people_frozen: frozenset[str] | None = None
         self._load_people()
         self._embedders: dict[str, Embedder] = {}
         self._unavailable: dict[str, str] = {}
@@ -151,6 +154,9 @@ class MemoryService:
             self._note_person(row["user_id"], row["display_name"])
 
     def _note_person(self, user_id: str, display_name: str | None) -> None:
+        if user_id in self._seen_users:
+            return
+        self._seen_users.add(user_id)
         local = user_id.lstrip("@").split(":", 1)[0].lower()
         if len(local) >= 3:
             self.people.add(local)
@@ -158,12 +164,19 @@ class MemoryService:
             first = display_name.split()[0].lower() if display_name.split() else ""
             if len(first) >= 3 and first.isalpha():
                 self.people.add(first)
+        self._people_frozen = None
+
+    def people_snapshot(self) -> frozenset[str]:
+        """The known people's names (user-id local parts and first names), lower-case."""
+        if self._people_frozen is None:
+            self._people_frozen = frozenset(self.people)
+        return self._people_frozen
 
     def keep(self, stored: StoredMessage, original: ChatMessage | None = None) -> None:
         """The engine keeper: graph nodes and edges for the message, and queue its embedding (same transaction)."""
         if not stored.is_bot:
             self._note_person(stored.sender, stored.sender_name)
-        entities = [] if stored.is_bot else extract_entities(stored.body, self.people)
+        entities = [] if stored.is_bot else extract_entities(stored.body, self.people_snapshot())
         with self.store.transaction() as conn:
             self.graph.add_message(conn, stored, entities)
         self._recent[stored.id] = stored
@@ -350,8 +363,6 @@ class MemoryService:
 
     def on_event(self, event: Any) -> None:
         """Bus subscriber: a redacted message is forgotten, an edited one re-indexed."""
-        from hololoom_core.events import MessageChanged
-
         if isinstance(event, MessageChanged):
             if event.change == "redacted":
                 self.forget_message(event.message.id, redact=False)
