@@ -77,6 +77,7 @@ class MemoryService:
         self._indexes: dict[str, VectorIndex] = {}
         self._pending: dict[str, list[int]] = {}
         self._worker: asyncio.Task[None] | None = None
+        self._embed_lock: asyncio.Lock | None = None
         self._warned: set[str] = set()
         self._recent: OrderedDict[int, StoredMessage] = OrderedDict()
         self.closed = False
@@ -265,6 +266,13 @@ class MemoryService:
     async def embed_backlog(self, mode: str | None = None, progress: ProgressCallback | None = None,
                             batch_size: int | None = None) -> int:
         """Embed every message still without a vector for the mode's model; returns how many were embedded."""
+        if self._embed_lock is None:
+            self._embed_lock = asyncio.Lock()
+        async with self._embed_lock:
+            return await self._embed_backlog(mode, progress, batch_size)
+
+    async def _embed_backlog(self, mode: str | None, progress: ProgressCallback | None,
+                             batch_size: int | None) -> int:
         resolved = self.resolve_mode(mode) if mode else None
         targets = [resolved] if resolved else [m for m in ("fused", "fast") if m in self._embedders]
         batch_size = batch_size or self.config.memory.embed_batch_size
@@ -301,6 +309,11 @@ class MemoryService:
                 if progress is not None:
                     progress(finished, total)
         return done
+
+    async def idle(self) -> None:
+        """Wait until the embedding worker has nothing left to do."""
+        while self._worker is not None and not self._worker.done():
+            await asyncio.wait({self._worker})
 
     async def close(self) -> None:
         """Stop the embedding worker (what is not embedded yet is picked up at the next start)."""

@@ -160,6 +160,7 @@ async def test_missing_parts_degrade_with_one_warning(engine_factory: Callable[.
     warnings = [e for e in errors if e.where == "retrieval"]
     assert len(warnings) == 1 and "not installed (test)" in warnings[0].error
     assert engine.status["retrieval"]["state"] == "degraded" and engine.status["retrieval"]["mode"] == "fast"
+    await memory.idle()
     monkeypatch.setitem(embeddings.EMBEDDERS, "fast", missing)
     memory._unavailable["fast"] = "wordllama missing (test)"
     memory._embedders.pop("fast", None)
