@@ -34,10 +34,10 @@ def register(subparsers: Any) -> None:
 class ProgressBar:
     """A progress bar on stderr: redrawn in place on a terminal, a plain line every 10% otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
         self.width = width
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self.started = time.perf_counter()
         self.last_step: tuple[str, int] = ("", -1)
         self.drawn = False

@@ -165,11 +165,14 @@ def detect_format(path: Path) -> str:
     if not head.startswith(b"{"):
         return "jsonl"
     first_line = head.split(b"\n", 1)[0].strip()
+    if b'"messages"' not in head:
+        return "jsonl"
     try:
-        json.loads(first_line)
-        return "jsonl"  # the first line is a complete object: JSON Lines
+        first = json.loads(first_line)
     except ValueError:
-        return "element"
+        return "element"  # a multi-line JSON document
+    # One line holding a whole export is Element; a line with chat fields is JSON Lines.
+    return "element" if isinstance(first, dict) and isinstance(first.get("messages"), list) else "jsonl"
 
 
 def count_records(path: Path, file_format: str) -> int | None:
@@ -180,8 +183,11 @@ def count_records(path: Path, file_format: str) -> int | None:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
-def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestRecord | None]:
-    """Yield validated records in file order (None for skipped events); raises `IngestError` at a bad one."""
+def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestRecord | IngestError | None]:
+    """Yield validated records in file order: None for skipped events, an `IngestError` for a bad record.
+
+    A file that cannot be read at all raises `IngestError`.
+    """
     file_format = file_format or detect_format(path)
     if file_format == "element":
         try:
@@ -198,7 +204,10 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
             where = f"{path.name} messages[{index}]"
             if isinstance(event, dict) and isinstance(event.get("event_id"), str):
                 where += f" ({event['event_id']})"
-            yield element_record(event, where, fallback)
+            try:
+                yield element_record(event, where, fallback)
+            except IngestError as exc:
+                yield exc
         return
     with path.open("r", encoding="utf-8", errors="strict") as handle:
         number = 0
@@ -207,7 +216,8 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
             try:
                 line = handle.readline()
             except UnicodeDecodeError as exc:
-                raise IngestError(where, f"not UTF-8 text ({exc.reason})")
+                yield IngestError(where, f"not UTF-8 text ({exc.reason})")
+                return
             if not line:
                 return
             number += 1
@@ -215,10 +225,11 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
                 yield None
                 continue
             try:
-                data = json.loads(line)
+                yield jsonl_record(json.loads(line), where)
             except json.JSONDecodeError as exc:
-                raise IngestError(where, f"not valid JSON ({exc.msg} at column {exc.colno})")
-            yield jsonl_record(data, where)
+                yield IngestError(where, f"not valid JSON ({exc.msg} at column {exc.colno})")
+            except IngestError as exc:
+                yield exc
 
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -260,8 +271,8 @@ async def ingest_file(
                     except StopIteration:
                         finished = True
                         break
-                    except IngestError as exc:
-                        report.errors.append(str(exc))
+                    if isinstance(record, IngestError):
+                        report.errors.append(str(record))
                         if not skip_bad:
                             finished = True
                             break

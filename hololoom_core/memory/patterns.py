@@ -259,7 +259,7 @@ def _validate(data: dict[str, Any], path: Path, document: yaml.Node | None) -> N
         PatternFileSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        location = tuple(first["loc"])
+        location = tuple(part for part in first["loc"] if part != "[key]")
         line = yaml_line(document, location)
         key = ".".join(str(part) for part in location)
         message = first["msg"].removeprefix("Value error, ")
