@@ -108,7 +108,7 @@ class CorpusGenerator:
             "status": rng.choice(["500", "502", "503", "504", "429"]), "time": f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}",
             "pct": str(rng.randint(1, 99)), "ms": str(rng.randint(80, 9000)), "error": rng.choice(ERRORS),
             "ops": rng.choice(OPS_WORDS), "verb": rng.choice(VERBS), "day": rng.choice(DAYS),
-            "commit": "%07x" % rng.randint(0x1000000, 0xFFFFFFF), "symptom": rng.choice(SYMPTOMS),
+            "commit": f"{rng.randint(0x1000000, 0xFFFFFFF):07x}", "symptom": rng.choice(SYMPTOMS),
             "inc": str(rng.randint(1000, 9999)), "small": str(rng.randint(1, 20)),
         }
         values["decision"] = rng.choice(DECISIONS).format(**values)

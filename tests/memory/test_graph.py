@@ -53,7 +53,7 @@ async def test_redaction_removes_the_message_content_from_the_graph(engine: Engi
     keep = await say(engine, "alice", "payments-api is slow on db-07.prod")
     gone = await say(engine, "bob", "Decision: rotate the key for payments-api and vault-proxy on db-09.prod")
     assert gone.message is not None and keep.message is not None
-    memory.graph.graph  # build the networkx view so the test covers it too
+    assert memory.graph.graph.number_of_nodes() > 0  # build the networkx view so the test covers it too
     assert memory.items.for_message(gone.message.id)
     assert memory.forget_message(gone.message.id)
     graph = memory.graph
