@@ -8,6 +8,7 @@ the knowledge graph. Lists are merged by reciprocal rank fusion (each list contr
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,19 @@ import numpy as np
 
 from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.graph import MemoryGraph
-from hololoom_core.memory.text import words
+from hololoom_core.memory.text import STOP_WORDS, words
 from hololoom_core.memory.vectors import VectorFilter, VectorIndex
 from hololoom_core.models import StoredMessage
 from hololoom_core.store.db import Store
-from hololoom_core.store.messages import fts_query, row_to_message
+from hololoom_core.store.messages import row_to_message
 
 RRF_K = 60
+# A term in more than this share of messages (and at least COMMON_MIN of them) counts as common.
+COMMON_SHARE = 0.01
+COMMON_MIN = 300
+COMMON_WINDOW = 20_000
+MAX_OR_TERMS = 4
+_FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
 # Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
 # and paraphrases above ~0.3); such hits do not enter the fusion.
 VECTOR_FLOOR = 0.2
@@ -111,41 +118,115 @@ class MemorySearch:
         self.graph = graph
         self.vectors = vectors
         self.candidates = candidates
+        self._df: dict[str, tuple[int, int]] = {}
+        self._count = 0
+        self._count_checked = -1e9
+
+    def query_terms(self, text: str) -> list[str]:
+        """The query's searchable words: lower-case, no stop words, no FTS syntax, at most 12."""
+        seen: list[str] = []
+        for token in _FTS_TOKEN.findall(text.lower()):
+            if (len(token) < 2 and not token.isdigit()) or token in STOP_WORDS or token in seen:
+                continue
+            seen.append(token)
+            if len(seen) >= 12:
+                break
+        return seen
+
+    def document_frequency(self, term: str, cap: int) -> int:
+        """How many messages contain `term` (counted up to `cap`; cached while the corpus size is similar)."""
+        generation = self._message_count() // 5000
+        cached = self._df.get(term)
+        if cached is not None and cached[1] == generation:
+            return cached[0]
+        row = self.store.query_one(
+            "SELECT count(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
+            (f'"{term}"', cap + 1),
+        )
+        count = int(row[0]) if row else 0
+        if len(self._df) > 50_000:
+            self._df.clear()
+        self._df[term] = (count, generation)
+        return count
+
+    def _message_count(self) -> int:
+        now = time.monotonic()
+        if now - self._count_checked > 2.0:
+            self._count = int(self.store.scalar("SELECT coalesce(max(id), 0) FROM messages") or 0)
+            self._count_checked = now
+        return self._count
 
     def bm25(self, text: str, filters: RecallFilters, limit: int) -> list[tuple[int, float]]:
-        """Message ids by FTS5 BM25 (best first) with filters; bot messages and redactions excluded."""
-        query = fts_query(text)
-        if not query:
+        """Message ids by FTS5 BM25 (best first) with filters; bot messages and redactions excluded.
+
+        BM25 in FTS5 scores every message that contains a query term, so a very common term (in more
+        than 1% of messages) would make a query scan a large part of the corpus for almost no ranking
+        information (its IDF is near zero). Such terms are left out when the query has rarer ones; a
+        query made only of common terms must match all of them (AND), and looks at the most recent
+        `COMMON_WINDOW` messages, newest context being what a chat search wants.
+        """
+        terms = self.query_terms(text)
+        if not terms:
             return []
+        total = self._message_count()
+        cap = max(COMMON_MIN, int(total * COMMON_SHARE))
+        frequencies = {term: self.document_frequency(term, cap) for term in terms}
+        present = [term for term in terms if frequencies[term] > 0]
+        if not present:
+            return []
+        rare = sorted((t for t in present if frequencies[t] <= cap), key=lambda t: frequencies[t])[:MAX_OR_TERMS]
+        if rare:
+            attempts = [(" OR ".join(f'"{t}"' for t in rare), None)]
+        else:
+            window = max(0, total - COMMON_WINDOW)
+            attempts = [(" AND ".join(f'"{t}"' for t in present), window),
+                        (" OR ".join(f'"{t}"' for t in present), window)]
+        found: list[tuple[int, float]] = []
+        for query, window in attempts:
+            found = self._bm25_query(query, window, filters, limit)
+            if len(found) >= min(limit, 8):
+                break
+        return found
+
+    def _bm25_query(self, query: str, min_rowid: int | None, filters: RecallFilters,
+                    limit: int) -> list[tuple[int, float]]:
         clauses = ["messages_fts MATCH ?"]
         params: list[Any] = [query]
-        joined = not filters.include_bot
+        if min_rowid:
+            clauses.append("messages_fts.rowid > ?")
+            params.append(min_rowid)
+        outer: list[str] = []
+        outer_params: list[Any] = []
         if not filters.include_bot:
-            clauses.append("m.is_bot = 0")
+            outer.append("m.is_bot = 0")
         for column, value in (("m.room_id", filters.room_id), ("m.thread_id", filters.thread_id),
                               ("m.sender", filters.sender)):
             if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-                joined = True
+                outer.append(f"{column} = ?")
+                outer_params.append(value)
         if filters.since is not None:
-            clauses.append("m.ts >= ?")
-            params.append(filters.since)
-            joined = True
+            outer.append("m.ts >= ?")
+            outer_params.append(filters.since)
         if filters.until is not None:
-            clauses.append("m.ts <= ?")
-            params.append(filters.until)
-            joined = True
+            outer.append("m.ts <= ?")
+            outer_params.append(filters.until)
         if filters.exclude_ids:
-            clauses.append(f"messages_fts.rowid NOT IN ({','.join('?' * len(filters.exclude_ids))})")
-            params.extend(filters.exclude_ids)
-        params.append(limit)
-        join = "JOIN messages m ON m.id = messages_fts.rowid " if joined else ""
-        rows = self.store.query(
-            f"SELECT messages_fts.rowid AS id, bm25(messages_fts) AS rank FROM messages_fts {join}"
-            f"WHERE {' AND '.join(clauses)} ORDER BY rank LIMIT ?",
-            tuple(params),
-        )
+            outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
+            outer_params.extend(filters.exclude_ids)
+        narrowing = len(outer) - (1 if filters.exclude_ids else 0) > (0 if filters.include_bot else 1)
+        if narrowing:
+            # Filters can reject many matches: filter inside the ranked query.
+            sql = ("SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score FROM messages_fts "
+                   "JOIN messages m ON m.id = messages_fts.rowid "
+                   f"WHERE {' AND '.join(clauses + outer)} ORDER BY score LIMIT ?")
+            rows = self.store.query(sql, (*params, *outer_params, limit))
+        else:
+            # Only bot messages to drop: rank in FTS alone, then join the (over-fetched) top rows.
+            inner = (f"SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts "
+                     f"WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?")
+            where = f"WHERE {' AND '.join(outer)} " if outer else ""
+            sql = f"SELECT f.id, f.score FROM ({inner}) f JOIN messages m ON m.id = f.id {where}ORDER BY f.score LIMIT ?"
+            rows = self.store.query(sql, (*params, limit * 2 + len(filters.exclude_ids), *outer_params, limit))
         return [(int(row[0]), float(row[1])) for row in rows]
 
     def graph_list(self, text: str, filters: RecallFilters, seeds: list[int], limit: int) -> list[int]:
