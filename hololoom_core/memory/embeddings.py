@@ -112,9 +112,14 @@ class MiniLMEmbedder:
         """Embed a batch (thread-safe)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:
-            vectors = self.model.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                                        show_progress_bar=False)
+            # One query: one thread (threads only add hand-off latency); batches: every core.
+            torch.set_num_threads(1 if len(texts) <= 4 else max(1, os.cpu_count() or 1))
+            with torch.inference_mode():
+                vectors = self.model.encode(texts, batch_size=64, convert_to_numpy=True,
+                                            normalize_embeddings=True, show_progress_bar=False)
         return _normalise(vectors)
 
 

@@ -52,6 +52,23 @@ class _Codes:
         return self.codes.get(value, -1)
 
 
+_BLAS_LIMITED = False
+
+
+def single_threaded_blas() -> None:
+    """Keep BLAS on one thread: a query is one small matrix-vector product, and OpenBLAS's threads,
+    spinning against the engine's own work on a 2-core machine, made it 5-10x slower, not faster."""
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED:
+        return
+    _BLAS_LIMITED = True
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 class VectorIndex:
     """All stored vectors of one model, searchable by cosine similarity with filters."""
 
@@ -71,6 +88,7 @@ class VectorIndex:
         self.times = np.zeros(capacity, dtype=np.float64)
         self.alive = np.zeros(capacity, dtype=bool)
         self.position: dict[int, int] = {}
+        self.removed = 0
         self._rooms, self._senders, self._threads = _Codes(), _Codes(), _Codes()
 
     def __len__(self) -> int:
@@ -123,6 +141,7 @@ class VectorIndex:
         for message_id in ids:
             if message_id in self.position:
                 self.alive[self.position[message_id]] = False
+                self.removed += 1
         start = self.size
         end = start + len(ids)
         self._grow(end)
@@ -151,11 +170,12 @@ class VectorIndex:
         if row is None:
             return False
         self.alive[row] = False
+        self.removed += 1
         return True
 
     # -- searching ---------------------------------------------------------------------------
 
-    def _mask(self, filters: VectorFilter) -> np.ndarray | None:
+    def _mask(self, filters: VectorFilter) -> np.ndarray:
         n = self.size
         mask = self.alive[:n].copy()
         if filters.room_id is not None:
@@ -179,6 +199,7 @@ class VectorIndex:
         n = self.size
         if n == 0 or k <= 0:
             return []
+        single_threaded_blas()
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         dims = self.coarse.shape[1]
         probe = query[:dims]
@@ -186,10 +207,10 @@ class VectorIndex:
             norm = float(np.linalg.norm(probe)) or 1.0
             probe = probe / norm
         scores = self.coarse[:n] @ probe
-        mask = self._mask(filters or VectorFilter())
-        if mask is not None:
-            scores[~mask] = -np.inf
-        candidates = min(n, max(k * 10, 200) if self.coarse_dim else k)
+        filters = filters or VectorFilter()
+        if not filters.empty or self.removed:
+            scores[~self._mask(filters)] = -np.inf
+        candidates = min(n, max(k * 2, 100) if self.coarse_dim else k)
         top = np.argpartition(-scores, candidates - 1)[:candidates] if candidates < n else np.arange(n)
         top = top[np.isfinite(scores[top])]
         if self.coarse_dim and len(top):
