@@ -133,8 +133,7 @@ class MemoryGraph:
         """Add a message node with its author, room, thread, reply and entity edges (inside its transaction)."""
         key = message_key(message.id)
         ts, mid, eid = message.ts, message.id, message.event_id
-        self._node(key, "message", f"message {mid}", mid, eid, ts, {"room": message.room_id,
-                   "sender": message.sender, "thread": message.thread_id}, unique=True)
+        self._node(key, "message", f"message {mid}", mid, eid, ts, {}, unique=True)
         user = f"user:{message.sender}"
         self._node(user, "user", message.author, mid, eid, ts, {"is_bot": message.is_bot})
         self._edge(key, user, "authored_by", mid, eid, ts)

@@ -259,7 +259,9 @@ class ItemTracker:
                                 data={"status": OPEN_STATUS[insight.kind]})
             if insight.kind == "decision" and data.get("supersedes"):
                 self._supersede(conn, int(data["supersedes"]), item_id, message)
-            item = self._get(conn, item_id)
+            item = Item(item_id, insight.id, insight.kind, message.room_id, message.thread_id, message.id,
+                        message.event_id, message.sender, insight.text, data.get("owner"), data.get("due"),
+                        OPEN_STATUS[insight.kind], None, None, None, insight.confidence, message.ts)
             cached = self._open.get((message.room_id, insight.kind))
             if item is not None and cached is not None:
                 cached.insert(0, item)

@@ -25,10 +25,10 @@ from hololoom_core.store.db import Store
 from hololoom_core.store.messages import row_to_message
 
 RRF_K = 60
-# A term in more than this share of messages (and at least COMMON_MIN of them) counts as common.
-COMMON_SHARE = 0.01
-COMMON_MIN = 300
-COMMON_WINDOW = 20_000
+# Query planning for FTS5 BM25 (see MemorySearch.bm25): at most this many messages scored per query,
+# terms in more than this share of messages dropped when others exist, at most this many OR-ed terms.
+SCORE_BUDGET = 600
+VERY_COMMON_SHARE = 0.1
 MAX_OR_TERMS = 4
 _FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
 # Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
@@ -159,34 +159,44 @@ class MemorySearch:
     def bm25(self, text: str, filters: RecallFilters, limit: int) -> list[tuple[int, float]]:
         """Message ids by FTS5 BM25 (best first) with filters; bot messages and redactions excluded.
 
-        BM25 in FTS5 scores every message that contains a query term, so a very common term (in more
-        than 1% of messages) would make a query scan a large part of the corpus for almost no ranking
-        information (its IDF is near zero). Such terms are left out when the query has rarer ones; a
-        query made only of common terms must match all of them (AND), and looks at the most recent
-        `COMMON_WINDOW` messages, newest context being what a chat search wants.
+        FTS5 scores every message that contains any OR-ed term (a few microseconds each), so a query
+        is planned to score at most `SCORE_BUDGET` messages: terms in more than `VERY_COMMON_SHARE` of
+        all messages are dropped when the query has others (their IDF is near zero); the rarest terms
+        are OR-ed while their document counts fit the budget; when even the rarest term is too common,
+        the rarest terms must all match (AND, dropping the most common one while too few messages
+        match), and as a last resort the rarest term is searched in the
+        most recent messages only (newest context first, as chat search wants).
         """
         terms = self.query_terms(text)
         if not terms:
             return []
         total = self._message_count()
-        cap = max(COMMON_MIN, int(total * COMMON_SHARE))
+        cap = max(SCORE_BUDGET, int(total * VERY_COMMON_SHARE))
         frequencies = {term: self.document_frequency(term, cap) for term in terms}
-        present = [term for term in terms if frequencies[term] > 0]
+        present = sorted((t for t in terms if frequencies[t] > 0), key=lambda t: frequencies[t])
         if not present:
             return []
-        rare = sorted((t for t in present if frequencies[t] <= cap), key=lambda t: frequencies[t])[:MAX_OR_TERMS]
-        if rare:
-            attempts = [(" OR ".join(f'"{t}"' for t in rare), None)]
-        else:
-            window = max(0, total - COMMON_WINDOW)
-            attempts = [(" AND ".join(f'"{t}"' for t in present), window),
-                        (" OR ".join(f'"{t}"' for t in present), window)]
-        found: list[tuple[int, float]] = []
-        for query, window in attempts:
-            found = self._bm25_query(query, window, filters, limit)
-            if len(found) >= min(limit, 8):
+        usable = [t for t in present if frequencies[t] <= cap] or present[:1]
+        chosen: list[str] = []
+        budget = 0
+        for term in usable[:MAX_OR_TERMS]:
+            if budget + frequencies[term] > SCORE_BUDGET and chosen:
                 break
-        return found
+            chosen.append(term)
+            budget += frequencies[term]
+        if budget <= SCORE_BUDGET:
+            return self._bm25_query(" OR ".join(f'"{t}"' for t in chosen), None, filters, limit)
+        found: list[tuple[int, float]] = []
+        for size in range(min(len(usable), MAX_OR_TERMS), 1, -1)[:3]:
+            # All of the rarest terms must match; drop the most common one while too few messages do.
+            found = self._bm25_query(" AND ".join(f'"{t}"' for t in usable[:size]), None, filters, limit)
+            if len(found) >= min(limit, 8):
+                return found
+        rarest = usable[0]
+        window = max(1, int(total * SCORE_BUDGET / max(1, frequencies[rarest])))
+        recent = self._bm25_query(f'"{rarest}"', max(0, total - window), filters, limit)
+        seen = {message_id for message_id, _ in found}
+        return found + [hit for hit in recent if hit[0] not in seen][: max(0, limit - len(found))]
 
     def _bm25_query(self, query: str, min_rowid: int | None, filters: RecallFilters,
                     limit: int) -> list[tuple[int, float]]:
