@@ -103,16 +103,30 @@ def extract_entities(text: str, people: Iterable[str] = ()) -> list[Entity]:
     return found
 
 
+_PEOPLE_PATTERNS: dict[frozenset[str], re.Pattern[str] | None] = {}
+
+
+def _people_pattern(people: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex for all known names (cached per set of names)."""
+    pattern = _PEOPLE_PATTERNS.get(people)
+    if pattern is None and people not in _PEOPLE_PATTERNS:
+        names = sorted({n.lower().lstrip("@").split(":", 1)[0] for n in people} - {""}, key=len, reverse=True)
+        names = [n for n in names if len(n) >= 3]
+        pattern = re.compile(r"(?<![\w@.-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])") if names else None
+        if len(_PEOPLE_PATTERNS) > 64:
+            _PEOPLE_PATTERNS.clear()
+        _PEOPLE_PATTERNS[people] = pattern
+    return pattern
+
+
 def _known_people(lower: str, people: Iterable[str]) -> list[tuple[str, int, int]]:
     """Whole-word, case-insensitive mentions of known people's names in lower-cased text."""
-    hits: list[tuple[str, int, int]] = []
-    for name in people:
-        name = name.lower().lstrip("@").split(":", 1)[0]
-        if len(name) < 3 or name not in lower:
-            continue
-        for match in re.finditer(r"(?<![\w@.-])" + re.escape(name) + r"(?![\w-])", lower):
-            hits.append((name, match.start(), match.end()))
-    return hits
+    if not people:
+        return []
+    pattern = _people_pattern(people if isinstance(people, frozenset) else frozenset(people))
+    if pattern is None:
+        return []
+    return [(match.group(0), match.start(), match.end()) for match in pattern.finditer(lower)]
 
 
 def entities_of_kind(text: str, kind: str) -> list[str]:

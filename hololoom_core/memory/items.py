@@ -103,6 +103,12 @@ class ItemTracker:
         else:
             self._open.pop((room_id, kind), None)
 
+    def _drop_open(self, room_id: str, kind: str, item_id: int) -> None:
+        """Take a no-longer-open item out of the cache (the cache stays valid, no reload needed)."""
+        cached = self._open.get((room_id, kind))
+        if cached is not None:
+            cached[:] = [item for item in cached if item.id != item_id]
+
     def _open_items(self, room_id: str, kind: str) -> list[Item]:
         key = (room_id, kind)
         cached = self._open.get(key)
@@ -281,7 +287,7 @@ class ItemTracker:
         old = self._get(conn, old_id)
         if old is None or old.status != "active":
             return
-        self.invalidate(old.room_id, "decision")
+        self._drop_open(old.room_id, "decision", old.id)
         conn.execute(
             "UPDATE memory_items SET status = 'reversed', superseded_by = ?, status_message_id = ?, status_ts = ? "
             "WHERE id = ?",
@@ -297,7 +303,7 @@ class ItemTracker:
         item = self._get(conn, item_id)
         if item is None or item.status != OPEN_STATUS[item.kind]:
             return None
-        self.invalidate(item.room_id, item.kind)
+        self._drop_open(item.room_id, item.kind, item.id)
         conn.execute(
             "UPDATE memory_items SET status = ?, status_message_id = ?, status_ts = ? WHERE id = ?",
             (status, message.id, message.ts, item_id),
