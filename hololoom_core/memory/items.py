@@ -197,12 +197,18 @@ class ItemTracker:
                           reply_confidence: float, nearby_confidence: float) -> tuple[Item, float, str] | None:
         """The open question this message answers (by reply, thread or nearby content), with confidence."""
         since = message.ts - window_minutes * 60
-        candidates = [item for item in self._open_items(message.room_id, "question")
-                      if item.ts >= since and item.message_id < message.id][:20]
+        candidates: list[Item] = []
+        for item in self._open_items(message.room_id, "question"):  # newest first
+            if item.ts < since:
+                break
+            if item.message_id < message.id and item.author != message.sender:
+                candidates.append(item)
+                if len(candidates) == 20:
+                    break
         if not candidates:
             return None
         words = term_set(message.body)
-        mention = message.body.lower()
+        mention = message.body.lower() if "@" in message.body else ""
         best: tuple[Item, float, str] | None = None
         for item in candidates:
             if item.author == message.sender:
@@ -216,7 +222,7 @@ class ItemTracker:
             if best is not None:
                 continue
             overlap = containment(self._subject(item), words)
-            addressed = f"@{item.author.lstrip('@').split(':', 1)[0].lower()}" in mention
+            addressed = bool(mention) and f"@{item.author.lstrip('@').split(':', 1)[0].lower()}" in mention
             if overlap >= min_overlap or (addressed and overlap > 0):
                 best = (item, nearby_confidence, "nearby")
         return best
