@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ SCORE_BUDGET = 600
 VERY_COMMON_SHARE = 0.1
 MAX_OR_TERMS = 4
 _FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_VECTOR_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-vector-search")
 # Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
 # and paraphrases above ~0.3); such hits do not enter the fusion.
 VECTOR_FLOOR = 0.2
@@ -287,19 +289,29 @@ class MemorySearch:
         started = time.perf_counter()
         filters = filters or RecallFilters()
         depth = max(self.candidates, k * 3)
-        bm25 = self.bm25(text, filters, depth)
-        lists: dict[str, list[int]] = {"bm25": [message_id for message_id, _ in bm25]}
-        bm25_scores = dict(bm25)
-        similarities: dict[int, float] = {}
+        vector_job: Future[list[tuple[int, float]]] | None = None
         if mode in ("fast", "fused"):
             vectors = self.vectors(mode)
             if vectors is not None:
                 index, embed = vectors
-                query_vector = embed([text])[0]
-                found = [(message_id, similarity) for message_id, similarity in
-                         index.search(query_vector, depth, filters.vector_filter()) if similarity >= VECTOR_FLOOR]
-                lists["vector"] = [message_id for message_id, _ in found]
-                similarities = dict(found)
+
+                def vector_search() -> list[tuple[int, float]]:
+                    query_vector = embed([text])[0]
+                    return [(message_id, similarity) for message_id, similarity in
+                            index.search(query_vector, depth, filters.vector_filter())
+                            if similarity >= VECTOR_FLOOR]
+
+                # The embedding and the matrix scan release the GIL, and so does SQLite: run the vector
+                # side in a worker thread while FTS5 ranks on this one.
+                vector_job = _VECTOR_POOL.submit(vector_search)
+        bm25 = self.bm25(text, filters, depth)
+        lists: dict[str, list[int]] = {"bm25": [message_id for message_id, _ in bm25]}
+        bm25_scores = dict(bm25)
+        similarities: dict[int, float] = {}
+        if vector_job is not None:
+            found = vector_job.result()
+            lists["vector"] = [message_id for message_id, _ in found]
+            similarities = dict(found)
         if mode == "fused":
             seeds = list(dict.fromkeys(lists["bm25"][:2] + lists.get("vector", [])[:2]))
             lists["graph"] = self.graph_list(text, filters, seeds, depth)
