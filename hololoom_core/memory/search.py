@@ -115,11 +115,13 @@ class MemorySearch:
         graph: MemoryGraph,
         vectors: Callable[[str], tuple[VectorIndex, Callable[[list[str]], np.ndarray]] | None],
         candidates: int = 50,
+        command_prefix: str = "!",
     ) -> None:
         self.store = store
         self.graph = graph
         self.vectors = vectors
         self.candidates = candidates
+        self.command_prefix = command_prefix
         self._df: dict[str, tuple[int, int]] = {}
         self._count = 0
         self._count_checked = -1e9
@@ -326,6 +328,8 @@ class MemorySearch:
             message = messages.get(message_id)
             if message is None or message.redacted or (message.is_bot and not filters.include_bot):
                 continue
+            if message.body.lstrip().startswith(self.command_prefix):
+                continue  # a command (`!recall ...`) is not memory
             hits.append(RecallHit(message, score, ranks, bm25_scores.get(message_id), similarities.get(message_id)))
             if len(hits) >= k:
                 break

@@ -81,7 +81,8 @@ class MemoryService:
         self._warned: set[str] = set()
         self._recent: OrderedDict[int, StoredMessage] = OrderedDict()
         self.closed = False
-        self.search_engine = MemorySearch(self.store, self.graph, self._vector_access)
+        self.search_engine = MemorySearch(self.store, self.graph, self._vector_access,
+                                          command_prefix=engine.config.matrix.command_prefix)
         self.embedded = 0
 
     # -- retrieval modes ---------------------------------------------------------------------

@@ -180,3 +180,5 @@ async def test_answers_cite_the_memory_they_used(engine: Engine) -> None:
     assert "db-02.prod filled up" in answer.markdown and "#db" in answer.markdown
     recall = (await say(engine, "bob", "!recall disk db-02.prod room:#db")).replies[0].body
     assert "marco" in recall and "msg #" in recall and "bare mode" in recall
+    again = (await say(engine, "bob", "!recall disk db-02.prod")).replies[0].body
+    assert "!recall" not in again  # earlier commands are not memory
