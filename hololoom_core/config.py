@@ -456,6 +456,17 @@ class OpsConfig(StrictModel):
     entry_point_plugins: bool = True
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     answer_cache: AnswerCacheConfig = Field(default_factory=AnswerCacheConfig)
+class MemoryConfig(StrictModel):
+    """Knowledge-graph memory, hybrid recall and the proactive agent (patterns, suggestions)."""
+
+    patterns_file: Path | None = None
+    patterns_check_s: float = Field(default=1.0, ge=0, le=3600)
+    suggestions: bool = True
+    suggestion_interval_s: float = Field(default=900.0, ge=0)
+    recall_k: int = Field(default=8, ge=1, le=100)
+    min_similarity: float = Field(default=0.5, ge=0, le=1)
+    embed_batch_size: int = Field(default=256, ge=1, le=8192)
+    embed_delay_s: float = Field(default=0.2, ge=0, le=60)
 
 
 class Config(StrictModel):
@@ -472,6 +483,7 @@ class Config(StrictModel):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)

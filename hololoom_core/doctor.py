@@ -147,6 +147,15 @@ async def check_promptly(config: Config) -> CheckResult:
 
 
 @check
+async def check_memory(config: Config) -> CheckResult:
+    """The retrieval mode's optional parts are installed and the operator's pattern file is valid."""
+    from hololoom_core.memory.doctor import memory_check
+
+    status, detail = memory_check(config)
+    return CheckResult("memory", status, detail)
+
+
+@check
 async def check_app(config: Config) -> CheckResult:
     """The terminal app's toolkit is installed."""
     if importlib.util.find_spec("textual") is None:

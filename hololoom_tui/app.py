@@ -25,10 +25,12 @@ from hololoom_core.events import (
     EngineError,
     ExperimentChanged,
     FeedbackRecorded,
+    InsightDetected,
     MessageStored,
     StatsChanged,
     StatusChanged,
 )
+from hololoom_core.memory.events import MemoryChanged
 from hololoom_core.transport.local import DEFAULT_ROOM, LocalRoom, SimulatedUser
 from hololoom_core.transport.scenarios import (
     Scenario,
@@ -47,6 +49,7 @@ from hololoom_tui.tabs.multi_agent import MultiAgentTab
 from hololoom_tui.tabs.predictive_quality import PredictiveQualityTab
 from hololoom_tui.tabs.self_improving import SelfImprovingTab
 from hololoom_tui.tabs.team_learning import TeamLearningTab
+from hololoom_tui.widgets.memory_panel import MemoryPanel
 from hololoom_tui.widgets.status_bar import StatusBar
 
 TABS: list[tuple[str, str]] = [
@@ -204,6 +207,8 @@ class HoloLoomApp(App[None]):
                 overview_dirty = True
         if any(isinstance(e, (MessageStored, StatusChanged)) for e in update.events):
             self.chat.set_rooms(self.engine.messages.rooms())
+        if any(isinstance(e, (InsightDetected, MemoryChanged)) for e in update.events):
+            self._refresh_memory()
         if overview_dirty:
             self._refresh_active_overview()
 
@@ -227,6 +232,13 @@ class HoloLoomApp(App[None]):
         self.chat.set_rooms(self.engine.messages.rooms())
         self.chat.show_history(self.engine.messages.recent(room_id, limit=200))
         self._sync_speaker()
+        self._refresh_memory()
+
+    def _refresh_memory(self) -> None:
+        """Show the current room's decisions, open action items and open questions in the memory panel."""
+        memory = self.engine.extensions.get("memory")
+        if memory is not None:
+            self.query_one(MemoryPanel).digest = memory.room_digest(self.chat.room_id)
 
     def _sync_speaker(self) -> None:
         room = self.room(self.chat.room_id)

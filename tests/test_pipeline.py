@@ -106,7 +106,7 @@ async def test_failures_in_plugins_never_break_the_pipeline(engine: Engine) -> N
     errors: list[Event] = []
     engine.bus.subscribe(lambda event: errors.append(event))
     engine.bus.subscribe(lambda event: 1 / 0)  # a crashing subscriber is logged, not raised
-    result = await engine.handle(message("we decided to roll back"))
+    result = await engine.handle(message("the weather in Lisbon is lovely"))  # nothing the shipped detectors flag
     assert [insight.kind for insight in result.insights] == ["decision"]
     assert engine.store.scalar("SELECT count(*) FROM insights") == 1
     assert any(type(e).__name__ == "EngineError" and "detector bug" in e.error for e in errors)  # type: ignore[attr-defined]

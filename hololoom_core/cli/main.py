@@ -24,6 +24,8 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.workflow",
     "hololoom_core.cli.incident",
     "hololoom_core.cli.bot",
+    "hololoom_core.cli.ingest",
+    "hololoom_core.cli.memory",
 ]
 
 

@@ -8,6 +8,7 @@ Capabilities plug into registries the engine holds: keepers (indexing, graph), d
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import re
@@ -55,6 +56,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.ops.review.commands",
     "hololoom_core.ops.workflows.commands",
     "hololoom_core.transport.matrix.state",
+    "hololoom_core.memory.capability",
     "hololoom_core.ops.commands",  # keep last: loads plugins and aliases after every other capability
 ]
 
@@ -126,6 +128,9 @@ class Engine:
         self.extensions: dict[str, Any] = {}
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []  # run by start(), in order
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []  # run by close(), before the store closes
+        provider_close = getattr(self.provider, "close", None)
+        if provider_close is not None and inspect.iscoroutinefunction(provider_close):
+            self.shutdown_hooks.append(provider_close)  # e.g. the Ollama client's HTTP connections
         for module in capabilities if capabilities is not None else CAPABILITIES:
             installer = getattr(importlib.import_module(module), "install", None)
             if installer is not None:
@@ -211,7 +216,11 @@ class Engine:
 
     def is_addressed(self, message: ChatMessage) -> bool:
         """True for direct messages, explicit mentions and messages that name the bot."""
-        return message.is_direct or message.mentions_bot or bool(self._mention.search(message.body))
+        return message.is_direct or message.mentions_bot or self.names_bot(message.body)
+
+    def names_bot(self, text: str) -> bool:
+        """True when the text mentions the bot by name (`@hololoom`, `hololoom:` ...)."""
+        return bool(self._mention.search(text))
 
     def strip_mention(self, text: str) -> str:
         """The question without the bot's name or mention."""

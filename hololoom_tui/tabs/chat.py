@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, ListItem, ListView, Static
 from hololoom_core.models import StoredMessage
 from hololoom_tui.widgets.answer_stream import StreamingAnswer
 from hololoom_tui.widgets.chat_entries import entry_for
+from hololoom_tui.widgets.memory_panel import MemoryPanel
 
 MAX_ENTRIES = 200
 
@@ -69,6 +70,7 @@ class ChatTab(Vertical):
                 with Horizontal(id="composer"):
                     yield Label("", id="speaker-label")
                     yield Input(id="chat-input")
+            yield MemoryPanel(id="memory-panel")
 
     def on_mount(self) -> None:
         """Show the initial labels and put the cursor in the composer."""

@@ -64,13 +64,15 @@ async def test_full_incident_lifecycle(engine: Engine) -> None:
     assert incident.time_to_resolve == pytest.approx(1800.0)
     assert incident.roles == {"commander": "priya", "scribe": "bob"}
     kinds = [entry.kind for entry in service.timeline("INC-1")]
-    assert kinds == ["declared", "message", "acknowledged", "role", "role", "status", "severity", "message",
-                     "message", "message", "note", "action", "resolved"]
+    # Messages the detectors flagged show as their insight (one line per message), the rest as messages.
+    assert kinds == ["declared", "insight:action_item", "acknowledged", "role", "role", "status", "severity",
+                     "insight:action_item", "insight:action_item", "message", "note", "action", "resolved"]
     assert {"declared", "acknowledged", "role", "status", "severity", "note", "action", "resolved"} <= set(changes)
     texts = " ".join(entry.text for entry in service.timeline("INC-1"))
     assert "unrelated chatter" not in texts and "also hit the mobile app" in texts
     owners = [(item.owner, item.text) for item in service.action_items("INC-1")]
-    assert owners == [("bob", "add an alert on pool timeouts by Friday"), ("marco", "review pool sizing by Wednesday"),
+    assert owners == [("priya", "I'm on it, looking at the dashboards"),  # taking ownership, flagged by the detectors
+                      ("bob", "add an alert on pool timeouts by Friday"), ("marco", "review pool sizing by Wednesday"),
                       ("unassigned", "add a CI check for pool_size in prod overlays"),
                       ("alice", "write the customer update")]
 

@@ -101,8 +101,9 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         verdict_table = details.query_one(".answer-verdict", Static).content
         reasons = list(verdict_table.columns[3].cells)  # the reason column, one row per criterion
         assert len(reasons) == 5 and any("runbook(s) and" in str(reason) for reason in reasons)
-        assert "loop: generate -> judge -> refine until quality >= 0.8 max 2 -> verify" in text
-        assert "verify:" in text and "all found in the sources" in text
+        steps = str(details.query_one(".answer-steps", Static).render())  # the widget's text, not the wrapped screen
+        assert "loop: generate -> judge -> refine until quality >= 0.8 max 2 -> verify" in steps
+        assert "verify:" in steps and "all found in the sources" in steps
         # the meta that feeds the expander is stored with the bot message, so history shows it too
         stored = engine.messages.recent("#ops", limit=5)[-1]
         assert stored.meta["judge"]["criteria"] and stored.meta["loop_steps"][0]["step"] == "loop"

@@ -222,6 +222,22 @@ class IncidentStore:
             )
             return cursor.rowcount > 0
 
+    def mark_message_entry(self, number: int, message_id: int, kind: str, data: dict[str, Any]) -> bool:
+        """Turn the plain `message` entry of a message into `kind` (an insight about it); False if there is none."""
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, data FROM incident_timeline WHERE incident_id = ? AND message_id = ? AND kind = 'message'",
+                (number, message_id),
+            ).fetchone()
+            if row is None:
+                return False
+            merged = {**json.loads(row["data"] or "{}"), **data}
+            conn.execute(
+                "UPDATE OR IGNORE incident_timeline SET kind = ?, data = ? WHERE id = ?",
+                (kind, json.dumps(merged), row["id"]),
+            )
+            return True
+
     def timeline(self, number: int) -> list[TimelineEntry]:
         """The timeline of one incident, oldest first."""
         rows = self.store.query(

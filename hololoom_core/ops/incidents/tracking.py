@@ -121,8 +121,11 @@ class IncidentTracker:
             return
         for number, _why in self.incidents_for(message, adopt=False):
             db = self.service.db
-            db.add_entry(number, message.ts, f"insight:{insight.kind}", message.sender, insight.text, message.id,
-                         data={"confidence": insight.confidence, "insight_id": insight.id})
+            data = {"confidence": insight.confidence, "insight_id": insight.id}
+            # One line per message: a message already on the timeline becomes the insight's entry.
+            if not db.mark_message_entry(number, message.id, f"insight:{insight.kind}", data):
+                db.add_entry(number, message.ts, f"insight:{insight.kind}", message.sender, insight.text, message.id,
+                             data=data)
             if insight.kind in ACTION_INSIGHT_KINDS:
                 owner = insight.data.get("owner") or insight.data.get("assignee")
                 if not owner:

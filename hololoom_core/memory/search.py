@@ -1,0 +1,338 @@
+"""Hybrid search over kept messages: BM25 (SQLite FTS5), embeddings, graph neighbourhood, fused by RRF.
+
+`bare` ranks by BM25 alone; `fast` fuses BM25 with wordllama similarity; `fused` adds
+all-MiniLM-L6-v2 similarity instead of wordllama, plus the messages around the query's entities in
+the knowledge graph. Lists are merged by reciprocal rank fusion (each list contributes
+1 / (60 + rank)), which needs no score calibration between BM25 and cosine.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hololoom_core.memory.entities import extract_entities
+from hololoom_core.memory.graph import MemoryGraph
+from hololoom_core.memory.text import STOP_WORDS, words
+from hololoom_core.memory.vectors import VectorFilter, VectorIndex
+from hololoom_core.models import StoredMessage
+from hololoom_core.store.db import Store
+from hololoom_core.store.messages import row_to_message
+
+RRF_K = 60
+# Query planning for FTS5 BM25 (see MemorySearch.bm25): at most this many messages scored per query,
+# terms in more than this share of messages dropped when others exist, at most this many OR-ed terms.
+SCORE_BUDGET = 600
+VERY_COMMON_SHARE = 0.1
+MAX_OR_TERMS = 4
+_FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_VECTOR_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-vector-search")
+# Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
+# and paraphrases above ~0.3); such hits do not enter the fusion.
+VECTOR_FLOOR = 0.2
+MODES = ("bare", "fast", "fused")
+
+
+@dataclass(slots=True)
+class RecallFilters:
+    """Restrict a search to a room, a thread, an author and/or a time range (epoch seconds)."""
+
+    room_id: str | None = None
+    thread_id: str | None = None
+    sender: str | None = None
+    since: float | None = None
+    until: float | None = None
+    exclude_ids: tuple[int, ...] = ()
+    include_bot: bool = False
+
+    def vector_filter(self) -> VectorFilter:
+        """The same restriction for the vector index."""
+        return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids)
+
+
+@dataclass(slots=True)
+class RecallHit:
+    """A message found by recall, with its fused score and its rank in each list that found it."""
+
+    message: StoredMessage
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)
+    bm25: float | None = None
+    similarity: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        message = self.message
+        return {
+            "message_id": message.id, "event_id": message.event_id, "room": message.room_id,
+            "thread": message.thread_id, "author": message.author, "sender": message.sender, "ts": message.ts,
+            "body": message.body, "score": round(self.score, 6), "ranks": self.ranks,
+            "bm25": None if self.bm25 is None else round(self.bm25, 4),
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+        }
+
+
+@dataclass(slots=True)
+class RecallResult:
+    """What a search found, which mode actually ran, and how long it took."""
+
+    query: str
+    mode: str
+    hits: list[RecallHit]
+    elapsed_ms: float
+    degraded_from: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {"query": self.query, "mode": self.mode, "degraded_from": self.degraded_from,
+                "elapsed_ms": round(self.elapsed_ms, 3), "hits": [hit.as_dict() for hit in self.hits]}
+
+
+def reciprocal_rank_fusion(lists: dict[str, list[int]], k: int = RRF_K) -> list[tuple[int, float, dict[str, int]]]:
+    """Merge ranked id lists: score = sum of 1 / (k + rank) over the lists an id appears in; best first."""
+    scores: dict[int, float] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ids in lists.items():
+        for rank, item in enumerate(ids, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            ranks.setdefault(item, {})[name] = rank
+    ordered = sorted(scores.items(), key=lambda pair: (-pair[1], -pair[0]))
+    return [(item, score, ranks[item]) for item, score in ordered]
+
+
+class MemorySearch:
+    """Runs one query in a retrieval mode, with filters, over the store, the vectors and the graph."""
+
+    def __init__(
+        self,
+        store: Store,
+        graph: MemoryGraph,
+        vectors: Callable[[str], tuple[VectorIndex, Callable[[list[str]], np.ndarray]] | None],
+        candidates: int = 50,
+        command_prefix: str = "!",
+    ) -> None:
+        self.store = store
+        self.graph = graph
+        self.vectors = vectors
+        self.candidates = candidates
+        self.command_prefix = command_prefix
+        self._df: dict[str, tuple[int, int]] = {}
+        self._count = 0
+        self._count_checked = -1e9
+
+    def query_terms(self, text: str) -> list[str]:
+        """The query's searchable words: lower-case, no stop words, no FTS syntax, at most 12."""
+        seen: list[str] = []
+        for token in _FTS_TOKEN.findall(text.lower()):
+            if (len(token) < 2 and not token.isdigit()) or token in STOP_WORDS or token in seen:
+                continue
+            seen.append(token)
+            if len(seen) >= 12:
+                break
+        return seen
+
+    def document_frequency(self, term: str, cap: int) -> int:
+        """How many messages contain `term` (counted up to `cap`; a non-zero count is cached while the corpus size is similar)."""
+        generation = self._message_count() // 5000
+        cached = self._df.get(term)
+        if cached is not None and cached[1] == generation:
+            return cached[0]
+        row = self.store.query_one(
+            "SELECT count(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
+            (f'"{term}"', cap + 1),
+        )
+        count = int(row[0]) if row else 0
+        if count == 0:
+            return 0  # never cache an absence: the next message may contain the term (and recounting is cheap)
+        if len(self._df) > 50_000:
+            self._df.clear()
+        self._df[term] = (count, generation)
+        return count
+
+    def _message_count(self) -> int:
+        now = time.monotonic()
+        if now - self._count_checked > 2.0:
+            self._count = int(self.store.scalar("SELECT coalesce(max(id), 0) FROM messages") or 0)
+            self._count_checked = now
+        return self._count
+
+    def bm25(self, text: str, filters: RecallFilters, limit: int) -> list[tuple[int, float]]:
+        """Message ids by FTS5 BM25 (best first) with filters; bot messages and redactions excluded.
+
+        FTS5 scores every message that contains any OR-ed term (a few microseconds each), so a query
+        is planned to score at most `SCORE_BUDGET` messages: terms in more than `VERY_COMMON_SHARE` of
+        all messages are dropped when the query has others (their IDF is near zero); the rarest terms
+        are OR-ed while their document counts fit the budget; when even the rarest term is too common,
+        the rarest terms must all match (AND, dropping the most common one while too few messages
+        match), and as a last resort the rarest term is searched in the
+        most recent messages only (newest context first, as chat search wants).
+        """
+        terms = self.query_terms(text)
+        if not terms:
+            return []
+        total = self._message_count()
+        cap = max(SCORE_BUDGET, int(total * VERY_COMMON_SHARE))
+        frequencies = {term: self.document_frequency(term, cap) for term in terms}
+        present = sorted((t for t in terms if frequencies[t] > 0), key=lambda t: frequencies[t])
+        if not present:
+            return []
+        usable = [t for t in present if frequencies[t] <= cap] or present[:1]
+        chosen: list[str] = []
+        budget = 0
+        for term in usable[:MAX_OR_TERMS]:
+            if budget + frequencies[term] > SCORE_BUDGET and chosen:
+                break
+            chosen.append(term)
+            budget += frequencies[term]
+        if budget <= SCORE_BUDGET:
+            return self._bm25_query(" OR ".join(f'"{t}"' for t in chosen), None, filters, limit)
+        found: list[tuple[int, float]] = []
+        for size in range(min(len(usable), MAX_OR_TERMS), 1, -1)[:3]:
+            # All of the rarest terms must match; drop the most common one while too few messages do.
+            found = self._bm25_query(" AND ".join(f'"{t}"' for t in usable[:size]), None, filters, limit)
+            if len(found) >= min(limit, 8):
+                return found
+        rarest = usable[0]
+        window = max(1, int(total * SCORE_BUDGET / max(1, frequencies[rarest])))
+        recent = self._bm25_query(f'"{rarest}"', max(0, total - window), filters, limit)
+        seen = {message_id for message_id, _ in found}
+        return found + [hit for hit in recent if hit[0] not in seen][: max(0, limit - len(found))]
+
+    def _bm25_query(self, query: str, min_rowid: int | None, filters: RecallFilters,
+                    limit: int) -> list[tuple[int, float]]:
+        clauses = ["messages_fts MATCH ?"]
+        params: list[Any] = [query]
+        if min_rowid:
+            clauses.append("messages_fts.rowid > ?")
+            params.append(min_rowid)
+        outer: list[str] = []
+        outer_params: list[Any] = []
+        if not filters.include_bot:
+            outer.append("m.is_bot = 0")
+        for column, value in (("m.room_id", filters.room_id), ("m.thread_id", filters.thread_id),
+                              ("m.sender", filters.sender)):
+            if value is not None:
+                outer.append(f"{column} = ?")
+                outer_params.append(value)
+        if filters.since is not None:
+            outer.append("m.ts >= ?")
+            outer_params.append(filters.since)
+        if filters.until is not None:
+            outer.append("m.ts <= ?")
+            outer_params.append(filters.until)
+        if filters.exclude_ids:
+            outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
+            outer_params.extend(filters.exclude_ids)
+        narrowing = len(outer) - (1 if filters.exclude_ids else 0) > (0 if filters.include_bot else 1)
+        if narrowing:
+            # Filters can reject many matches: filter inside the ranked query.
+            sql = ("SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score FROM messages_fts "
+                   "JOIN messages m ON m.id = messages_fts.rowid "
+                   f"WHERE {' AND '.join(clauses + outer)} ORDER BY score LIMIT ?")
+            rows = self.store.query(sql, (*params, *outer_params, limit))
+        else:
+            # Only bot messages to drop: rank in FTS alone, then join the (over-fetched) top rows.
+            inner = (f"SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts "
+                     f"WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?")
+            where = f"WHERE {' AND '.join(outer)} " if outer else ""
+            sql = f"SELECT f.id, f.score FROM ({inner}) f JOIN messages m ON m.id = f.id {where}ORDER BY f.score LIMIT ?"
+            rows = self.store.query(sql, (*params, limit * 2 + len(filters.exclude_ids), *outer_params, limit))
+        return [(int(row[0]), float(row[1])) for row in rows]
+
+    def graph_list(self, text: str, filters: RecallFilters, seeds: list[int], limit: int) -> list[int]:
+        """Message ids near the query's entities (and the seeds' threads) in the knowledge graph."""
+        entity_keys = [entity.key for entity in extract_entities(text)]
+        tokens = [word for word in words(text) if len(word) >= 3]
+        keys = self.graph.query_entities(entity_keys, tokens)
+        ranked = self.graph.neighbourhood(keys, limit=limit * 4, seed_messages=seeds[:3])
+        if not ranked:
+            return []
+        ids = [message_id for message_id, _ in ranked]
+        allowed = set(self._filter_ids(ids, filters))
+        return [message_id for message_id in ids if message_id in allowed][:limit]
+
+    def _filter_ids(self, ids: list[int], filters: RecallFilters) -> list[int]:
+        clauses = [f"id IN ({','.join('?' * len(ids))})", "redacted = 0"]
+        params: list[Any] = list(ids)
+        if not filters.include_bot:
+            clauses.append("is_bot = 0")
+        for column, value in (("room_id", filters.room_id), ("thread_id", filters.thread_id),
+                              ("sender", filters.sender)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.since is not None:
+            clauses.append("ts >= ?")
+            params.append(filters.since)
+        if filters.until is not None:
+            clauses.append("ts <= ?")
+            params.append(filters.until)
+        exclude = set(filters.exclude_ids)
+        rows = self.store.query(f"SELECT id FROM messages WHERE {' AND '.join(clauses)}", tuple(params))
+        return [row[0] for row in rows if row[0] not in exclude]
+
+    def fetch(self, ids: list[int]) -> dict[int, StoredMessage]:
+        """Stored messages by id."""
+        if not ids:
+            return {}
+        rows = self.store.query(
+            "SELECT m.*, u.display_name AS display_name FROM messages m LEFT JOIN users u ON u.user_id = m.sender "
+            f"WHERE m.id IN ({','.join('?' * len(ids))})",
+            tuple(ids),
+        )
+        return {row["id"]: row_to_message(row) for row in rows}
+
+    def search(self, text: str, *, mode: str, k: int = 8, filters: RecallFilters | None = None) -> RecallResult:
+        """Search in one mode (which must be available: the caller resolves degradation)."""
+        started = time.perf_counter()
+        filters = filters or RecallFilters()
+        depth = max(self.candidates, k * 3)
+        vector_job: Future[list[tuple[int, float]]] | None = None
+        if mode in ("fast", "fused"):
+            vectors = self.vectors(mode)
+            if vectors is not None:
+                index, embed = vectors
+
+                def vector_search() -> list[tuple[int, float]]:
+                    query_vector = embed([text])[0]
+                    return [(message_id, similarity) for message_id, similarity in
+                            index.search(query_vector, depth, filters.vector_filter())
+                            if similarity >= VECTOR_FLOOR]
+
+                # The embedding and the matrix scan release the GIL, and so does SQLite: run the vector
+                # side in a worker thread while FTS5 ranks on this one.
+                vector_job = _VECTOR_POOL.submit(vector_search)
+        bm25 = self.bm25(text, filters, depth)
+        lists: dict[str, list[int]] = {"bm25": [message_id for message_id, _ in bm25]}
+        bm25_scores = dict(bm25)
+        similarities: dict[int, float] = {}
+        if vector_job is not None:
+            found = vector_job.result()
+            lists["vector"] = [message_id for message_id, _ in found]
+            similarities = dict(found)
+        if mode == "fused":
+            seeds = list(dict.fromkeys(lists["bm25"][:2] + lists.get("vector", [])[:2]))
+            lists["graph"] = self.graph_list(text, filters, seeds, depth)
+        if mode == "bare":
+            fused = [(message_id, -score, {"bm25": rank}) for rank, (message_id, score) in enumerate(bm25, start=1)]
+        else:
+            fused = reciprocal_rank_fusion(lists)
+        top = fused[: k * 2]
+        messages = self.fetch([message_id for message_id, _, _ in top])
+        hits: list[RecallHit] = []
+        for message_id, score, ranks in top:
+            message = messages.get(message_id)
+            if message is None or message.redacted or (message.is_bot and not filters.include_bot):
+                continue
+            if message.body.lstrip().startswith(self.command_prefix):
+                continue  # a command (`!recall ...`) is not memory
+            hits.append(RecallHit(message, score, ranks, bm25_scores.get(message_id), similarities.get(message_id)))
+            if len(hits) >= k:
+                break
+        return RecallResult(text, mode, hits, (time.perf_counter() - started) * 1000.0)

