@@ -156,7 +156,7 @@ class HoloLoomApp(App[None]):
     @work(group="engine", exit_on_error=False, name="engine")
     async def start_engine(self) -> None:
         """Start the engine and pump its events to the UI until the app exits."""
-        await self.engine.start()
+        await self.engine.start(long_running=True)
         if self.bridge is not None:
             self.bridge.close()
         self.bridge = EngineBridge(self.engine.bus, self)

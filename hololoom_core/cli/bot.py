@@ -76,7 +76,7 @@ async def run(args: argparse.Namespace) -> int:
     from hololoom_core.transport.matrix.session import MatrixLoginError
     from hololoom_core.transport.matrix.transport import MatrixTransport
 
-    async with open_engine(args) as engine:
+    async with open_engine(args, long_running=True) as engine:
         transport = MatrixTransport(engine)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -42,8 +42,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 @asynccontextmanager
-async def open_engine(args: argparse.Namespace, **engine_options: Any) -> AsyncIterator[Any]:
-    """Build and start an engine for one command, and close it afterwards."""
+async def open_engine(
+    args: argparse.Namespace, *, long_running: bool = False, **engine_options: Any
+) -> AsyncIterator[Any]:
+    """Build and start an engine for one command (or a long-running one, like the bot), and close it afterwards."""
     from hololoom_core.engine import Engine
     from hololoom_core.store import StoreError
 
@@ -53,7 +55,7 @@ async def open_engine(args: argparse.Namespace, **engine_options: Any) -> AsyncI
     except StoreError as exc:
         raise CliError(f"store error: {exc}")
     try:
-        await engine.start()
+        await engine.start(long_running=long_running)
         yield engine
     finally:
         await engine.close()

@@ -128,6 +128,7 @@ class Engine:
         self.extensions: dict[str, Any] = {}
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []  # run by start(), in order
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []  # run by close(), before the store closes
+        self.warmup_hooks: list[Callable[[], None]] = []  # start background work in long-running processes
         provider_close = getattr(self.provider, "close", None)
         if provider_close is not None and inspect.iscoroutinefunction(provider_close):
             self.shutdown_hooks.append(provider_close)  # e.g. the Ollama client's HTTP connections
@@ -145,12 +146,19 @@ class Engine:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Check the language provider, run the startup hooks, and publish the starting state."""
+    async def start(self, *, long_running: bool = False) -> None:
+        """Check the language provider, run the startup hooks, and publish the starting state.
+
+        `long_running` (the app, the bot) also starts background warm-up work such as loading the
+        embedding model, so the first answer does not pay for it; one-shot CLI commands skip it.
+        """
         status = await self.provider.status()
         self.set_status("llm", "ok" if status.available else "down", status.detail)
         for hook in self.startup_hooks:
             await hook()
+        if long_running:
+            for warm_up in self.warmup_hooks:
+                warm_up()
         self.publish_stats()
 
     async def close(self) -> None:
@@ -187,6 +195,8 @@ class Engine:
                 for a in message.attachments
             ]
         action = self.classify(message)
+        if action == "question":
+            meta["addressed_to_bot"] = True  # detectors leave such questions to the bot's own answer
         is_bot = message.sender == self.bot_id
         with self.store.transaction() as conn:
             stored = self.messages.insert(message, redaction.text, is_bot=is_bot, meta=meta)

@@ -152,7 +152,7 @@ class ProactiveDetector:
         text = message.body
         detections = analyse_text(text, rules, sender=message.sender, ts=message.ts,
                                   people=self.memory.people_snapshot())
-        if self.is_for_bot(text):
+        if message.meta.get("addressed_to_bot") or self.is_for_bot(text):
             detections = [d for d in detections if d.kind != "question"]  # the bot answers those itself
         tracker = self.memory.items
         insights: list[Insight] = []

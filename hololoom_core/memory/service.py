@@ -212,6 +212,10 @@ class MemoryService:
 
     # -- embedding in batches, off the event loop --------------------------------------------
 
+    def warm_up(self) -> None:
+        """Start the embedding worker now: it loads the mode's model and embeds any backlog in the background."""
+        self._kick_worker()
+
     def _kick_worker(self) -> None:
         if self.closed or (self._worker is not None and not self._worker.done()):
             return

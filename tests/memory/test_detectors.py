@@ -70,3 +70,14 @@ async def test_incident_suggestion_is_rate_limited_and_switchable(engine_factory
                for _ in range(3)]
     assert all(not r.replies for r in replies)
     await quiet.close()
+
+
+async def test_questions_to_the_bot_are_not_tracked_as_open(engine: Engine) -> None:
+    from hololoom_core.transport.local import LocalRoom
+
+    room = LocalRoom(engine, room_id="#ops")
+    await room.post("alice", "is anyone looking at the failing nightly backup?")  # a question to the team
+    await room.post("bob", "why is checkout-api throwing 500s?", to_bot=True)  # addressed without a mention
+    await room.post("carol", "@hololoom what does ENOSPC mean on db-01?")  # addressed by mention
+    open_questions = engine.extensions["memory"].room_digest("#ops").questions
+    assert [item.text for item in open_questions] == ["is anyone looking at the failing nightly backup?"]
