@@ -187,10 +187,24 @@ async def test_review_of_clean_code_says_so(engine: Engine) -> None:
 async def test_review_of_uploaded_file_text(engine: Engine) -> None:
     text = (SAMPLES / "sql_format.py").read_text()
     message = ChatMessage(
-        room_id="#ops", sender="bob", body="!review",
-        attachments=[Attachment("users.py", "text/x-python", len(text), meta={"text": text})],
+        room_id="#ops", sender="bob", body="!review",  # a file sent with `!review` as its caption
+        attachments=[Attachment("users.py", "text/x-python", len(text), text=text)],
     )
     result = await engine.handle(message)
+    assert "`users.py:8` `B608`" in result.replies[0].body
+    stored = engine.messages.get(result.message.id)  # type: ignore[union-attr]
+    assert stored is not None and "text" not in stored.meta["attachments"][0]  # file text is indexed, not in meta
+
+
+async def test_review_as_a_reply_to_an_uploaded_file(engine: Engine) -> None:
+    text = (SAMPLES / "sql_format.py").read_text()
+    upload = await engine.handle(ChatMessage(
+        room_id="#ops", sender="bob", body="users.py",
+        attachments=[Attachment("users.py", "text/x-python", len(text), text=text)],
+    ))
+    assert upload.replies == []
+    result = await engine.handle(ChatMessage(room_id="#ops", sender="alice", body="!review",
+                                             reply_to=upload.message.event_id))  # type: ignore[union-attr]
     assert "`users.py:8` `B608`" in result.replies[0].body
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.arguments import Arg, CommandError, parse_arguments, usage_line
-from hololoom_core.models import StoredMessage
+from hololoom_core.models import Attachment, StoredMessage
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -65,6 +65,7 @@ class CommandContext:
     original_body: str
     params: dict[str, Any] = field(default_factory=dict)
     subcommand: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def user(self) -> str:

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hololoom_core.bus import EventBus
@@ -37,7 +37,7 @@ from hololoom_core.llm.base import LanguageProvider
 from hololoom_core.llm.factory import build_provider
 from hololoom_core.llm.offline import OfflineAnswerEngine
 from hololoom_core.llm.runbooks import RunbookLibrary
-from hololoom_core.models import Answer, ChatMessage, HandleResult, Insight, Reply, StoredMessage
+from hololoom_core.models import Answer, Attachment, ChatMessage, HandleResult, Insight, Reply, StoredMessage
 from hololoom_core.redact import redact_secrets
 from hololoom_core.store import Store
 from hololoom_core.store import schema as _core_schema  # noqa: F401  (registers the core migrations)
@@ -82,6 +82,7 @@ class KeptMessage:
     stored: StoredMessage
     original_body: str
     action: str | None
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 class Engine:
@@ -212,7 +213,7 @@ class Engine:
         stored.sender_name = message.sender_name
         self.stats.messages += 1
         self.bus.publish(MessageStored(stored))
-        return KeptMessage(stored, message.body, action if not is_bot else None)
+        return KeptMessage(stored, message.body, action if not is_bot else None, list(message.attachments))
 
     def classify(self, message: ChatMessage) -> str | None:
         """`command`, `question` (addressed to the bot) or None for ordinary conversation."""
@@ -348,7 +349,9 @@ class Engine:
         decision = self.access.check(full_name, stored.sender, stored.room_id, admin_only=spec.admin_only)
         if not decision.allowed:
             return reply(f"Sorry, {decision.reason}.", ok=False, refused=True)
-        context = CommandContext(self, stored, spec.name, parsed.args, parsed.argv, kept.original_body)
+        context = CommandContext(
+            self, stored, spec.name, parsed.args, parsed.argv, kept.original_body, attachments=kept.attachments
+        )
         try:
             result = await spec.handler(context)
         except CommandError as exc:

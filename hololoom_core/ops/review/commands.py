@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandResult
+from hololoom_core.models import Attachment
 from hololoom_core.ops.review.inputs import (
     ReviewInputError,
     items_from_attachments,
@@ -19,12 +20,38 @@ if TYPE_CHECKING:
 
 
 def message_attachments(context: CommandContext) -> list[Any]:
-    """The uploads that came with the command: `context.attachments` when the transport gives them, else meta."""
-    direct = getattr(context, "attachments", None)
-    if direct:
-        return list(direct)
-    stored = context.message.meta.get("attachments") if isinstance(context.message.meta, dict) else None
-    return list(stored) if isinstance(stored, list) else []
+    """The uploads to review: those sent with the command, else those of the message it replies to."""
+    if context.attachments:
+        return list(context.attachments)
+    return replied_attachments(context)
+
+
+def replied_attachments(context: CommandContext) -> list[Attachment]:
+    """Files of the message the command replies to (`!review` sent as a reply to an uploaded file).
+
+    Their text is read back from the store, where keep() appended it to the body under `[name]` headers
+    (with secrets already redacted).
+    """
+    reply_to = context.message.reply_to
+    replied = context.engine.messages.by_event_id(reply_to) if reply_to else None
+    if replied is None:
+        return []
+    files = [item for item in replied.meta.get("attachments", []) if isinstance(item, dict) and item.get("name")]
+    markers = [f"[{item['name']}]\n" for item in files]
+    found: list[Attachment] = []
+    for item, marker in zip(files, markers, strict=True):
+        start = replied.body.find(marker)
+        if start < 0:
+            found.append(Attachment(str(item["name"]), str(item.get("mimetype", "")), int(item.get("size") or 0)))
+            continue
+        text = replied.body[start + len(marker):]
+        for other in markers:
+            end = text.find("\n\n" + other)
+            if other != marker and end >= 0:
+                text = text[:end]
+        found.append(Attachment(str(item["name"]), str(item.get("mimetype", "")), int(item.get("size") or 0),
+                                text=text))
+    return found
 
 
 def install(engine: Engine) -> None:
