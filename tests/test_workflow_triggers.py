@@ -55,7 +55,24 @@ async def test_insight_trigger_starts_incident_kickoff(tmp_path: Path) -> None:
                 return []
             return [Insight("incident_signal", message.id, message.room_id, message.body, 0.9)]
 
-    engine = await start_engine(make_config(tmp_path), ManualClock())
+    flows = tmp_path / "flows"
+    write_workflow(flows, "auto-kickoff", """\
+name: auto-kickoff
+params:
+  title:
+    required: true
+triggers:
+  - insight: incident_signal
+    min_confidence: 0.8
+    cooldown: 30m
+    args:
+      title: "{{ trigger.text }}"
+steps:
+  - call: incident-kickoff
+    with:
+      title: "{{ title }}"
+""")
+    engine = await start_engine(make_config(tmp_path, workflows={"directory": str(flows)}), ManualClock())
     try:
         engine.detectors.append(IncidentSignals())
         incidents = FakeIncidents()
@@ -63,8 +80,8 @@ async def test_insight_trigger_starts_incident_kickoff(tmp_path: Path) -> None:
         await LocalRoom(engine).post("alice", "checkout-api is returning 500 on every order")
         service = service_of(engine)
         await service.drain()
-        [run] = service.runs.recent()
-        assert (run.workflow, run.trigger, run.status) == ("incident-kickoff", "insight", "succeeded")
+        runs = {run.workflow: run for run in service.runs.recent()}
+        assert (runs["auto-kickoff"].trigger, runs["auto-kickoff"].status) == ("insight", "succeeded")
         assert incidents.calls[0][:2] == ("declare", ("checkout-api is returning 500 on every order", "sev2"))
         assert "🚨 **INC-1** declared (sev2)" in bot_messages(engine)[-1]
     finally:

@@ -110,6 +110,9 @@ class FakeIncidents:
     def set_role(self, incident_id: str, role: str, assignee: str, *, user: str) -> None:
         self.calls.append(("set_role", (incident_id, role, assignee), {"user": user}))
 
+    def open_incidents(self, room_id: str | None = None) -> list[dict[str, Any]]:
+        return []
+
     def resolve(self, incident_id: str, *, user: str, text: str = "") -> None:
         self.calls.append(("resolve", (incident_id,), {"user": user, "summary": text}))
 

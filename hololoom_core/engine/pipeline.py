@@ -303,7 +303,11 @@ class Engine:
                 )
             else:
                 for suggester in self.suggesters:
-                    suggestion = suggester(stored, insights)
+                    try:
+                        suggestion = suggester(stored, insights)
+                    except Exception as exc:  # a suggester's bug must not turn chatter into an error reply
+                        self.report_error("suggester", f"{getattr(suggester, '__qualname__', suggester)}: {exc}")
+                        continue
                     if suggestion is not None:
                         replies.append(suggestion)
         except Exception as exc:  # one bad message must never stop the engine

@@ -158,6 +158,8 @@ class ProactiveDetector:
         insights: list[Insight] = []
         kinds = {d.kind for d in detections}
         for detection in detections:
+            if detection.kind == "action_item" and tracker.restated_action(message, detection.data.get("owner"), text):
+                continue  # the owner acknowledging an item already tracked is not a new one
             if detection.kind == "decision":
                 target = tracker.reversal_target(message, text, rules.reversal_markers, rules.reversal_min_overlap,
                                                  rules.reversal_max_age_days)

@@ -253,6 +253,23 @@ class ItemTracker:
                     best = (item, confidence)
         return best
 
+    def restated_action(self, message: StoredMessage, owner: str | None, text: str, window_days: float = 1.0,
+                        min_overlap: float = 0.6) -> Item | None:
+        """An open action item of the same owner that this one only restates ("Ack, I'll add the alert")."""
+        if not owner:
+            return None
+        words = subject_terms(text)
+        if not words:
+            return None
+        since = message.ts - window_days * 86400
+        for item in self._open_items(message.room_id, "action_item"):
+            if item.ts < since:
+                break
+            if item.message_id < message.id and (item.owner or "") == owner:
+                if containment(words, self._subject(item)) >= min_overlap:
+                    return item
+        return None
+
     # -- recording ---------------------------------------------------------------------------
 
     def record(self, conn: sqlite3.Connection, insight: Insight, message: StoredMessage) -> Item | None:

@@ -61,6 +61,9 @@ class IncidentSuggester:
         rules = self.memory.patterns.for_room(message.room_id).incident_suggestion
         if not rules.get("enabled", True):
             return None
+        incidents = self.memory.engine.extensions.get("incidents")
+        if incidents is not None and incidents.open_incidents(message.room_id):
+            return None  # the room is already running an incident
         strongest = max(signals, key=lambda insight: insight.confidence)
         if strongest.confidence < float(rules["min_confidence"]):
             return None

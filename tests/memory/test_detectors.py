@@ -81,3 +81,26 @@ async def test_questions_to_the_bot_are_not_tracked_as_open(engine: Engine) -> N
     await room.post("carol", "@hololoom what does ENOSPC mean on db-01?")  # addressed by mention
     open_questions = engine.extensions["memory"].room_digest("#ops").questions
     assert [item.text for item in open_questions] == ["is anyone looking at the failing nightly backup?"]
+
+
+async def test_no_incident_suggestion_while_the_room_runs_one(engine: Engine) -> None:
+    declared = await say(engine, "alice", "!incident declare checkout-api down sev2")
+    assert "INC-1 declared" in declared.replies[0].body
+    first = await say(engine, "alice", "checkout-api is down, customers can't pay")
+    second = await say(engine, "bob", "PagerDuty fired: checkout-api 5xx error rate at 40%")
+    assert [r.kind for r in first.replies + second.replies] == []  # signals, but INC-1 is already open
+    await say(engine, "alice", "!incident resolve INC-1 config reverted")
+    third = await say(engine, "carol", "search-api is down, 503s everywhere")
+    fourth = await say(engine, "dave", "search-api outage, 5xx error rate at 60%")
+    assert [r.kind for r in third.replies + fourth.replies] == ["suggestion"]  # nothing open any more
+
+
+async def test_an_owner_acknowledging_an_item_does_not_duplicate_it(engine: Engine) -> None:
+    await say(engine, "priya", "Action items: @bob will add an alert on pool checkout timeouts by Friday.")
+    await say(engine, "bob", "Ack, I'll add the alert by Friday.")
+    await say(engine, "bob", "I'll also rotate the staging database password tomorrow.")
+    items = engine.extensions["memory"].room_digest("#ops").actions
+    assert sorted((item.owner, item.text[:30]) for item in items) == [
+        ("bob", "Action items: @bob will add an"),
+        ("bob", "I'll also rotate the staging d"),
+    ]
