@@ -81,7 +81,7 @@ class HoloLoomApp(App[None]):
         Binding("f2", "cycle_speaker", "Speaker", id="chat.speaker"),
         Binding("f3", "pick_scenario", "Scenario", id="chat.scenario"),
         Binding("f4", "toggle_to_bot", "Ask bot", id="chat.to_bot"),
-        Binding("f5", "show_dashboard", "Dashboard", id="app.dashboard", show=False),
+        Binding("f5", "show_dashboard", "Dashboard", id="app.dashboard"),
         *[
             Binding(f"alt+{number}", f"show_tab('{tab_id}')", title, id=f"tab.{tab_id}", show=False)
             for number, (tab_id, title) in enumerate(TABS, start=1)
