@@ -4,7 +4,10 @@ Runs N questions (default 1,000) through the full pipeline on a real SQLite file
 keep (redact, store, index), notice, answer (retrieve runbooks + earlier messages, compose, judge,
 record the interaction), store the reply. Prints p50/p90/p99/max in milliseconds and the rate.
 
-    python bench/engine_handle.py [--n 1000] [--synchronous full|normal] [--history 2000]
+    python bench/engine_handle.py [--n 1000] [--synchronous full|normal] [--history 2000] [--no-cache]
+
+The questions repeat (16 distinct), so with the answer cache on most answers are cache hits once the
+retrieved context stops changing; `--no-cache` measures the full answer path every time.
 """
 
 from __future__ import annotations
@@ -50,11 +53,12 @@ CHATTER = [
 SERVICES = ["checkout-api", "search-api", "orders-api", "payments-worker", "auth-service"]
 
 
-async def run(count: int, synchronous: str, history: int, seed: int) -> None:
+async def run(count: int, synchronous: str, history: int, seed: int, cache: bool) -> None:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as directory:
         config = load_config(None, data_dir=Path(directory), environ={})
         config.store.synchronous = synchronous  # type: ignore[assignment]
+        config.ops.answer_cache.enabled = cache
         engine = Engine(config)
         await engine.start()
         for index in range(history):
@@ -73,7 +77,8 @@ async def run(count: int, synchronous: str, history: int, seed: int) -> None:
         elapsed = time.perf_counter() - started
         messages = engine.messages.count()
         await engine.close()
-    print(f"Engine.handle, offline engine, synchronous={synchronous}, {history} history messages, {count} questions")
+    print(f"Engine.handle, offline engine, synchronous={synchronous}, answer cache {'on' if cache else 'off'}, "
+          f"{history} history messages, {count} questions ({len(QUESTIONS)} distinct)")
     print(f"  p50 {percentile(latencies, 0.50):.2f} ms   p90 {percentile(latencies, 0.90):.2f} ms   "
           f"p99 {percentile(latencies, 0.99):.2f} ms   max {max(latencies):.2f} ms   "
           f"mean {statistics.fmean(latencies):.2f} ms")
@@ -86,8 +91,9 @@ def main() -> None:
     parser.add_argument("--synchronous", choices=["full", "normal"], default="full")
     parser.add_argument("--history", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-cache", action="store_true", help="switch the answer cache off (every answer computed)")
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.synchronous, args.history, args.seed))
+    asyncio.run(run(args.n, args.synchronous, args.history, args.seed, not args.no_cache))
 
 
 if __name__ == "__main__":
