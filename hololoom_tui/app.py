@@ -82,6 +82,7 @@ class HoloLoomApp(App[None]):
         Binding("f3", "pick_scenario", "Scenario", id="chat.scenario"),
         Binding("f4", "toggle_to_bot", "Ask bot", id="chat.to_bot"),
         Binding("f5", "show_dashboard", "Dashboard", id="app.dashboard"),
+        Binding("f6", "next_room", "Room", id="chat.next_room"),
         *[
             Binding(f"alt+{number}", f"show_tab('{tab_id}')", title, id=f"tab.{tab_id}", show=False)
             for number, (tab_id, title) in enumerate(TABS, start=1)
@@ -249,6 +250,22 @@ class HoloLoomApp(App[None]):
     def _room_chosen(self, event: ChatTab.RoomChosen) -> None:
         self._show_room(event.room_id)
 
+    def room_choices(self) -> list[tuple[str, str]]:
+        """Every room the Chat tab can show: (room id, name), the simulated ones and Matrix ones."""
+        rooms = self.engine.messages.rooms()
+        choices = [(room["room_id"], str(room.get("name") or room["room_id"])) for room in rooms]
+        for always in (self.chat.room_id, DEFAULT_ROOM):
+            if always not in [room_id for room_id, _ in choices]:
+                choices.insert(0, (always, always))
+        return choices
+
+    def action_next_room(self) -> None:
+        """Show the next room in the room list."""
+        self.query_one(TabbedContent).active = "chat"
+        room_ids = [room_id for room_id, _ in self.room_choices()]
+        current = room_ids.index(self.chat.room_id) if self.chat.room_id in room_ids else -1
+        self._show_room(room_ids[(current + 1) % len(room_ids)])
+
     @on(ChatTab.Send)
     def _send(self, event: ChatTab.Send) -> None:
         matrix = self.engine.extensions.get("matrix")
@@ -357,6 +374,8 @@ class HoloLoomApp(App[None]):
             )
         for name, title in shipped_scenarios().items():
             yield SystemCommand(f"Start scenario: {name}", title, lambda n=name: self.start_scenario_by_name(n))
+        for room_id, name in self.room_choices():
+            yield SystemCommand(f"Open room: {name}", f"Show {room_id} in Chat", lambda r=room_id: self._show_room(r))
         yield SystemCommand("Toggle ask-the-bot", "Address every Chat message to the bot", self.action_toggle_to_bot)
         yield SystemCommand("Show dashboard", "Host and bot figures, open incidents, approvals (F5)",
                             self.action_show_dashboard)

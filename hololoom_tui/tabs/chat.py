@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from hololoom_core.models import StoredMessage
+from hololoom_core.transport.local import DEFAULT_ROOM
 from hololoom_tui.widgets.answer_stream import StreamingAnswer
 from hololoom_tui.widgets.chat_entries import entry_for
 from hololoom_tui.widgets.memory_panel import MemoryPanel
@@ -56,6 +57,7 @@ class ChatTab(Vertical):
         super().__init__(**kwargs)
         self.bot_name = bot_name
         self._rooms: list[str] = []
+        self._names: dict[str, str] = {}
         self._transports: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -105,12 +107,15 @@ class ChatTab(Vertical):
         )
         self.query_one("#chat-input", Input).placeholder = hint
         if self._transports.get(self.room_id) == "matrix":
+            name = self._names.get(self.room_id) or self.room_id
             self.query_one("#speaker-label", Label).update(f"[b]{escape(self.bot_name)}[/b] [dim]→ Matrix[/dim]")
-            self.query_one("#chat-input", Input).placeholder = f"Say something in {self.room_id} as the bot"
-            self.query_one("#room-title", Static).update(f"[b]{escape(self.room_id)}[/b] [dim]Matrix room[/dim]")
+            self.query_one("#chat-input", Input).placeholder = f"Say something in {name} as the bot"
+            self.query_one("#room-title", Static).update(
+                f"[b]{escape(name)}[/b] [dim]Matrix room {escape(self.room_id)} · F6 next room[/dim]"
+            )
             return
         self.query_one("#room-title", Static).update(
-            f"[b]{escape(self.room_id)}[/b] [dim]simulated room · F2 speaker · F3 scenario[/dim]"
+            f"[b]{escape(self.room_id)}[/b] [dim]simulated room · F2 speaker · F3 scenario · F6 next room[/dim]"
         )
 
     # -- rooms and messages ----------------------------------------------------------------------
@@ -118,9 +123,11 @@ class ChatTab(Vertical):
     def set_rooms(self, rooms: list[dict[str, Any]]) -> None:
         """Show the known rooms (the current one is always listed)."""
         room_ids = [room["room_id"] for room in rooms]
-        if self.room_id not in room_ids:
-            room_ids.insert(0, self.room_id)
+        for always in (self.room_id, DEFAULT_ROOM):
+            if always not in room_ids:
+                room_ids.insert(0, always)
         self._transports = {room["room_id"]: room.get("transport", "local") for room in rooms}
+        self._names = {room["room_id"]: str(room["name"]) for room in rooms if room.get("name")}
         if room_ids == self._rooms:
             return
         self._rooms = room_ids

@@ -48,11 +48,16 @@ async def test_chat_tab_with_a_matrix_room(
             await alice.say(room_id, "hello from matrix, the api is slow")
             await until(lambda: any("hello from matrix" in str(e.message.body)
                                     for e in app.chat.query(PersonEntry)), "the live message")
+            messages_before = app.status_bar.stats.get("messages", 0)
             await pilot.click("#chat-input")
             await pilot.press(*"ack, looking into it", "enter")
             said = await alice.wait_for(lambda events: [e for e in events if e.get("sender") == bot_user.user_id
                                                         and (e.get("content") or {}).get("body")
                                                         == "ack, looking into it"], 15)
             assert said[0]["content"]["msgtype"] == "m.text"
+            await until(lambda: app.status_bar.stats.get("messages", 0) == messages_before + 1,
+                        "the operator's message counted in the status bar")
+            app.action_next_room()  # F6: back to the simulated room, which is always listed
+            assert app.chat.room_id == "#ops"
     finally:
         await alice.close()

@@ -389,7 +389,9 @@ class MatrixTransport:
                                                  meta={"reply_kind": "operator", "msgtype": "m.text"})
             assert stored is not None
             conn.execute("UPDATE messages SET delivery = 'pending' WHERE id = ?", (stored.id,))
+        self.engine.stats.messages += 1
         self.engine.bus.publish(MessageStored(stored))
+        self.engine.publish_stats()
         if self.outbox is not None:
             self._spawn(self.outbox.deliver(stored.id))
         return stored
