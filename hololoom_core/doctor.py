@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -157,12 +158,12 @@ async def check_memory(config: Config) -> CheckResult:
 
 @check
 async def check_app(config: Config) -> CheckResult:
-    """The terminal app's toolkit is installed."""
-    if importlib.util.find_spec("textual") is None:
+    """The terminal app's toolkit is installed (read from package metadata: the engine never imports the UI)."""
+    try:
+        version = importlib.metadata.version("textual")
+    except importlib.metadata.PackageNotFoundError:
         return CheckResult("app", "warn", "textual is not installed; `hololoom-tui` will not start (pip install textual)")
-    import textual
-
-    return CheckResult("app", "ok", f"textual {textual.__version__}")
+    return CheckResult("app", "ok", f"textual {version}")
 
 
 @check
