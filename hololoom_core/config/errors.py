@@ -1,0 +1,65 @@
+"""Config errors: `ConfigError`, YAML line lookup and the one-line message for a validation failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hololoom_core.config.tree import Config
+
+
+class ConfigError(Exception):
+    """A configuration problem, described in one line an operator can act on."""
+
+
+def yaml_line(document: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
+    """Return the 1-based line of the YAML node at `location` (keys and indexes), or the nearest parent."""
+    node = document
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            found = None
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    found = (key_node, value_node)
+                    break
+            if found is None:
+                return line
+            line = found[0].start_mark.line + 1
+            node = found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _describe_validation_error(error: ValidationError, path: Path, document: yaml.Node | None) -> str:
+    """Turn the first pydantic error into one operator-facing line."""
+    first = error.errors()[0]
+    location = tuple(part for part in first["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+    key = ".".join(str(part) for part in location) or "(top level)"
+    line = yaml_line(document, location)
+    where = f"{path}:{line}" if line else str(path)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = location[:-1]
+        model: Any = Config
+        for part in parent:
+            field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+            annotation = field.annotation if field else None
+            model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+            if model is None:
+                break
+        known = ", ".join(sorted(model.model_fields)) if model is not None else ""
+        fix = f"remove it or use one of: {known}" if known else "remove it"
+        return f"{where}: unknown key '{key}' ({fix}); see config.example.yaml"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    more = f" (and {len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
+    return f"{where}: '{key}' {message}; fix it as config.example.yaml shows{more}"
