@@ -9,33 +9,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hololoom_core.config.tree import Config
+from hololoom_core.yamldoc import yaml_line
 
 
 class ConfigError(Exception):
     """A configuration problem, described in one line an operator can act on."""
-
-
-def yaml_line(document: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
-    """Return the 1-based line of the YAML node at `location` (keys and indexes), or the nearest parent."""
-    node = document
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in location:
-        if isinstance(node, yaml.MappingNode):
-            found = None
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    found = (key_node, value_node)
-                    break
-            if found is None:
-                return line
-            line = found[0].start_mark.line + 1
-            node = found[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
 
 
 def _describe_validation_error(error: ValidationError, path: Path, document: yaml.Node | None) -> str:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from hololoom_core.config.base import APP_NAME, DEFAULT_CONFIG_NAMES
 from hololoom_core.config.errors import ConfigError, _describe_validation_error
 from hololoom_core.config.tree import Config
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -24,13 +25,9 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc}); check its permissions and encoding")
     try:
-        document = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: YAML syntax error ({problem}); check indentation and quoting on that line")
+        data, document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise ConfigError(f"{exc.where(path)}: YAML syntax error ({exc.problem}); check indentation and quoting on that line")
     if data is None:
         return {}, document
     if not isinstance(data, dict):

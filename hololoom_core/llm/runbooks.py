@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.text import term_set, terms
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml
 
 REQUIRED_KEYS = ("id", "title", "summary", "keywords", "symptoms", "triage", "remediation", "verify", "escalate")
 
@@ -65,11 +64,9 @@ def _as_tuple(value: object, key: str, path: Path) -> tuple[str, ...]:
 def load_runbook(path: Path, text: str | None = None) -> Runbook:
     """Parse and validate one runbook file."""
     try:
-        data = yaml.safe_load(text if text is not None else path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise RunbookError(f"{where}: YAML syntax error ({getattr(exc, 'problem', exc)})")
+        data, _document = parse_yaml(text if text is not None else path.read_text(encoding="utf-8"))
+    except YamlSyntaxError as exc:
+        raise RunbookError(f"{exc.where(path)}: YAML syntax error ({exc.problem})")
     if not isinstance(data, dict):
         raise RunbookError(f"{path}: a runbook must be a mapping with keys {', '.join(REQUIRED_KEYS)}")
     missing = [key for key in REQUIRED_KEYS if key not in data]

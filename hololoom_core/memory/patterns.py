@@ -21,8 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hololoom_core.config import yaml_line
 from hololoom_core.memory.prefilter import gate_regex, may_match, required_substrings
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 SHIPPED_PATTERNS = Path(__file__).with_name("patterns.yaml")
 DETECTOR_KINDS = ("decision", "action_item", "question", "incident_signal")
@@ -239,13 +239,9 @@ def _read(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     except OSError as exc:
         raise PatternError(f"{path}: cannot read pattern file ({exc}); check the path in memory.patterns_file")
     try:
-        document = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PatternError(f"{where}: YAML syntax error ({problem}); check indentation and quoting")
+        data, document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise PatternError(f"{exc.where(path)}: YAML syntax error ({exc.problem}); check indentation and quoting")
     if data is None:
         return {}, document
     if not isinstance(data, dict):

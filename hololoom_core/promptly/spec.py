@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
+
 DEFAULT_SPEC_PATH = Path(__file__).parent / "specs" / "default.yaml"
 SYSTEM_PLACEHOLDERS = frozenset({"agent", "agent_brief"})
 USER_PLACEHOLDERS = frozenset({"question", "sources", "sections", "instructions", "history", "agent", "agent_brief"})
@@ -232,8 +234,6 @@ def validate_spec(data: Any, origin: str, document: yaml.Node | None = None) -> 
     try:
         return UltrapromptSpec.model_validate(data)
     except ValidationError as exc:
-        from hololoom_core.config import yaml_line
-
         first = exc.errors()[0]
         location = tuple(first["loc"])
         key = ".".join(str(part) for part in location) or "(top level)"
@@ -252,12 +252,9 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     except OSError as exc:
         raise SpecError(f"{path}: cannot read the ultraprompt spec ({exc.strerror or exc}); check promptly.spec")
     try:
-        return yaml.safe_load(text), yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{where}: YAML syntax error in the ultraprompt spec ({problem})")
+        return parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise SpecError(f"{exc.where(path)}: YAML syntax error in the ultraprompt spec ({exc.problem})")
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from hololoom_core.config import yaml_line
 from hololoom_core.models import HandleResult
 from hololoom_core.transport.local import LocalRoom, SimulatedUser
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 
 class ScenarioError(Exception):
@@ -74,11 +74,9 @@ def _fail(source: str, line: int | None, problem: str) -> ScenarioError:
 def parse_scenario(text: str, source: str) -> Scenario:
     """Validate scenario YAML and build a `Scenario`; the first problem raises `ScenarioError`."""
     try:
-        document = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise _fail(source, mark.line + 1 if mark else None, f"YAML syntax error ({getattr(exc, 'problem', exc)})")
+        data, document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise _fail(source, exc.line, f"YAML syntax error ({exc.problem})")
     if not isinstance(data, dict):
         raise _fail(source, 1, "a scenario must be a mapping with name, room, speakers and messages")
     for key in ("name", "room", "speakers", "messages"):

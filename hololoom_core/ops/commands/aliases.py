@@ -29,10 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from hololoom_core.config import yaml_line
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandResult, CommandSpec, Handler
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -234,12 +232,9 @@ def parse_alias_file(text: str, source: str) -> AliasSet:
     """All aliases of one file; each bad entry becomes one problem line and the rest still load."""
     result = AliasSet()
     try:
-        document = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        result.problems.append(_problem(source, mark.line + 1 if mark else None, f"YAML syntax error ({problem})"))
+        data, document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        result.problems.append(_problem(source, exc.line, f"YAML syntax error ({exc.problem})"))
         return result
     if data is None:
         return result

@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 from croniter import croniter
 
-from hololoom_core.config import yaml_line
 from hololoom_core.ops.workflows.durations import parse_duration
 from hololoom_core.ops.workflows.expressions import (
     ExpressionError,
@@ -24,6 +23,7 @@ from hololoom_core.ops.workflows.expressions import (
     parse_template,
     split_command,
 )
+from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -221,12 +221,9 @@ class _Validator:
 def parse_workflow(text: str, source: str) -> WorkflowDefinition:
     """Validate one workflow file's text and compile it; the first problem raises `WorkflowSchemaError`."""
     try:
-        document = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise WorkflowSchemaError(source, mark.line + 1 if mark else None, f"YAML syntax error ({problem})")
+        data, document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise WorkflowSchemaError(source, exc.line, f"YAML syntax error ({exc.problem})")
     check = _Validator(source, document)
     if not isinstance(data, dict):
         raise check.fail((), "a workflow must be a mapping with name, steps and optional description, params, triggers")
