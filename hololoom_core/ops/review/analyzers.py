@@ -19,6 +19,7 @@ from typing import Any
 
 from hololoom_core.ops.review.hints import SECRET_HINT, bandit_hint, ruff_hint, ruff_severity
 from hololoom_core.ops.review.models import Finding
+from hololoom_core.subprocesses import ProgramError, run_program
 
 _SECRETS_LOCK = threading.Lock()  # detect-secrets keeps its settings in module globals
 
@@ -48,28 +49,13 @@ def tool_command(module: str) -> list[str] | None:
 async def run_tool(name: str, argv: list[str], cwd: Path, timeout_s: float) -> str:
     """Run one analyser and return its stdout; raise `ToolError` when it cannot run or hangs."""
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=str(cwd),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        raise ToolError(f"{name} could not start ({exc})")
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise ToolError(f"{name} took longer than {timeout_s:g} s and was stopped")
-    except asyncio.CancelledError:
-        process.kill()
-        raise
-    if not stdout.strip() and process.returncode not in (0, 1):
-        detail = stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ToolError(f"{name} failed (exit {process.returncode}: {detail[-1] if detail else 'no output'})")
-    return stdout.decode("utf-8", "replace")
+        result = await run_program(argv, timeout_s, cwd=cwd)
+    except ProgramError as exc:
+        raise ToolError(f"{name} {exc}")
+    if not result.stdout.strip() and result.returncode not in (0, 1):
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ToolError(f"{name} failed (exit {result.returncode}: {detail[-1] if detail else 'no output'})")
+    return result.stdout.decode("utf-8", "replace")
 
 
 def _parse_json(name: str, text: str) -> Any:

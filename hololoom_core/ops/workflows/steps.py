@@ -6,7 +6,6 @@ problem raises `StepError` with one line, which the run applies `on_error` to.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from hololoom_core.ops.workflows.incidents import incident_id_of, settle
 from hololoom_core.ops.workflows.schema import Op
 from hololoom_core.ops.workflows.store import RunRecord
 from hololoom_core.redact import redact_secrets
+from hololoom_core.subprocesses import ProgramError, run_program
 
 if TYPE_CHECKING:
     from hololoom_core.ops.workflows.service import WorkflowService
@@ -299,29 +299,20 @@ class StepRunner:
         timeout = self.seconds(run, op.options["timeout"]) if "timeout" in op.options else \
             self.service.config.shell_timeout_s
         try:
-            process = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        except OSError as exc:
-            raise StepError(f"`{argv[0]}` could not start ({exc.strerror or exc})")
-        try:
-            stdout, _ = await asyncio.wait_for(process.communicate(), timeout)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise StepError(f"`{command}` took longer than {format_duration(timeout)} and was stopped")
-        except asyncio.CancelledError:
-            process.kill()  # the engine is stopping: do not leave the command running unsupervised
-            raise
+            finished = await run_program(argv, timeout, merge_stderr=True)
+        except ProgramError as exc:
+            if exc.timed_out:
+                raise StepError(f"`{command}` took longer than {format_duration(timeout)} and was stopped")
+            raise StepError(f"`{argv[0]}` {exc}")
+        stdout, returncode = finished.stdout, finished.returncode
         output = redact_secrets(stdout.decode("utf-8", "replace")[-_MAX_OUTPUT:]).text.strip()
-        result = {"ok": process.returncode == 0, "exit_code": process.returncode, "output": output}
+        result = {"ok": returncode == 0, "exit_code": returncode, "output": output}
         if op.options.get("save_as"):
             run.variables[op.options["save_as"]] = result
-        if process.returncode != 0 and op.options.get("fail_on_exit", True):
+        if returncode != 0 and op.options.get("fail_on_exit", True):
             last = output.splitlines()[-1] if output else "no output"
-            raise StepError(f"`{command}` exited with {process.returncode} ({last[:200]})")
-        return StepResult(detail=f"`{command}` exited with {process.returncode}")
+            raise StepError(f"`{command}` exited with {returncode} ({last[:200]})")
+        return StepResult(detail=f"`{command}` exited with {returncode}")
 
     async def step_collect(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """Gather facts for a digest: open insights, message activity or workflow runs in a time window."""
