@@ -2,8 +2,8 @@
 
     python screenshots/make_screenshots.py
 
-Uses a real engine on a temporary data dir (offline mode), replays part of the shipped
-`api-500-incident` scenario without delays, then saves each tab with Textual's screenshot
+Uses a real engine on a temporary data dir (offline mode), replays the shipped
+`api-500-incident` scenario without delays, runs an experiment over a few questions, then saves each tab with Textual's screenshot
 support and converts it to PNG with cairosvg (part of the dev extra).
 """
 
@@ -24,13 +24,29 @@ HERE = Path(__file__).parent
 SIZE = (130, 42)
 
 
+QUESTIONS = [
+    "disk is full on log-agg-02.prod",
+    "replication lag on db-02 is 40 seconds",
+    "p99 latency spiked on search-api after the deploy",
+    "payments-worker keeps getting OOMKilled",
+    "the TLS certificate for api.example.com expires tomorrow",
+    "users get 401 when they log in",
+    "queue backlog growing on the email queue",
+    "connection pool exhausted on orders-api",
+]
+
+
 async def seed(engine: Engine) -> None:
-    """Replay the API 500 incident and a few extra questions into the engine."""
+    """Replay the API 500 incident, run an experiment over a few questions, and rate some answers."""
     scenario = load_scenario("api-500-incident")
     await play_scenario(scenario, LocalRoom(engine, room_id=scenario.room), speed=0)
     room = LocalRoom(engine, room_id=scenario.room)
-    for text in ("@hololoom disk is full on log-agg-02.prod", "@hololoom replication lag on db-02 is 40 seconds"):
-        await room.post("alice", text)
+    await room.post("priya", "!experiment start context-depth")
+    for index, question in enumerate(QUESTIONS):
+        result = await room.post("alice" if index % 2 else "bob", f"@hololoom {question}")
+        answer = result.replies[0].answer if result.replies else None
+        if answer is not None and answer.interaction_id is not None and index % 3 == 0:
+            engine.record_feedback(answer.interaction_id, "priya", 1, "reaction", f"$screenshot-{index}")
 
 
 async def capture(data_dir: Path) -> list[Path]:

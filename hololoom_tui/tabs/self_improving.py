@@ -39,23 +39,31 @@ def axis_line(width: int = CHART_WIDTH) -> Text:
     return Text("0" + " " * (half - 1) + "0.5" + " " * (width - half - 3) + "1", style="dim")
 
 
-def run_table(run: Any) -> Table:
-    """One experiment run: a row per variant with figures and its interval chart."""
+def run_table(run: Any, *, figures: bool = True) -> Table:
+    """One experiment run: a row per variant with its interval chart (and its figures, unless shown elsewhere)."""
     best = max(run.variants, key=lambda v: v.probability_best).name if run.variants else None
     status = run.status + (f" → {run.winner}" if run.winner else "")
-    title = f"[b]{run.name}[/b] — {status} · {run.pulls} answer(s)"
+    title = f"[b]{run.name}[/b] — {status} · {run.pulls} answer(s)" if figures else "Posterior means, 95% intervals"
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("variant", "left"), ("pulls", "right"), ("judge", "right"), ("reward", "right"),
-                            ("posterior (95% interval)", "left"), ("mean", "right"), ("P(best)", "right")):
+    columns = [("variant", "left")]
+    if figures:
+        columns += [("pulls", "right"), ("judge", "right"), ("reward", "right")]
+    columns += [("posterior (95% interval)", "left")]
+    if figures:
+        columns += [("mean", "right"), ("P(best)", "right")]
+    for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=True)
     for v in run.variants:
+        chart = interval_chart(v.low, v.posterior_mean, v.high, v.name == best and run.pulls > 0)
+        if not figures:
+            table.add_row(v.name, chart)
+            continue
         table.add_row(
             v.name, str(v.pulls), "—" if v.mean_judge is None else f"{v.mean_judge:.2f}",
-            "—" if v.mean_reward is None else f"{v.mean_reward:.2f}",
-            interval_chart(v.low, v.posterior_mean, v.high, v.name == best and run.pulls > 0),
+            "—" if v.mean_reward is None else f"{v.mean_reward:.2f}", chart,
             f"{v.posterior_mean:.2f} [{v.low:.2f}, {v.high:.2f}]", f"{v.probability_best:.1%}",
         )
-    table.add_row("", "", "", "", axis_line(), "", "")
+    table.add_row(*([""] * (4 if figures else 1)), axis_line(), *([""] * (2 if figures else 0)))
     return table
 
 
@@ -127,7 +135,9 @@ class SelfImprovingTab(OverviewTab):
                 "—" if v.mean_reward is None else f"{v.mean_reward:.2f}", f"{v.posterior_mean:.3f}",
                 f"{v.low:.2f}–{v.high:.2f}", f"{v.probability_best:.1%}",
             )
-        charts.update(Group(*(run_table(run) for run in runs[:3])))
+        # The current run's figures are in the table above; its chart, then earlier runs in full.
+        earlier = [run for run in runs if run is not current][:2]
+        charts.update(Group(run_table(current, figures=False), *(run_table(run) for run in earlier)))
         events = [(run.name, event) for run in runs for event in run.events if event["kind"] == "promoted"]
         if events:
             lines = [f"{datetime.fromtimestamp(e['ts'], tz=UTC):%Y-%m-%d %H:%M} [b]{name}[/b]: "
