@@ -51,6 +51,27 @@ class RecallFilters:
     exclude_ids: tuple[int, ...] = ()
     include_bot: bool = False
 
+    def sql(self, prefix: str = "") -> tuple[list[str], list[Any]]:
+        """WHERE clauses and parameters for these filters on `messages` (columns prefixed, e.g. `m.`).
+
+        `exclude_ids` is left to the caller: some queries exclude in SQL, others after fetching.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if not self.include_bot:
+            clauses.append(f"{prefix}is_bot = 0")
+        for column, value in (("room_id", self.room_id), ("thread_id", self.thread_id), ("sender", self.sender)):
+            if value is not None:
+                clauses.append(f"{prefix}{column} = ?")
+                params.append(value)
+        if self.since is not None:
+            clauses.append(f"{prefix}ts >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"{prefix}ts <= ?")
+            params.append(self.until)
+        return clauses, params
+
     def vector_filter(self) -> VectorFilter:
         """The same restriction for the vector index."""
         return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids)
@@ -211,25 +232,11 @@ class MemorySearch:
         if min_rowid:
             clauses.append("messages_fts.rowid > ?")
             params.append(min_rowid)
-        outer: list[str] = []
-        outer_params: list[Any] = []
-        if not filters.include_bot:
-            outer.append("m.is_bot = 0")
-        for column, value in (("m.room_id", filters.room_id), ("m.thread_id", filters.thread_id),
-                              ("m.sender", filters.sender)):
-            if value is not None:
-                outer.append(f"{column} = ?")
-                outer_params.append(value)
-        if filters.since is not None:
-            outer.append("m.ts >= ?")
-            outer_params.append(filters.since)
-        if filters.until is not None:
-            outer.append("m.ts <= ?")
-            outer_params.append(filters.until)
+        outer, outer_params = filters.sql("m.")
+        narrowing = len(outer) > (0 if filters.include_bot else 1)  # more than the bot-message filter
         if filters.exclude_ids:
             outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
             outer_params.extend(filters.exclude_ids)
-        narrowing = len(outer) - (1 if filters.exclude_ids else 0) > (0 if filters.include_bot else 1)
         if narrowing:
             # Filters can reject many matches: filter inside the ranked query.
             sql = ("SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score FROM messages_fts "
@@ -258,21 +265,9 @@ class MemorySearch:
         return [message_id for message_id in ids if message_id in allowed][:limit]
 
     def _filter_ids(self, ids: list[int], filters: RecallFilters) -> list[int]:
-        clauses = [f"id IN ({','.join('?' * len(ids))})", "redacted = 0"]
-        params: list[Any] = list(ids)
-        if not filters.include_bot:
-            clauses.append("is_bot = 0")
-        for column, value in (("room_id", filters.room_id), ("thread_id", filters.thread_id),
-                              ("sender", filters.sender)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if filters.since is not None:
-            clauses.append("ts >= ?")
-            params.append(filters.since)
-        if filters.until is not None:
-            clauses.append("ts <= ?")
-            params.append(filters.until)
+        filter_clauses, filter_params = filters.sql()
+        clauses = [f"id IN ({','.join('?' * len(ids))})", "redacted = 0", *filter_clauses]
+        params: list[Any] = [*ids, *filter_params]
         exclude = set(filters.exclude_ids)
         rows = self.store.query(f"SELECT id FROM messages WHERE {' AND '.join(clauses)}", tuple(params))
         return [row[0] for row in rows if row[0] not in exclude]
