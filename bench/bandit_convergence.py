@@ -32,14 +32,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from hololoom_core.answers.judge import HeuristicJudge  # noqa: E402
+from hololoom_core.answers.spec import default_spec  # noqa: E402
+from hololoom_core.answers.ultraprompt import parse_sections  # noqa: E402
 from hololoom_core.llm.base import AnswerRequest  # noqa: E402
 from hololoom_core.llm.offline import OfflineAnswerEngine  # noqa: E402
 from hololoom_core.llm.runbooks import RunbookLibrary  # noqa: E402
 from hololoom_core.models import Source  # noqa: E402
 from hololoom_core.promptly.bandit import Arm, probability_best, promotion_candidate, thompson_choose  # noqa: E402
-from hololoom_core.promptly.judge import HeuristicJudge  # noqa: E402
-from hololoom_core.promptly.spec import default_spec  # noqa: E402
-from hololoom_core.promptly.ultraprompt import parse_sections  # noqa: E402
 
 
 def measured_judge_spread() -> tuple[float, float, int]:

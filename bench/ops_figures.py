@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from hololoom_core.answers.types import AnswerContext, Configuration
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
-from hololoom_core.engine.answering import AnswerContext, Configuration
 from hololoom_core.engine.stats import percentile
 from hololoom_core.models import ChatMessage
 

@@ -7,22 +7,11 @@ import importlib.util
 import os
 import shutil
 import sqlite3
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from hololoom_core.config import Config
+from hololoom_core.engine.capabilities import CheckResult, DoctorCheck
 
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One check's outcome: `ok`, `warn` or `fail`, with a one-line detail."""
-
-    name: str
-    status: str
-    detail: str
-
-
-Check = Callable[[Config], Awaitable[CheckResult]]
+Check = DoctorCheck
 CHECKS: list[Check] = []
 
 
@@ -132,9 +121,9 @@ async def check_language_provider(config: Config) -> CheckResult:
 @check
 async def check_promptly(config: Config) -> CheckResult:
     """The ultraprompt spec loads, the loop parses, and the experiments are defined."""
+    from hololoom_core.answers.loop_dsl import parse_loop
+    from hololoom_core.answers.spec import SpecError, load_spec
     from hololoom_core.promptly.experiments import load_presets
-    from hololoom_core.promptly.loop_dsl import parse_loop
-    from hololoom_core.promptly.spec import SpecError, load_spec
 
     try:
         spec = load_spec(config.promptly.spec)
@@ -199,8 +188,10 @@ async def check_workflows(config: Config) -> CheckResult:
 
 async def run_checks(config: Config) -> list[CheckResult]:
     """Run every registered check; a check that crashes is reported as `fail`, not raised."""
+    from hololoom_core.transport.matrix.checks import MATRIX_CHECKS
+
     results: list[CheckResult] = []
-    for function in CHECKS:
+    for function in [*CHECKS, *MATRIX_CHECKS]:
         try:
             results.append(await function(config))
         except Exception as exc:
@@ -208,10 +199,3 @@ async def run_checks(config: Config) -> list[CheckResult]:
             results.append(CheckResult(name, "fail", f"check crashed: {type(exc).__name__}: {exc}"))
     return results
 
-
-# Capabilities that add their own checks with @check; imported here so their checks run after the core ones.
-CHECK_MODULES: list[str] = [
-    "hololoom_core.transport.matrix.checks",
-]
-for _module in CHECK_MODULES:
-    importlib.import_module(_module)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hololoom_core.answers.ultraprompt import SECTIONS, parse_sections
 from hololoom_core.engine import Engine
 from hololoom_core.llm.runbooks import RunbookLibrary
 from hololoom_core.models import ChatMessage
-from hololoom_core.promptly.ultraprompt import SECTIONS, parse_sections
 
 SITUATIONS = {
     "http-5xx": "checkout-api returns HTTP 500 internal server errors",

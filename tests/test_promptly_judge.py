@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from hololoom_core.answers.judge import HeuristicJudge
+from hololoom_core.answers.spec import default_spec
 from hololoom_core.models import Source
-from hololoom_core.promptly.judge import HeuristicJudge
 from hololoom_core.promptly.llm_judge import LanguageModelJudge
-from hololoom_core.promptly.spec import default_spec
 
 SOURCES = [
     Source("runbook", "disk-full", "Disk full or filling fast", "A filesystem is at or near 100% usage.", 0.9),

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from hololoom_core.answers.loop_dsl import LoopSyntaxError, parse_loop
+from hololoom_core.answers.types import Configuration
 from hololoom_core.cli.main import main as cli_main
 from hololoom_core.clock import SteppingClock
 from hololoom_core.config import Config, ConfigError, load_config
 from hololoom_core.engine import Engine
-from hololoom_core.engine.answering import Configuration
 from hololoom_core.models import Source
-from hololoom_core.promptly.loop_dsl import LoopSyntaxError, parse_loop
 from hololoom_core.promptly.revise import add_caution, tighten, unsupported_commands
 from hololoom_core.transport.local import LocalRoom
 

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from hololoom_core.config import ConfigError, load_config
-from hololoom_core.models import Source
-from hololoom_core.promptly.repair import first_sentences, repair_answer
-from hololoom_core.promptly.spec import SpecError, default_spec, load_spec
-from hololoom_core.promptly.ultraprompt import (
+from hololoom_core.answers.spec import SpecError, default_spec, load_spec
+from hololoom_core.answers.ultraprompt import (
     missing_sections,
     parse_answer,
     render_messages,
     render_sections,
 )
+from hololoom_core.config import ConfigError, load_config
+from hololoom_core.models import Source
+from hololoom_core.promptly.repair import first_sentences, repair_answer
 
 WELL_FORMED = """### PLAN
 1. Match the disk-full runbook.

@@ -126,7 +126,7 @@ def config_now() -> float:
 
 async def run_insights(args: argparse.Namespace) -> int:
     """List insights."""
-    from hololoom_core.llm.offline import format_time
+    from hololoom_core.text.times import format_time
 
     if not 1 <= args.limit <= 100000:
         raise CliError("insights: --limit must be between 1 and 100000", 2)

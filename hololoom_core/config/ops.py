@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hololoom_core.config.base import StrictModel
+from hololoom_core.text.durations import parse_duration
 
 
 class ReviewConfig(StrictModel):
@@ -75,8 +76,6 @@ class WorkflowsConfig(StrictModel):
     @field_validator("default_approval_timeout", "trigger_cooldown")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from hololoom_core.ops.workflows.durations import parse_duration
-
         parse_duration(value)
         return value
 

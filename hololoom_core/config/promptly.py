@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from hololoom_core.answers.loop_dsl import LoopSyntaxError, parse_loop
+from hololoom_core.answers.spec import SpecError, load_spec
 from hololoom_core.config.base import StrictModel
 
 
@@ -14,8 +16,6 @@ def _check_loop(value: str | None) -> str | None:
     """Parse a loop DSL string so a typo fails at config load, with its column."""
     if value is None:
         return value
-    from hololoom_core.promptly.loop_dsl import LoopSyntaxError, parse_loop
-
     try:
         parse_loop(value)
     except LoopSyntaxError as exc:
@@ -103,8 +103,6 @@ class PromptlyConfig(StrictModel):
     def _spec_loads(cls, value: Path | None) -> Path | None:
         if value is None:
             return value
-        from hololoom_core.promptly.spec import SpecError, load_spec
-
         try:
             load_spec(value)
         except SpecError as exc:

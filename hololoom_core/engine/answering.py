@@ -8,56 +8,30 @@ the pipeline.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from hololoom_core.answers.judge import HeuristicJudge, Judge
+from hololoom_core.answers.types import (
+    Agent,
+    AnswerCache,
+    AnswerContext,
+    AnswerObserver,
+    Configuration,
+    ConfigurationChooser,
+    LoopResult,
+    Router,
+    first_agent,
+)
+from hololoom_core.answers.ultraprompt import missing_sections, parse_sections, render_sections
 from hololoom_core.events import AnswerDelta, AnswerReady, AnswerStarted
 from hololoom_core.llm.base import AnswerRequest, LanguageProvider
 from hololoom_core.llm.runbooks import RunbookLibrary
-from hololoom_core.memory.text import term_set
-from hololoom_core.models import Answer, Source, Verdict
-from hololoom_core.promptly.judge import HeuristicJudge, Judge
-from hololoom_core.promptly.ultraprompt import missing_sections, parse_sections, render_sections
+from hololoom_core.models import Answer, Source
 from hololoom_core.store.messages import MessageStore
+from hololoom_core.text.terms import term_set
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
-
-
-@dataclass(slots=True)
-class Agent:
-    """An answering persona: a name, what it is for, and extra instructions for language models."""
-
-    name: str
-    brief: str
-    instructions: str = ""
-
-
-@dataclass(slots=True)
-class Configuration:
-    """The settings one answer is produced with (an experiment variant, or the default)."""
-
-    name: str = "default"
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class AnswerContext:
-    """Where a question came from."""
-
-    question: str
-    room_id: str | None = None
-    asker: str | None = None
-    message_id: int | None = None
-    thread_id: str | None = None
-
-
-class Retriever(Protocol):
-    """Finds context for a question: runbooks and earlier messages."""
-
-    def retrieve(self, context: AnswerContext, configuration: Configuration) -> list[Source]:
-        """Return sources, best first."""
-        ...
 
 
 class KeywordRetriever:
@@ -146,33 +120,6 @@ class KeywordRetriever:
         return sources
 
 
-@dataclass(slots=True)
-class LoopResult:
-    """What a loop produced: the answer text and sections, its verdict, the provider and each step taken."""
-
-    text: str
-    sections: dict[str, str]
-    verdict: Verdict
-    provider: str
-    loop_steps: list[dict[str, Any]] = field(default_factory=list)
-    cached: bool = False
-    sources: list[Source] | None = None  # set when the loop retrieved again (e.g. refine with more context)
-
-
-class AnswerCache(Protocol):
-    """Remembers loop results by question and retrieved context."""
-
-    def get(self, context: AnswerContext, sources: list[Source], configuration: Configuration) -> LoopResult | None:
-        """A still-valid cached result, or None."""
-        ...
-
-    def put(
-        self, context: AnswerContext, sources: list[Source], configuration: Configuration, result: LoopResult
-    ) -> None:
-        """Remember a result."""
-        ...
-
-
 LoopRunner = Callable[
     ["AnswerPath", AnswerRequest, AnswerContext, Configuration, Callable[[str], None]], Awaitable[LoopResult]
 ]
@@ -208,16 +155,6 @@ async def generate_then_judge(
     return LoopResult(text, sections, verdict, provider_name, loop_steps)
 
 
-ConfigurationChooser = Callable[[AnswerContext], Configuration]
-Router = Callable[[AnswerContext, dict[str, Agent]], str]
-AnswerObserver = Callable[[Answer, AnswerContext], None]
-
-
-def default_router(context: AnswerContext, agents: dict[str, Agent]) -> str:
-    """Send every question to the first registered agent."""
-    return next(iter(agents))
-
-
 class AnswerPath:
     """Runs one question through configuration, routing, retrieval, generation, judging and recording."""
 
@@ -228,7 +165,7 @@ class AnswerPath:
         self.agents: dict[str, Agent] = {
             "generalist": Agent("generalist", "operations generalist: incidents, deploys, infrastructure"),
         }
-        self.retriever: Retriever = KeywordRetriever(
+        self.retriever: Any = KeywordRetriever(
             engine.runbooks,
             engine.messages,
             max_runbooks=engine.config.answer.max_runbooks,
@@ -236,7 +173,7 @@ class AnswerPath:
         )
         self.judge: Judge = HeuristicJudge()
         self.choose_configuration: ConfigurationChooser = lambda context: Configuration()
-        self.route: Router = default_router
+        self.route: Router = first_agent
         self.observers: list[AnswerObserver] = []
         self.loop_runner: LoopRunner = generate_then_judge
         self.cache: AnswerCache | None = None

@@ -8,22 +8,15 @@ When nothing grounds the question it says that, and lists what it would check.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
+from hololoom_core.answers.ultraprompt import render_sections
 from hololoom_core.llm.base import AnswerRequest, DeltaCallback, ProviderStatus
 from hololoom_core.llm.runbooks import Runbook, RunbookLibrary
-from hololoom_core.memory.entities import extract_entities
 from hololoom_core.models import Source
-from hololoom_core.promptly.ultraprompt import render_sections
+from hololoom_core.text.entities import extract_entities
+from hololoom_core.text.times import format_time
 
 OFFLINE_NOTICE = "_Offline engine: retrieval + runbooks + rules, not a language model._"
-
-
-def format_time(ts: float | None) -> str:
-    """A citation timestamp such as `2026-11-25 12:03 UTC`."""
-    if ts is None:
-        return "unknown time"
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def cite_message(source: Source) -> str:

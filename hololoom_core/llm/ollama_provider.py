@@ -144,8 +144,8 @@ class OllamaProvider:
         """Answer a request: its pre-rendered `messages`, or a spec rendering of it; streams when asked."""
         messages = request.messages
         if not messages:
-            from hololoom_core.promptly.spec import default_spec
-            from hololoom_core.promptly.ultraprompt import render_messages
+            from hololoom_core.answers.spec import default_spec
+            from hololoom_core.answers.ultraprompt import render_messages
 
             messages = render_messages(
                 default_spec(),

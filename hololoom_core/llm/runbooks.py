@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from hololoom_core.memory.entities import extract_entities
-from hololoom_core.memory.text import term_set, terms
+from hololoom_core.text.entities import extract_entities
+from hololoom_core.text.terms import term_set, terms
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml
 
 REQUIRED_KEYS = ("id", "title", "summary", "keywords", "symptoms", "triage", "remediation", "verify", "escalate")

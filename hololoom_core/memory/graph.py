@@ -18,9 +18,9 @@ from typing import Any
 
 import networkx as nx
 
-from hololoom_core.memory.entities import Entity
 from hololoom_core.models import StoredMessage
 from hololoom_core.store.db import Store
+from hololoom_core.text.entities import Entity
 
 # Relations that make a node "mentioned" by a message; a node none of these point at any more is removed.
 MESSAGE_RELATIONS = ("authored_by", "in_room", "in_thread", "mentions")

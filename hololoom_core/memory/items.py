@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hololoom_core.memory.graph import MemoryGraph, item_key, message_key
-from hololoom_core.memory.text import stem, term_set
 from hololoom_core.models import Insight, StoredMessage
 from hololoom_core.store.db import Store
+from hololoom_core.text.terms import stem, term_set
 
 TRACKED_KINDS = ("decision", "action_item", "question")
 _OPEN_CACHE = 50

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from hololoom_core.engine.answering import AnswerContext, Configuration, KeywordRetriever
 from hololoom_core.memory.search import RecallFilters
-from hololoom_core.memory.text import term_set
 from hololoom_core.models import Source
+from hololoom_core.text.terms import term_set
 
 if TYPE_CHECKING:
     from hololoom_core.memory.service import MemoryService

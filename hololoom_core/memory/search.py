@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.graph import MemoryGraph
-from hololoom_core.memory.text import STOP_WORDS, words
 from hololoom_core.memory.vectors import VectorFilter, VectorIndex
 from hololoom_core.models import StoredMessage
 from hololoom_core.store.db import Store
 from hololoom_core.store.messages import row_to_message
+from hololoom_core.text.entities import extract_entities
+from hololoom_core.text.terms import STOP_WORDS, words
 
 RRF_K = 60
 # Query planning for FTS5 BM25 (see MemorySearch.bm25): at most this many messages scored per query,

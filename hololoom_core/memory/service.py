@@ -21,7 +21,6 @@ import numpy as np
 
 from hololoom_core.events import MessageChanged
 from hololoom_core.memory.embeddings import Embedder, EmbedderUnavailable, load_embedder
-from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.events import MemoryChanged
 from hololoom_core.memory.graph import MemoryGraph
 from hololoom_core.memory.items import Item, ItemTracker
@@ -29,6 +28,7 @@ from hololoom_core.memory.patterns import PatternBook
 from hololoom_core.memory.search import MODES, MemorySearch, RecallFilters, RecallResult
 from hololoom_core.memory.vectors import VectorIndex
 from hololoom_core.models import ChatMessage, Insight, StoredMessage
+from hololoom_core.text.entities import extract_entities
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine

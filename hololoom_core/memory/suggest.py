@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from hololoom_core.memory.entities import extract_entities
 from hololoom_core.models import Insight, Reply, StoredMessage
+from hololoom_core.text.entities import extract_entities
 
 if TYPE_CHECKING:
     from hololoom_core.memory.service import MemoryService

@@ -13,11 +13,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from hololoom_core.llm.offline import format_time
 from hololoom_core.memory.items import Item
 from hololoom_core.memory.search import RecallFilters, RecallResult
-from hololoom_core.memory.text import terms
 from hololoom_core.models import StoredMessage
+from hololoom_core.text.terms import terms
+from hololoom_core.text.times import format_time
 
 if TYPE_CHECKING:
     from hololoom_core.memory.service import MemoryService

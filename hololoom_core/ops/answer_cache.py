@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.answers.types import AnswerContext, Configuration, LoopResult
 from hololoom_core.config import AnswerCacheConfig
-from hololoom_core.engine.answering import AnswerContext, Configuration, LoopResult
 from hololoom_core.engine.arguments import Arg
 from hololoom_core.engine.commands import CommandContext
 from hololoom_core.models import CriterionScore, Source, Verdict

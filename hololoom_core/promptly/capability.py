@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.answers.judge import HeuristicJudge
+from hololoom_core.answers.spec import SpecError, UltrapromptSpec, default_spec, load_spec
 from hololoom_core.engine.overview import register_overview_extra
 from hololoom_core.promptly import experiments as _experiments  # noqa: F401  (registers the migrations)
 from hololoom_core.promptly.commands import install_experiment_command
 from hololoom_core.promptly.experiments import ExperimentService
-from hololoom_core.promptly.judge import HeuristicJudge
 from hololoom_core.promptly.llm_judge import LanguageModelJudge
 from hololoom_core.promptly.loops import PromptlyLoopRunner
 from hololoom_core.promptly.reask import ReaskDetector
-from hololoom_core.promptly.spec import SpecError, UltrapromptSpec, default_spec, load_spec
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from hololoom_core.answers.types import AnswerContext, Configuration
 from hololoom_core.config import ExperimentConfig, ExperimentsConfig, VariantConfig
-from hololoom_core.engine.answering import AnswerContext, Configuration
 from hololoom_core.events import ExperimentChanged
 from hololoom_core.models import Answer
 from hololoom_core.promptly.bandit import (

@@ -15,8 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hololoom_core.models import CriterionScore, Source, Verdict
-from hololoom_core.promptly.judge import (
+from hololoom_core.answers.judge import (
     RUBRIC_TEXT,
     RUBRIC_WEIGHTS,
     HeuristicJudge,
@@ -24,6 +23,7 @@ from hololoom_core.promptly.judge import (
     Preference,
     weighted_score,
 )
+from hololoom_core.models import CriterionScore, Source, Verdict
 
 ChatFunction = Callable[..., Awaitable[str]]
 

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.answers.judge import JudgeOutcome, Preference
+from hololoom_core.answers.loop_dsl import LoopProgram, Step, parse_loop
+from hololoom_core.answers.spec import UltrapromptSpec
+from hololoom_core.answers.ultraprompt import parse_answer, render_messages, render_sections
 from hololoom_core.llm.base import AnswerRequest
 from hololoom_core.models import Source, Verdict
-from hololoom_core.promptly.judge import JudgeOutcome, Preference
-from hololoom_core.promptly.loop_dsl import LoopProgram, Step, parse_loop
 from hololoom_core.promptly.repair import repair_answer
 from hololoom_core.promptly.revise import add_caution, note_unsupported, tighten, unsupported_commands
-from hololoom_core.promptly.spec import UltrapromptSpec
-from hololoom_core.promptly.ultraprompt import parse_answer, render_messages, render_sections
 
 if TYPE_CHECKING:
-    from hololoom_core.engine.answering import AnswerContext, AnswerPath, Configuration, LoopResult
+    from hololoom_core.answers.types import AnswerContext, Configuration, LoopResult
+    from hololoom_core.engine.answering import AnswerPath
 
 DEFAULT_TARGET = 0.8
 CONCISE_BUDGET_WORDS = 450
@@ -126,7 +127,7 @@ class PromptlyLoopRunner:
         on_delta: Callable[[str], None],
     ) -> LoopResult:
         """Run the configured loop for one question and return its result with every step recorded."""
-        from hololoom_core.engine.answering import LoopResult
+        from hololoom_core.answers.types import LoopResult
 
         params = configuration.params
         if params.get("temperature") is not None:
@@ -380,7 +381,7 @@ class PromptlyLoopRunner:
 
     async def _more_context(self, run: _Run, draft: Draft) -> tuple[Draft | None, str]:
         """Retrieve again with wider limits; regenerate offline when that finds new sources."""
-        from hololoom_core.engine.answering import Configuration
+        from hololoom_core.answers.types import Configuration
 
         path = run.path
         current = {(s.kind, s.ref) for s in draft.sources}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hololoom_core.engine.answering import AnswerContext
-from hololoom_core.memory.text import term_set
+from hololoom_core.answers.types import AnswerContext
 from hololoom_core.models import Answer
+from hololoom_core.text.terms import term_set
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine

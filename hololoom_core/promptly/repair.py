@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hololoom_core.promptly.spec import UltrapromptSpec
-from hololoom_core.promptly.ultraprompt import parse_answer, render_sections
+from hololoom_core.answers.spec import UltrapromptSpec
+from hololoom_core.answers.ultraprompt import parse_answer, render_sections
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`*_\[(])")
 _MARKUP = re.compile(r"^\s*(?:\d+[.)]|[-*+]|#{1,6})\s+", re.M)

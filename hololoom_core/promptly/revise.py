@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hololoom_core.answers.judge import DANGEROUS_COMMAND
 from hololoom_core.llm.runbooks import RunbookLibrary
 from hololoom_core.models import Source
-from hololoom_core.promptly.judge import DANGEROUS_COMMAND
 
 _INLINE_CODE = re.compile(r"`([^`\n]{2,})`")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+")

@@ -8,9 +8,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from hololoom_core.memory.text import STOP_WORDS
 from hololoom_core.models import ChatMessage, StoredMessage
 from hololoom_core.store.db import Store
+from hololoom_core.text.terms import STOP_WORDS
 
 _FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from hololoom_core.memory import entities as entities_module
-from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.patterns import PatternBook
 from hololoom_core.memory.prefilter import gate_regex, may_match, required_substrings
+from hololoom_core.text import entities as entities_module
+from hololoom_core.text.entities import extract_entities
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "memory"
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from hololoom_core.config import IncidentsConfig, IncidentTarget, default_incident_targets
 from hololoom_core.llm.runbooks import RunbookMatch
-from hololoom_core.memory.text import term_set
 from hololoom_core.ops.incidents.models import (
     INCIDENT_REF,
     ActionItem,
@@ -25,6 +24,7 @@ from hololoom_core.ops.incidents.models import (
 )
 from hololoom_core.ops.incidents.postmortem import format_duration, render_postmortem
 from hololoom_core.ops.incidents.store import IncidentStore
+from hololoom_core.text.terms import term_set
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hololoom_core.answers.ultraprompt import parse_sections
 from hololoom_core.config import ReviewConfig
 from hololoom_core.llm.base import AnswerRequest, LanguageProvider
 from hololoom_core.models import Source
@@ -20,7 +21,6 @@ from hololoom_core.ops.review.analyzers import (
 )
 from hololoom_core.ops.review.diff import DiffFile, parse_unified_diff, python_parses
 from hololoom_core.ops.review.models import SEVERITY_RANK, Finding, ReviewItem, ReviewReport
-from hololoom_core.promptly.ultraprompt import parse_sections
 from hololoom_core.redact import redact_secrets
 
 # Rules that need the whole file to be right; a diff shows only hunks, so they are noise there.

@@ -16,13 +16,13 @@ from typing import Any
 import yaml
 from croniter import croniter
 
-from hololoom_core.ops.workflows.durations import parse_duration
 from hololoom_core.ops.workflows.expressions import (
     ExpressionError,
     parse_expression,
     parse_template,
     split_command,
 )
+from hololoom_core.text.durations import parse_duration
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

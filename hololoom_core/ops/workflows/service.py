@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.commands import CommandError
 from hololoom_core.models import Reply, StoredMessage
-from hololoom_core.ops.workflows.durations import format_duration
 from hololoom_core.ops.workflows.events import WorkflowRunChanged
 from hololoom_core.ops.workflows.facts import collect_facts
 from hololoom_core.ops.workflows.library import WorkflowLibrary
@@ -24,6 +23,7 @@ from hololoom_core.ops.workflows.steps import SIDE_EFFECT_KINDS, StepError, Step
 from hololoom_core.ops.workflows.store import ACTIVE_STATUSES, RunRecord, RunStore
 from hololoom_core.ops.workflows.triggers import TriggerDispatcher
 from hololoom_core.redact import redact_secrets
+from hololoom_core.text.durations import format_duration
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine

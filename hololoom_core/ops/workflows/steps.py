@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from hololoom_core.ops.workflows.durations import format_duration, parse_duration
 from hololoom_core.ops.workflows.expressions import (
     ExpressionError,
     parse_expression,
@@ -28,6 +27,7 @@ from hololoom_core.ops.workflows.schema import Op
 from hololoom_core.ops.workflows.store import RunRecord
 from hololoom_core.redact import redact_secrets
 from hololoom_core.subprocesses import ProgramError, run_program
+from hololoom_core.text.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from hololoom_core.ops.workflows.service import WorkflowService

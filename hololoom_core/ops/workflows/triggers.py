@@ -19,9 +19,9 @@ from croniter import croniter
 from hololoom_core.engine.commands import CommandRegistry
 from hololoom_core.events import Event, InsightDetected, MessageStored
 from hololoom_core.models import Insight, StoredMessage
-from hololoom_core.ops.workflows.durations import parse_duration
 from hololoom_core.ops.workflows.expressions import ExpressionError, parse_template, render_value
 from hololoom_core.ops.workflows.schema import TriggerSpec, WorkflowDefinition
+from hololoom_core.text.durations import parse_duration
 
 if TYPE_CHECKING:
     from hololoom_core.ops.workflows.service import WorkflowService

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 
 from hololoom_core.config import Config
-from hololoom_core.doctor import CheckResult, check
+from hololoom_core.engine.capabilities import CheckResult, DoctorCheck
 from hololoom_core.transport.matrix.media import ocr_status
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -27,7 +27,6 @@ def _get_json(url: str, token: str | None = None, timeout: float = 5.0) -> tuple
         return exc.code, body
 
 
-@check
 async def check_matrix_homeserver(config: Config) -> CheckResult:
     """The homeserver answers `/versions` (skipped when Matrix is not configured)."""
     matrix = config.matrix
@@ -45,7 +44,6 @@ async def check_matrix_homeserver(config: Config) -> CheckResult:
     return CheckResult("matrix", "ok", f"{matrix.homeserver} reachable (spec {latest})")
 
 
-@check
 async def check_matrix_login(config: Config) -> CheckResult:
     """The bot's credentials are accepted (whoami with the token; a password login is tried and logged out)."""
     matrix = config.matrix
@@ -97,10 +95,13 @@ async def _password_login(config: Config) -> CheckResult:
         await client.close()
 
 
-@check
 async def check_ocr(config: Config) -> CheckResult:
     """Whether text in images sent to the bot can be read (tesseract)."""
     available, detail = ocr_status()
     if not config.matrix.ocr:
         return CheckResult("ocr", "ok", f"switched off (matrix.ocr: false); {detail}")
     return CheckResult("ocr", "ok" if available else "warn", detail)
+
+
+# Declared by the Matrix capability; `hololoom doctor` runs them after the core checks.
+MATRIX_CHECKS: tuple[DoctorCheck, ...] = (check_matrix_homeserver, check_matrix_login, check_ocr)

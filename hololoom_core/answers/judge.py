@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hololoom_core.memory.entities import extract_entities
+from hololoom_core.answers.spec import UltrapromptSpec
+from hololoom_core.answers.ultraprompt import SECTIONS, missing_sections
 from hololoom_core.models import CriterionScore, Source, Verdict
-from hololoom_core.promptly.spec import UltrapromptSpec
-from hololoom_core.promptly.ultraprompt import SECTIONS, missing_sections
+from hololoom_core.text.entities import extract_entities
 
 RUBRIC_WEIGHTS: dict[str, float] = {
     "structure": 1.0,

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from hololoom_core.models import Source
-from hololoom_core.promptly.spec import (
+from hololoom_core.answers.spec import (
     SectionSpec,
     UltrapromptSpec,
     canonical_name,
     default_spec,
     fill_template,
 )
+from hololoom_core.models import Source
 
 SECTIONS: tuple[str, ...] = ("PLAN", "ANSWER", "VERIFY", "TL;DR")
 

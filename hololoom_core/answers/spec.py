@@ -242,7 +242,7 @@ def validate_spec(data: Any, origin: str, document: yaml.Node | None = None) -> 
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "is not a spec key"
-        return_hint = "see hololoom_core/promptly/specs/default.yaml"
+        return_hint = "see hololoom_core/answers/specs/default.yaml"
         raise SpecError(f"{where}: '{key}' {message}; {return_hint}") from None
 
 

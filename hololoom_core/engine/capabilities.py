@@ -1,0 +1,150 @@
+"""Typed capabilities: what each part of HoloLoom needs, and what it provides through the engine's slots.
+
+A capability is an object with a `name`, the names of the capabilities it `needs`, the tables it
+owns (`migrations`), its `doctor_checks`, and an `install(engine)` that fills typed slots: the
+retriever chain, the judge, the loop, the router, the quality predictor, commands, keepers,
+detectors, suggesters, feedback observers, overview panels and life-cycle hooks. The engine
+installs capabilities in the order their needs give (a topological sort), then runs every
+migration (so a plugin loaded by a capability can add a table), then the `ready` hooks.
+
+Services a capability offers to the others (the memory service, the incident service ...) are
+provided by type and fetched by type: `engine.provide(service)`, `engine.capability(MemoryService)`.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from hololoom_core.config import Config
+from hololoom_core.store.db import Migration
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.pipeline import Engine
+
+T = TypeVar("T")
+
+
+class CapabilityError(Exception):
+    """A capability set that cannot be installed: a missing or cyclic need, or a duplicate name."""
+
+
+class CapabilityMissing(LookupError):
+    """A service was asked for that no installed capability provides."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One `hololoom doctor` check's outcome: `ok`, `warn` or `fail`, with a one-line detail."""
+
+    name: str
+    status: str
+    detail: str
+
+
+DoctorCheck = Callable[[Config], Awaitable[CheckResult]]
+OverviewPanel = Callable[["Engine"], Any]
+
+
+class Capability:
+    """One part of HoloLoom: a name, what it needs, what it owns, and an installer that fills the engine's slots.
+
+    Subclasses set the class attributes and override `install`; everything they register goes
+    through typed slots on the engine, never through a shared dict.
+    """
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[tuple[str, ...]] = ()
+    migrations: ClassVar[Mapping[str, Sequence[Migration]]] = {}
+    doctor_checks: ClassVar[tuple[DoctorCheck, ...]] = ()
+
+    def install(self, engine: Engine) -> None:
+        """Register what this capability provides in the engine's slots (no store access: tables come later)."""
+
+    def __repr__(self) -> str:
+        return f"<capability {self.name}>"
+
+
+class ServiceRegistry:
+    """Services offered by capabilities, stored and fetched by type (a class or a Protocol)."""
+
+    def __init__(self) -> None:
+        self._services: dict[type[Any], Any] = {}
+
+    def provide(self, service: Any, as_type: type[Any] | None = None) -> None:
+        """Offer `service` under `as_type` (default: its own class); a later call replaces an earlier one."""
+        self._services[as_type or type(service)] = service
+
+    def withdraw(self, as_type: type[Any]) -> Any:
+        """Remove and return the service offered under `as_type` (None when there is none)."""
+        return self._services.pop(as_type, None)
+
+    def find(self, kind: type[T]) -> T | None:
+        """The service offered under `kind`, or None."""
+        service = self._services.get(kind)
+        return service  # type: ignore[no-any-return]
+
+    def get(self, kind: type[T]) -> T:
+        """The service offered under `kind`; raises `CapabilityMissing` naming it when none is installed."""
+        service = self._services.get(kind)
+        if service is None:
+            raise CapabilityMissing(f"no installed capability provides {kind.__name__}")
+        return service  # type: ignore[no-any-return]
+
+    def __contains__(self, kind: type[Any]) -> bool:
+        return kind in self._services
+
+
+class MigrationSlot:
+    """The tables every capability and plugin owns, collected before the store migrates."""
+
+    def __init__(self) -> None:
+        self._components: dict[str, tuple[Migration, ...]] = {}
+
+    def add(self, component: str, steps: Sequence[Migration]) -> None:
+        """Own `component`'s tables: an ordered list of migrations (SQL scripts or callables)."""
+        existing = self._components.get(component)
+        if existing is not None and existing != tuple(steps):
+            raise CapabilityError(f"two capabilities declare different migrations for table group '{component}'")
+        self._components[component] = tuple(steps)
+
+    def components(self) -> dict[str, tuple[Migration, ...]]:
+        """Every component's migrations, in the order they were added."""
+        return dict(self._components)
+
+
+def resolve_order(capabilities: Iterable[Capability]) -> list[Capability]:
+    """The capabilities sorted so that each comes after what it needs; ties keep the given order.
+
+    Raises `CapabilityError` with one clear line on a duplicate name, a missing need or a cycle.
+    """
+    by_name: dict[str, Capability] = {}
+    for capability in capabilities:
+        if not capability.name:
+            raise CapabilityError(f"{type(capability).__name__} has no name; set `name = \"...\"` on the class")
+        if capability.name in by_name:
+            raise CapabilityError(f"two capabilities are named '{capability.name}'")
+        by_name[capability.name] = capability
+    for capability in by_name.values():
+        missing = [need for need in capability.needs if need not in by_name]
+        if missing:
+            raise CapabilityError(
+                f"capability '{capability.name}' needs {', '.join(repr(m) for m in missing)}, which is not installed"
+            )
+    position = {name: index for index, name in enumerate(by_name)}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for capability in by_name.values():
+        sorter.add(capability.name, *capability.needs)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        raise CapabilityError("capabilities need each other in a cycle: " + " -> ".join(cycle)) from None
+    ordered: list[Capability] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        ordered.extend(by_name[name] for name in ready)
+        sorter.done(*ready)
+    return ordered
