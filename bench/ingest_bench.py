@@ -29,6 +29,7 @@ from corpus import write_corpus  # noqa: E402
 from hololoom_core.config import load_config  # noqa: E402
 from hololoom_core.engine import Engine  # noqa: E402
 from hololoom_core.memory.ingest import ingest_file, read_records  # noqa: E402
+from hololoom_core.memory.service import MemoryService  # noqa: E402
 
 
 def config_for(data_dir: Path, mode: str):  # noqa: ANN201
@@ -54,7 +55,7 @@ async def core_floor(corpus: Path, data_dir: Path) -> float:
 async def run_mode(corpus: Path, data_dir: Path, mode: str) -> dict[str, float]:
     """Ingest the corpus in one mode; returns timings."""
     engine = Engine(config_for(data_dir, mode))
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     if mode != "bare":
         await memory.prepare(mode)  # model loading is not ingest work: load before the clock starts
     started = time.perf_counter()

@@ -24,6 +24,8 @@ from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
 from hololoom_core.engine.stats import percentile
 from hololoom_core.models import ChatMessage
+from hololoom_core.ops.answer_cache import AnswerCache
+from hololoom_core.ops.incidents.service import IncidentService
 
 QUESTIONS = [
     "checkout-api is returning 500 errors since the deploy",
@@ -64,9 +66,9 @@ async def bench(n: int, synchronous: str) -> None:
                 started = time.perf_counter()
                 await engine.ask(QUESTIONS[i % len(QUESTIONS)])
                 hits.append((time.perf_counter() - started) * 1000)
-            cache = engine.extensions["answer_cache"]
+            cache = engine.capability(AnswerCache)
             context = AnswerContext(question=QUESTIONS[0])
-            sources = engine.answer_path.retriever.retrieve(context, Configuration())
+            sources = engine.answer_path.retrievers.retrieve(context, Configuration())
             lookups = []
             for _ in range(n):
                 started = time.perf_counter()
@@ -113,7 +115,7 @@ async def bench(n: int, synchronous: str) -> None:
             busy = await chatter("#inc", n, thread, 9001)
             print(summary("message, no incident open (handle)", quiet))
             print(summary("message in an open incident's thread", busy))
-            service = engine.extensions["incidents"]
+            service = engine.capability(IncidentService)
             timeline = len(service.timeline("INC-1"))
             started = time.perf_counter()
             markdown = service.postmortem("INC-1", regenerate=True)

@@ -33,6 +33,7 @@ from corpus import HOSTS, OPS_WORDS, SERVICES, SYMPTOMS, write_corpus  # noqa: E
 from hololoom_core.config import load_config  # noqa: E402
 from hololoom_core.engine import Engine  # noqa: E402
 from hololoom_core.memory.ingest import ingest_file  # noqa: E402
+from hololoom_core.memory.service import MemoryService  # noqa: E402
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -78,7 +79,7 @@ async def build(size: int, directory: Path) -> Path:
 async def time_mode(data: Path, mode: str, texts: list[str]) -> tuple[float, float, float, str] | None:
     """(p50 ms, p99 ms, embedding seconds, mode that ran) for one mode."""
     engine = Engine(load_config(None, data_dir=data, environ={"HOLOLOOM_CONFIG_MODE": mode}))
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     resolved = await memory.prepare(mode)
     started = time.perf_counter()
     if resolved != "bare":

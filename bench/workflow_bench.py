@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hololoom_core.config import Config  # noqa: E402
 from hololoom_core.engine import Engine  # noqa: E402
+from hololoom_core.ops.workflows.service import WorkflowService
 
 LONG = """\
 name: long
@@ -53,7 +54,7 @@ async def main() -> None:
                                                       "tick_seconds": 3600}})
         engine = Engine(config)
         await engine.start()
-        service = engine.extensions["workflows"]
+        service = engine.capability(WorkflowService)
         runs = 200
         start = time.perf_counter()
         for _ in range(runs):

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import shutil
 import sqlite3
+from collections.abc import Sequence
 
 from hololoom_core.config import Config
 from hololoom_core.engine.capabilities import CheckResult, DoctorCheck
@@ -47,16 +48,18 @@ async def check_data_dir(config: Config) -> CheckResult:
 @check
 async def check_store(config: Config) -> CheckResult:
     """The SQLite file opens, migrates, has FTS5 and uses WAL."""
-    from hololoom_core.engine.pipeline import CAPABILITIES
+    from hololoom_core.engine.pipeline import default_capabilities
     from hololoom_core.store import Store, StoreError
-    from hololoom_core.store import schema as _schema  # noqa: F401
+    from hololoom_core.store import schema as _schema  # noqa: F401  (registers the core tables)
+    from hololoom_core.store.db import Migration, registered_migrations
 
     try:
-        for module in CAPABILITIES:
-            importlib.import_module(module)
+        components: dict[str, Sequence[Migration]] = {"core": registered_migrations("core")}
+        for capability in default_capabilities():
+            components.update(capability.migrations)
         store = Store(config.database_path, synchronous=config.store.synchronous)
         try:
-            versions = store.migrate()
+            versions = store.apply_migrations(components)
             mode = store.scalar("PRAGMA journal_mode")
             messages = store.scalar("SELECT count(*) FROM messages")
             answers = store.scalar("SELECT count(*) FROM interactions")
@@ -187,11 +190,12 @@ async def check_workflows(config: Config) -> CheckResult:
 
 
 async def run_checks(config: Config) -> list[CheckResult]:
-    """Run every registered check; a check that crashes is reported as `fail`, not raised."""
-    from hololoom_core.transport.matrix.checks import MATRIX_CHECKS
+    """Run the core checks, then every capability's `doctor_checks`; a crashing check is a `fail`, not raised."""
+    from hololoom_core.engine.pipeline import default_capabilities
 
+    declared = [function for capability in default_capabilities() for function in capability.doctor_checks]
     results: list[CheckResult] = []
-    for function in [*CHECKS, *MATRIX_CHECKS]:
+    for function in [*CHECKS, *declared]:
         try:
             results.append(await function(config))
         except Exception as exc:

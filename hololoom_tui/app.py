@@ -32,6 +32,7 @@ from hololoom_core.events import (
 )
 from hololoom_core.memory.events import MemoryChanged
 from hololoom_core.transport.local import DEFAULT_ROOM, LocalRoom, SimulatedUser
+from hololoom_core.transport.matrix.capability import MatrixBot
 from hololoom_core.transport.scenarios import (
     Scenario,
     ScenarioError,
@@ -168,7 +169,7 @@ class HoloLoomApp(App[None]):
         """Run the Matrix bot on the app's loop until the app exits (errors restart it with backoff)."""
         from hololoom_core.transport.matrix.transport import MatrixTransport
 
-        transport = self.engine.extensions.get("matrix") or MatrixTransport(self.engine)
+        transport = self.engine.find_capability(MatrixBot) or MatrixTransport(self.engine)
         await transport.run()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -237,7 +238,9 @@ class HoloLoomApp(App[None]):
 
     def _refresh_memory(self) -> None:
         """Show the current room's decisions, open action items and open questions in the memory panel."""
-        memory = self.engine.extensions.get("memory")
+        from hololoom_core.memory.service import MemoryService  # loaded with the engine, not at app import
+
+        memory = self.engine.find_capability(MemoryService)
         if memory is not None:
             self.query_one(MemoryPanel).digest = memory.room_digest(self.chat.room_id)
 
@@ -268,7 +271,7 @@ class HoloLoomApp(App[None]):
 
     @on(ChatTab.Send)
     def _send(self, event: ChatTab.Send) -> None:
-        matrix = self.engine.extensions.get("matrix")
+        matrix = self.engine.find_capability(MatrixBot)
         if matrix is not None and matrix.state.room(event.room_id) is not None:
             self.send_matrix(event.room_id, event.text)
             return
@@ -278,7 +281,7 @@ class HoloLoomApp(App[None]):
     async def send_matrix(self, room_id: str, text: str) -> None:
         """Say something in a Matrix room as the bot; it is stored, then sent by the transport's outbox."""
         try:
-            await self.engine.extensions["matrix"].send_as_bot(room_id, text)
+            await self.engine.capability(MatrixBot).send_as_bot(room_id, text)
         except ValueError as exc:
             self.notify(str(exc), title="Matrix", severity="warning", timeout=6)
 
@@ -382,7 +385,7 @@ class HoloLoomApp(App[None]):
 
     async def on_unmount(self) -> None:
         """Stop the Matrix bot (unfinished work resumes next start), stop the bridge and close the engine."""
-        matrix = self.engine.extensions.get("matrix")
+        matrix = self.engine.find_capability(MatrixBot)
         if matrix is not None:
             matrix.stop()
             for worker in [w for w in self.workers if w.group == "matrix"]:

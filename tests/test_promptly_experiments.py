@@ -144,7 +144,7 @@ async def test_experiment_command_starts_assigns_records_and_stops(tmp_path: Pat
 
 async def test_lean_retrieval_variant_really_retrieves_less(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
-    service: ExperimentService = engine.extensions["experiments"]
+    service: ExperimentService = engine.capability(ExperimentService)
     service.start("context-depth")
     for number in range(12):
         await engine.ask(f"disk full and certificate expiry on host-{number}", asker=f"user{number}")
@@ -158,7 +158,7 @@ async def test_lean_retrieval_variant_really_retrieves_less(tmp_path: Path) -> N
 
 async def test_reactions_and_reasks_change_the_reward(tmp_path: Path) -> None:
     engine = make_engine(tmp_path, reask_window_minutes=10, reask_similarity=0.6)
-    service: ExperimentService = engine.extensions["experiments"]
+    service: ExperimentService = engine.capability(ExperimentService)
     service.start("refine-loop")
     first = await engine.ask("checkout-api returns HTTP 500 after the deploy", asker="dana")
     assert first.interaction_id is not None
@@ -185,7 +185,7 @@ async def test_reactions_and_reasks_change_the_reward(tmp_path: Path) -> None:
 
 async def test_better_variant_is_promoted_then_used_and_it_all_survives_a_restart(tmp_path: Path) -> None:
     engine = make_engine(tmp_path, min_samples=8, min_samples_each=3, promote_probability=0.9)
-    service: ExperimentService = engine.extensions["experiments"]
+    service: ExperimentService = engine.capability(ExperimentService)
     service.start("context-depth")
     promoted_at = None
     for number in range(120):
@@ -211,7 +211,7 @@ async def test_better_variant_is_promoted_then_used_and_it_all_survives_a_restar
     await engine.close()
 
     reopened = make_engine(tmp_path, min_samples=8, min_samples_each=3, promote_probability=0.9)
-    again = reopened.extensions["experiments"].report_by_name("context-depth")
+    again = reopened.capability(ExperimentService).report_by_name("context-depth")
     assert again.status == "promoted" and again.winner == "rich" and again.pulls == assigned
     assert (await reopened.ask("disk full on db-y", asker="other")).configuration == "context-depth/rich"
     await reopened.close()
@@ -219,7 +219,7 @@ async def test_better_variant_is_promoted_then_used_and_it_all_survives_a_restar
 
 async def test_stopped_run_resumes_with_its_evidence(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
-    service: ExperimentService = engine.extensions["experiments"]
+    service: ExperimentService = engine.capability(ExperimentService)
     service.start("verification")
     for number in range(3):
         await engine.ask(f"latency spike on api-{number}", asker=f"p{number}")

@@ -155,7 +155,7 @@ async def test_language_model_summary_on_top_without_leaking_secrets() -> None:
 async def test_offline_engine_gives_no_summary(tmp_path: Path) -> None:
     engine = Engine(Config.model_validate({"hololoom": {"data_dir": str(tmp_path)}}))
     try:
-        report = await engine.extensions["review"].review([sample("eval_input.py")])
+        report = await engine.capability(CodeReviewer).review([sample("eval_input.py")])
         assert report.summary is None
     finally:
         await engine.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hololoom_core.engine import Engine
+from hololoom_core.ops.workflows.incidents import IncidentActions
 from hololoom_core.ops.workflows.service import WorkflowError
 from hololoom_core.transport.local import LocalRoom
 from tests.workflow_support import (
@@ -367,12 +368,12 @@ steps:
     engine = await open_engine(tmp_path, flows, ManualClock(), shipped=True)
     try:
         service = service_of(engine)
-        real_incidents = engine.extensions.pop("incidents")
+        real_incidents = engine.services.withdraw(IncidentActions)
         absent = await service.start_run("inc", {}, user="priya", room_id="#ops")
         assert ("step 1 (incident, line 3): incident steps need the incident service, which this engine does not "
                 "have") in absent
         incidents = FakeIncidents()
-        engine.extensions["incidents"] = incidents
+        engine.provide(incidents, as_type=IncidentActions)
         done = await service.start_run("inc", {}, user="priya", room_id="#ops")
         assert "handled INC-1" in done
         assert [call[0] for call in incidents.calls] == ["declare", "set_role", "status_update", "resolve"]
@@ -382,7 +383,7 @@ steps:
                                           user="priya", room_id="#ops")
         assert "🚨 **INC-2** declared (sev1): API down. Commander: priya." in kickoff
         assert ("set_role", ("INC-2", "commander", "priya"), {"user": "priya"}) in incidents.calls
-        engine.extensions["incidents"] = real_incidents  # and the real incident service
+        engine.provide(real_incidents, as_type=IncidentActions)  # and the real incident service
         real = await service.start_run("inc", {}, user="priya", room_id="#ops")
         assert "handled INC-1" in real
         incident = real_incidents.get("INC-1")

@@ -9,6 +9,7 @@ import pytest
 from hololoom_core.ops.workflows.expressions import ExpressionError, parse_expression, parse_template
 from hololoom_core.ops.workflows.library import SHIPPED_DIRECTORY, WorkflowLibrary
 from hololoom_core.ops.workflows.schema import WorkflowSchemaError, parse_workflow
+from hololoom_core.ops.workflows.service import WorkflowService
 from hololoom_core.transport.local import LocalRoom
 from tests.workflow_support import ManualClock, make_config, start_engine, write_workflow
 
@@ -87,7 +88,7 @@ async def test_malformed_file_is_one_line_and_others_keep_working(tmp_path: Path
     engine = await start_engine(config, ManualClock())
     try:
         engine.bus.subscribe(lambda event: errors.append(getattr(event, "error", "")))
-        service = engine.extensions["workflows"]
+        service = engine.capability(WorkflowService)
         assert [str(problem) for problem in service.library.problems] == [
             f"{bad}:4: step 2 unknown step type 'wiat' (did you mean 'wait'?); one of: say, ask, set, if, wait, "
             "call, incident, http, shell, collect, fail"
@@ -129,7 +130,7 @@ async def test_command_trigger_cannot_take_an_existing_command(tmp_path: Path) -
     path = write_workflow(user_dir, "h", "name: h\ntriggers:\n  - command: help\nsteps:\n  - say: mine\n")
     engine = await start_engine(make_config(tmp_path, workflows={"directory": str(user_dir)}), ManualClock())
     try:
-        problems = [str(problem) for problem in engine.extensions["workflows"].library.problems]
+        problems = [str(problem) for problem in engine.capability(WorkflowService).library.problems]
         assert problems == [f"{path}:3: command 'help' is already taken by another command; use "
                             "`workflow run h` instead"]
         reply = (await LocalRoom(engine).post("operator", "!help")).replies[0].body

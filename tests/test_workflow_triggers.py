@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hololoom_core.models import Insight, StoredMessage
+from hololoom_core.ops.incidents.service import IncidentService
+from hololoom_core.ops.workflows.incidents import IncidentActions
 from hololoom_core.transport.local import LocalRoom
 from tests.workflow_support import (
     FakeIncidents,
@@ -38,7 +40,7 @@ async def test_message_pattern_starts_security_containment(tmp_path: Path) -> No
         assert run.variables["what"].startswith("oops, we leaked the staging AWS key [REDACTED:aws-access-key]")
         said = bot_messages(engine, "#payments")[-1]
         assert "🔒 **Security containment** (sev1, INC-1)" in said and "**Approval needed** for WF-1" in said
-        assert engine.extensions["incidents"].get("INC-1").severity == "sev1"  # declared in the real tracker
+        assert engine.capability(IncidentService).get("INC-1").severity == "sev1"  # declared in the real tracker
         assert "AKIAQ3EGPRWM5XNYTL7Z" not in said
 
         await room.post("ines", "the key was leaked again, sorry")
@@ -76,7 +78,7 @@ steps:
     try:
         engine.detectors.append(IncidentSignals())
         incidents = FakeIncidents()
-        engine.extensions["incidents"] = incidents
+        engine.provide(incidents, as_type=IncidentActions)
         await LocalRoom(engine).post("alice", "checkout-api is returning 500 on every order")
         service = service_of(engine)
         await service.drain()
@@ -104,7 +106,7 @@ steps:
     engine = await start_engine(config, ManualClock())
     try:
         incidents = FakeIncidents(engine, publish_events=True)
-        engine.extensions["incidents"] = incidents
+        engine.provide(incidents, as_type=IncidentActions)
         engine.bus.publish(IncidentDeclared({"id": "INC-77", "title": "DNS down", "severity": "sev1",
                                              "room_id": "#ops"}, user="priya"))
         service = service_of(engine)

@@ -57,7 +57,7 @@ async def start_engine(config: Config, clock: ManualClock) -> Engine:
 
 def service_of(engine: Engine) -> WorkflowService:
     """The engine's workflow service."""
-    service = engine.extensions["workflows"]
+    service = engine.capability(WorkflowService)
     assert isinstance(service, WorkflowService)
     return service
 

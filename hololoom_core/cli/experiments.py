@@ -23,10 +23,10 @@ def register(subparsers: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Print the experiments."""
     from hololoom_core.promptly.commands import list_markdown, report_markdown
-    from hololoom_core.promptly.experiments import variant_settings
+    from hololoom_core.promptly.experiments import ExperimentService, variant_settings
 
     async with open_engine(args) as engine:
-        service = engine.extensions.get("experiments")
+        service = engine.find_capability(ExperimentService)
         if service is None:
             raise CliError("experiments: the promptly capability is not installed in this engine")
         definitions = service.definitions()

@@ -8,6 +8,7 @@ from typing import Any
 
 from hololoom_core.cli.common import EXIT_USAGE, CliError, add_common_options, open_engine, print_json
 from hololoom_core.ops.incidents.postmortem import format_duration, format_time, timeline_lines
+from hololoom_core.ops.incidents.service import IncidentService
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +43,7 @@ async def run(args: argparse.Namespace) -> int:
     if action is None:
         raise CliError("incident: choose an action: list, show ID, timeline ID or postmortem ID", EXIT_USAGE)
     async with open_engine(args) as engine:
-        service = engine.extensions.get("incidents")
+        service = engine.find_capability(IncidentService)
         if service is None:
             raise CliError("incident: incident management is not installed in this engine")
         if action == "list":

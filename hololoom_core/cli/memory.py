@@ -64,9 +64,10 @@ async def run_recall(args: argparse.Namespace) -> int:
     if args.k is not None and not 1 <= args.k <= 1000:
         raise CliError("recall: --k must be between 1 and 1000", 2)
     from hololoom_core.memory.search import RecallFilters
+    from hololoom_core.memory.service import MemoryService
 
     async with open_engine(args) as engine:
-        memory = engine.extensions["memory"]
+        memory = engine.capability(MemoryService)
         try:
             now = engine.clock.now()
             filters = RecallFilters(room_id=args.room, thread_id=args.thread, sender=args.sender,

@@ -108,10 +108,10 @@ async def run_list(args: argparse.Namespace) -> int:
 async def run_start(args: argparse.Namespace) -> int:
     """Start a workflow and print its output."""
     from hololoom_core.ops.workflows.commands import invocation_args
-    from hololoom_core.ops.workflows.service import WorkflowError
+    from hololoom_core.ops.workflows.service import WorkflowError, WorkflowService
 
     async with open_engine(args) as engine:
-        service = engine.extensions.get("workflows")
+        service = engine.find_capability(WorkflowService)
         if service is None:
             raise CliError("workflow: workflows are switched off (workflows.enabled: false)")
         room = args.room or engine.config.workflows.default_room
@@ -128,10 +128,10 @@ async def run_start(args: argparse.Namespace) -> int:
 async def run_runs(args: argparse.Namespace) -> int:
     """Show recent runs or one run."""
     from hololoom_core.ops.workflows.render import run_markdown, runs_markdown
-    from hololoom_core.ops.workflows.service import WorkflowError
+    from hololoom_core.ops.workflows.service import WorkflowError, WorkflowService
 
     async with open_engine(args) as engine:
-        service = engine.extensions.get("workflows")
+        service = engine.find_capability(WorkflowService)
         if service is None:
             raise CliError("workflow: workflows are switched off (workflows.enabled: false)")
         try:

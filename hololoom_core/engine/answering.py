@@ -8,6 +8,8 @@ the pipeline.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.answers.judge import HeuristicJudge, Judge
@@ -19,6 +21,9 @@ from hololoom_core.answers.types import (
     Configuration,
     ConfigurationChooser,
     LoopResult,
+    QualityPredictor,
+    Reranker,
+    Retriever,
     Router,
     first_agent,
 )
@@ -26,7 +31,7 @@ from hololoom_core.answers.ultraprompt import missing_sections, parse_sections, 
 from hololoom_core.events import AnswerDelta, AnswerReady, AnswerStarted
 from hololoom_core.llm.base import AnswerRequest, LanguageProvider
 from hololoom_core.llm.runbooks import RunbookLibrary
-from hololoom_core.models import Answer, Source
+from hololoom_core.models import Answer, Source, StoredMessage
 from hololoom_core.store.messages import MessageStore
 from hololoom_core.text.terms import term_set
 
@@ -34,29 +39,18 @@ if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
 
-class KeywordRetriever:
-    """Runbooks by BM25 + keywords, earlier messages by SQLite FTS5 BM25 filtered by term overlap."""
+class RunbookRetriever:
+    """The first stage of the retriever chain: runbooks matching the question, by BM25 + keywords."""
 
-    def __init__(
-        self,
-        runbooks: RunbookLibrary,
-        messages: MessageStore,
-        max_runbooks: int = 2,
-        max_messages: int = 5,
-        min_overlap: float = 0.3,
-    ) -> None:
+    name = "runbooks"
+
+    def __init__(self, runbooks: RunbookLibrary, max_runbooks: int = 2) -> None:
         self.runbooks = runbooks
-        self.messages = messages
         self.max_runbooks = max_runbooks
-        self.max_messages = max_messages
-        self.min_overlap = min_overlap
 
-    def retrieve(self, context: AnswerContext, configuration: Configuration) -> list[Source]:
-        """Runbook sources first, then message sources; `max_runbooks`/`max_sources`/`min_overlap` params override."""
-        params = configuration.params
-        return self.runbook_sources(context.question, params.get("max_runbooks")) + self.message_sources(
-            context, params.get("max_sources"), params.get("min_overlap")
-        )
+    def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
+        """The matching runbooks; the `max_runbooks` parameter of a configuration overrides the limit."""
+        return self.runbook_sources(context.question, configuration.params.get("max_runbooks"))
 
     def runbook_sources(self, question: str, limit: int | None = None) -> list[Source]:
         """The runbooks matching the question, as sources."""
@@ -78,46 +72,130 @@ class KeywordRetriever:
             for match in matches
         ]
 
-    def message_sources(
-        self, context: AnswerContext, limit: int | None = None, min_overlap: float | None = None
-    ) -> list[Source]:
-        """Earlier messages sharing enough content terms with the question, as sources."""
-        max_messages = self.max_messages if limit is None else limit
-        min_overlap = self.min_overlap if min_overlap is None else min_overlap
-        if max_messages == 0:
-            return []
+
+@dataclass(frozen=True, slots=True)
+class MessageLimits:
+    """How many earlier messages the chain may cite, and how many of the question's terms one must share."""
+
+    max_messages: int = 5
+    min_overlap: float = 0.3
+
+    def resolve(self, configuration: Configuration, found: list[Source]) -> tuple[int, float]:
+        """The remaining message budget (configuration override minus messages already found) and the overlap."""
+        params = configuration.params
+        limit = self.max_messages if params.get("max_sources") is None else int(params["max_sources"])
+        overlap = self.min_overlap if params.get("min_overlap") is None else float(params["min_overlap"])
+        already = sum(1 for source in found if source.kind == "message")
+        return max(0, limit - already), overlap
+
+
+def shares_enough_terms(question_terms: AbstractSet[str], body: str, min_overlap: float) -> tuple[bool, float]:
+    """Whether a message shares enough content terms with the question to be cited, and the overlap."""
+    shared = question_terms & term_set(body)
+    overlap = len(shared) / len(question_terms)
+    return len(shared) >= min(2, len(question_terms)) and overlap >= min_overlap, overlap
+
+
+def message_source(message: StoredMessage, score: float) -> Source:
+    """An earlier message as a citable source."""
+    return Source(
+        kind="message",
+        ref=message.event_id,
+        title=f"message {message.id}",
+        excerpt=message.body,
+        score=round(score, 4),
+        ts=message.ts,
+        room_id=message.room_id,
+        author=message.author,
+        message_id=message.id,
+    )
+
+
+def already_cited(found: list[Source]) -> tuple[set[int], set[str]]:
+    """The message ids and normalised bodies the chain has cited so far (so a later stage adds no duplicate)."""
+    ids = {source.message_id for source in found if source.kind == "message" and source.message_id is not None}
+    bodies = {" ".join(source.excerpt.lower().split()) for source in found if source.kind == "message"}
+    return ids, bodies
+
+
+class MessageRetriever:
+    """A retriever stage: earlier messages by SQLite FTS5 BM25, kept when they share enough terms with the question."""
+
+    name = "messages"
+
+    def __init__(self, messages: MessageStore, limits: MessageLimits) -> None:
+        self.messages = messages
+        self.limits = limits
+
+    def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
+        """Earlier messages not yet cited, up to the configuration's remaining message budget."""
+        limit, min_overlap = self.limits.resolve(configuration, found)
         question_terms = term_set(context.question)
-        if not question_terms:
+        if limit == 0 or not question_terms:
             return []
         exclude = (context.message_id,) if context.message_id is not None else ()
-        hits = self.messages.search(context.question, limit=max_messages * 4, exclude_ids=exclude)
+        hits = self.messages.search(context.question, limit=limit * 4, exclude_ids=exclude)
+        cited_ids, seen_bodies = already_cited(found)
         sources: list[Source] = []
-        seen_bodies: set[str] = set()
         for hit in hits:
-            shared = question_terms & term_set(hit.message.body)
-            overlap = len(shared) / len(question_terms)
-            if len(shared) < min(2, len(question_terms)) or overlap < min_overlap:
-                continue
+            enough, overlap = shares_enough_terms(question_terms, hit.message.body, min_overlap)
             normalised = " ".join(hit.message.body.lower().split())
-            if normalised in seen_bodies:
+            if not enough or hit.message.id in cited_ids or normalised in seen_bodies:
                 continue
             seen_bodies.add(normalised)
-            sources.append(
-                Source(
-                    kind="message",
-                    ref=hit.message.event_id,
-                    title=f"message {hit.message.id}",
-                    excerpt=hit.message.body,
-                    score=round(overlap, 4),
-                    ts=hit.message.ts,
-                    room_id=hit.message.room_id,
-                    author=hit.message.author,
-                    message_id=hit.message.id,
-                )
-            )
-            if len(sources) >= max_messages:
+            sources.append(message_source(hit.message, overlap))
+            if len(sources) >= limit:
                 break
         return sources
+
+
+class RetrieverChain:
+    """The answer path's retrievers in order: each stage adds sources; rerankers may only reorder them.
+
+    No stage replaces another: a capability adds its stage (optionally before a named one), and a
+    stage that fails is reported and skipped, so the others still ground the answer.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.stages: list[Retriever] = []
+        self.rerankers: list[Reranker] = []
+
+    def add(self, stage: Retriever, *, before: str | None = None) -> None:
+        """Append a stage, or insert it before the stage named `before` (appended when there is none)."""
+        names = [existing.name for existing in self.stages]
+        if stage.name in names:
+            raise ValueError(f"a retriever stage named '{stage.name}' is already in the chain")
+        index = names.index(before) if before in names else len(self.stages)
+        self.stages.insert(index, stage)
+
+    def add_reranker(self, reranker: Reranker) -> None:
+        """Add a reranker; rerankers run after every stage, in the order they were added."""
+        self.rerankers.append(reranker)
+
+    def stage(self, name: str) -> Retriever | None:
+        """The stage of that name, or None."""
+        return next((stage for stage in self.stages if stage.name == name), None)
+
+    def retrieve(self, context: AnswerContext, configuration: Configuration) -> list[Source]:
+        """Run every stage, then every reranker; the sources of one stage are never dropped by another."""
+        found: list[Source] = []
+        for stage in self.stages:
+            try:
+                found.extend(stage.retrieve(context, configuration, list(found)))
+            except Exception as exc:  # one broken stage must not cost the answer its other sources
+                self.engine.report_error("retriever", f"{stage.name}: {exc}")
+        for reranker in self.rerankers:
+            try:
+                reordered = reranker.rerank(context, configuration, list(found))
+            except Exception as exc:
+                self.engine.report_error("reranker", f"{reranker.name}: {exc}")
+                continue
+            if sorted(map(id, reordered)) != sorted(map(id, found)):
+                self.engine.report_error("reranker", f"{reranker.name} added or dropped sources; its order is ignored")
+                continue
+            found = reordered
+        return found
 
 
 LoopRunner = Callable[
@@ -165,17 +243,17 @@ class AnswerPath:
         self.agents: dict[str, Agent] = {
             "generalist": Agent("generalist", "operations generalist: incidents, deploys, infrastructure"),
         }
-        self.retriever: Any = KeywordRetriever(
-            engine.runbooks,
-            engine.messages,
-            max_runbooks=engine.config.answer.max_runbooks,
-            max_messages=engine.config.answer.max_sources,
-        )
-        self.judge: Judge = HeuristicJudge()
-        self.choose_configuration: ConfigurationChooser = lambda context: Configuration()
-        self.route: Router = first_agent
+        answer_config = engine.config.answer
+        self.message_limits = MessageLimits(max_messages=answer_config.max_sources)
+        self.retrievers = RetrieverChain(engine)  # slot: capabilities add stages and rerankers
+        self.retrievers.add(RunbookRetriever(engine.runbooks, max_runbooks=answer_config.max_runbooks))
+        self.retrievers.add(MessageRetriever(engine.messages, self.message_limits))
+        self.judge: Judge = HeuristicJudge()  # slot: the judge that scores every answer
+        self.choose_configuration: ConfigurationChooser = lambda context: Configuration()  # slot: experiments
+        self.route: Router = first_agent  # slot: which agent answers
+        self.quality_predictor: QualityPredictor | None = None  # slot: forecast before generating (may be empty)
         self.observers: list[AnswerObserver] = []
-        self.loop_runner: LoopRunner = generate_then_judge
+        self.loop_runner: LoopRunner = generate_then_judge  # slot: generate / judge / refine
         self.cache: AnswerCache | None = None
 
     async def answer(self, context: AnswerContext) -> Answer:
@@ -185,7 +263,8 @@ class AnswerPath:
         engine.bus.publish(AnswerStarted(context.room_id or "", context.question, context.message_id))
         configuration = self.choose_configuration(context)
         agent = self.agents.get(self.route(context, self.agents)) or next(iter(self.agents.values()))
-        sources = self.retriever.retrieve(context, configuration)
+        sources = self.retrievers.retrieve(context, configuration)
+        forecast = self.quality_predictor.predict(context, sources) if self.quality_predictor is not None else None
         request = AnswerRequest(
             question=context.question,
             sources=sources,
@@ -215,6 +294,8 @@ class AnswerPath:
             sources = result.sources
         if cached is not None:
             loop_steps.append({"step": "cache", "hit": True})
+        if forecast is not None:
+            loop_steps.insert(0, {"step": "predict", "quality": forecast.quality, "reason": forecast.reason})
         markdown = text if text else render_sections(sections)
         latency_ms = (engine.clock.perf() - started) * 1000.0
         answer = Answer(

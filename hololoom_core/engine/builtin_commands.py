@@ -5,13 +5,24 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext, CommandError
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
 
-def install(engine: Engine) -> None:
+class BuiltinCommands(Capability):
+    """The commands every installation has: `help`, `ping` and `runbook`."""
+
+    name = "builtin"
+
+    def install(self, engine: Engine) -> None:
+        """Register `help`, `ping` and `runbook`."""
+        install_builtin_commands(engine)
+
+
+def install_builtin_commands(engine: Engine) -> None:
     """Register `help`, `ping` and `runbook`."""
     install_runbook_command(engine)
     registry = engine.commands

@@ -4,8 +4,9 @@ A capability is an object with a `name`, the names of the capabilities it `needs
 owns (`migrations`), its `doctor_checks`, and an `install(engine)` that fills typed slots: the
 retriever chain, the judge, the loop, the router, the quality predictor, commands, keepers,
 detectors, suggesters, feedback observers, overview panels and life-cycle hooks. The engine
-installs capabilities in the order their needs give (a topological sort), then runs every
-migration (so a plugin loaded by a capability can add a table), then the `ready` hooks.
+sorts capabilities by their needs (a topological sort), lets each `prepare` (declare its tables;
+the plugin loader imports plugins here so they can declare theirs), runs every migration once,
+and only then calls each `install`.
 
 Services a capability offers to the others (the memory service, the incident service ...) are
 provided by type and fetched by type: `engine.provide(service)`, `engine.capability(MemoryService)`.
@@ -56,12 +57,18 @@ class Capability:
     """
 
     name: ClassVar[str] = ""
-    needs: ClassVar[tuple[str, ...]] = ()
+    needs: ClassVar[tuple[str, ...]] = ()  # installed before this one; missing -> CapabilityError
+    after: ClassVar[tuple[str, ...]] = ()  # installed before this one when present; "*" = after all the others
     migrations: ClassVar[Mapping[str, Sequence[Migration]]] = {}
     doctor_checks: ClassVar[tuple[DoctorCheck, ...]] = ()
 
+    def prepare(self, engine: Engine) -> None:
+        """Declare tables before any exists: adds `migrations`; override to add more (e.g. plugins' tables)."""
+        for component, steps in self.migrations.items():
+            engine.migrations.add(component, steps)
+
     def install(self, engine: Engine) -> None:
-        """Register what this capability provides in the engine's slots (no store access: tables come later)."""
+        """Register what this capability provides in the engine's slots; every table exists by now."""
 
     def __repr__(self) -> str:
         return f"<capability {self.name}>"
@@ -118,7 +125,9 @@ class MigrationSlot:
 def resolve_order(capabilities: Iterable[Capability]) -> list[Capability]:
     """The capabilities sorted so that each comes after what it needs; ties keep the given order.
 
-    Raises `CapabilityError` with one clear line on a duplicate name, a missing need or a cycle.
+    `needs` must be installed; `after` only orders (a name that is absent is ignored, `"*"` means every
+    capability that does not itself say `"*"`). Raises `CapabilityError` with one clear line on a
+    duplicate name, a missing need or a cycle.
     """
     by_name: dict[str, Capability] = {}
     for capability in capabilities:
@@ -137,6 +146,9 @@ def resolve_order(capabilities: Iterable[Capability]) -> list[Capability]:
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for capability in by_name.values():
         sorter.add(capability.name, *capability.needs)
+        if "*" in capability.after:
+            sorter.add(capability.name, *(name for name, other in by_name.items() if "*" not in other.after))
+        sorter.add(capability.name, *(name for name in capability.after if name in by_name))
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
-OverviewExtra = Callable[["Engine"], Any]
-
-
-def register_overview_extra(engine: Engine, name: str, provider: OverviewExtra) -> None:
-    """Let a capability add figures to every overview: `overview.extra[name] = provider(engine)`."""
-    engine.extensions.setdefault("overview_extras", {})[name] = provider
-
-
 def overview_extras(engine: Engine) -> dict[str, Any]:
-    """Every registered extra, computed now; a failing provider is reported and left out."""
+    """Every overview panel a capability registered (`engine.overview_panels`), computed now.
+
+    A failing panel is reported and left out.
+    """
     extra: dict[str, Any] = {}
-    for name, provider in engine.extensions.get("overview_extras", {}).items():
+    for name, provider in engine.overview_panels.items():
         try:
             extra[name] = provider(engine)
         except Exception as exc:  # a broken figure must not break the app's tabs

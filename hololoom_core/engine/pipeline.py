@@ -12,7 +12,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +21,15 @@ from hololoom_core.clock import Clock
 from hololoom_core.config import Config
 from hololoom_core.engine.access import AccessPolicy
 from hololoom_core.engine.answering import AnswerContext, AnswerPath
+from hololoom_core.engine.capabilities import (
+    Capability,
+    CapabilityError,
+    MigrationSlot,
+    OverviewPanel,
+    ServiceRegistry,
+    T,
+    resolve_order,
+)
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandRegistry, CommandResult
 from hololoom_core.engine.stats import EngineStats
 from hololoom_core.events import (
@@ -41,24 +50,47 @@ from hololoom_core.models import Answer, Attachment, ChatMessage, HandleResult, 
 from hololoom_core.redact import redact_secrets
 from hololoom_core.store import Store
 from hololoom_core.store import schema as _core_schema  # noqa: F401  (registers the core migrations)
+from hololoom_core.store.db import registered_migrations
 from hololoom_core.store.interactions import InteractionStore
 from hololoom_core.store.messages import MessageStore
 
 log = logging.getLogger(__name__)
 
-# Modules with an `install(engine)` function, run in order when an engine is built.
+# The capabilities every engine gets unless the caller chooses: `module:Class`, loaded by name so the
+# engine does not import the feature packages above it. The order here does not matter: each
+# capability declares what it needs, and the engine sorts them (see engine/capabilities.py).
 CAPABILITIES: list[str] = [
-    "hololoom_core.engine.builtin_commands",
-    "hololoom_core.promptly.capability",
-    "hololoom_core.ops.incidents",
-    "hololoom_core.ops.answer_cache",
-    "hololoom_core.ops.dashboard",
-    "hololoom_core.ops.review.commands",
-    "hololoom_core.ops.workflows.commands",
-    "hololoom_core.transport.matrix.state",
-    "hololoom_core.memory.capability",
-    "hololoom_core.ops.commands",  # keep last: loads plugins and aliases after every other capability
+    "hololoom_core.engine.builtin_commands:BuiltinCommands",
+    "hololoom_core.promptly.capability:PromptlyCapability",
+    "hololoom_core.ops.incidents:IncidentsCapability",
+    "hololoom_core.ops.answer_cache:AnswerCacheCapability",
+    "hololoom_core.ops.dashboard:DashboardCapability",
+    "hololoom_core.ops.review.commands:ReviewCapability",
+    "hololoom_core.ops.workflows.commands:WorkflowsCapability",
+    "hololoom_core.transport.matrix.capability:MatrixCapability",
+    "hololoom_core.memory.capability:MemoryCapability",
+    "hololoom_core.ops.commands:CommandExtensions",
 ]
+
+
+def load_capability(spec: Capability | str) -> Capability:
+    """A capability object from an instance or a `module:Class` name (a bad name is one clear error)."""
+    if isinstance(spec, Capability):
+        return spec
+    module_name, _, class_name = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise CapabilityError(f"cannot load capability '{spec}' ({exc}); use 'package.module:ClassName'") from None
+    capability = factory()
+    if not isinstance(capability, Capability):
+        raise CapabilityError(f"'{spec}' is not a Capability subclass")
+    return capability
+
+
+def default_capabilities() -> list[Capability]:
+    """Fresh objects for every capability in `CAPABILITIES`, sorted by what they need."""
+    return resolve_order(load_capability(spec) for spec in CAPABILITIES)
 
 
 class Detector(Protocol):
@@ -97,46 +129,52 @@ class Engine:
         provider: LanguageProvider | None = None,
         clock: Clock | None = None,
         runbooks: RunbookLibrary | None = None,
-        capabilities: list[str] | None = None,
+        capabilities: Sequence[Capability | str] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or Clock()
         self.bus = bus or EventBus()
         self.store = store or Store(config.database_path, synchronous=config.store.synchronous)
-        for module in capabilities if capabilities is not None else CAPABILITIES:
-            importlib.import_module(module)  # importing registers a capability's migrations
-        self.store.migrate()
         self.messages = MessageStore(self.store)
         self.interactions = InteractionStore(self.store)
         self.runbooks = runbooks or RunbookLibrary.from_directory()
         self.offline = OfflineAnswerEngine(self.runbooks)
         self.provider: LanguageProvider = provider or build_provider(config, self.offline)
-        self.commands = CommandRegistry()
         self.access = AccessPolicy(config.acl, config.matrix.admins)
-        self.keepers: list[Keeper] = []
-        self.detectors: list[Detector] = []
-        self.insight_store: InsightStore = self._store_insights
-        self.suggesters: list[Suggester] = []
-        self.feedback_observers: list[FeedbackObserver] = []
         self.status: dict[str, dict[str, Any]] = {}
-        self.answer_path = AnswerPath(self, self.provider, self.offline)
         self.stats = EngineStats()
         self.bot_id = config.matrix.user_id or config.hololoom.bot_name
         self.bot_name = config.hololoom.bot_name
         self._mention = re.compile(
             r"(?:^|(?<=\s))@?" + re.escape(self.bot_name) + r"(?::[\w.-]+)?(?=$|[\s,:;!?.])", re.I
         )
-        self.extensions: dict[str, Any] = {}
+        # -- the typed slots capabilities fill (see engine/capabilities.py) --
+        self.services = ServiceRegistry()  # services by type: engine.capability(MemoryService)
+        self.migrations = MigrationSlot()  # tables: migrated once every capability and plugin is collected
+        self.migrations.add("core", registered_migrations("core"))
+        self.commands = CommandRegistry()
+        self.keepers: list[Keeper] = []
+        self.detectors: list[Detector] = []
+        self.insight_store: InsightStore = self._store_insights
+        self.suggesters: list[Suggester] = []
+        self.feedback_observers: list[FeedbackObserver] = []
+        self.overview_panels: dict[str, OverviewPanel] = {}  # name -> figures for overview.extra[name]
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []  # run by start(), in order
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []  # run by close(), before the store closes
         self.warmup_hooks: list[Callable[[], None]] = []  # start background work in long-running processes
+        self.answer_path = AnswerPath(self, self.provider, self.offline)  # retriever chain, judge, loop, router ...
         provider_close = getattr(self.provider, "close", None)
         if provider_close is not None and inspect.iscoroutinefunction(provider_close):
             self.shutdown_hooks.append(provider_close)  # e.g. the Ollama client's HTTP connections
-        for module in capabilities if capabilities is not None else CAPABILITIES:
-            installer = getattr(importlib.import_module(module), "install", None)
-            if installer is not None:
-                installer(self)
+        chosen = default_capabilities() if capabilities is None else resolve_order(
+            load_capability(spec) for spec in capabilities
+        )
+        self.capabilities: tuple[Capability, ...] = tuple(chosen)
+        for capability in self.capabilities:  # collect every table first, plugins' included ...
+            capability.prepare(self)
+        self.store.apply_migrations(self.migrations.components())
+        for capability in self.capabilities:  # ... so installers may read and write their tables
+            capability.install(self)
         totals = self.interactions.totals()
         self.stats.seed(
             self.messages.count(),
@@ -144,6 +182,24 @@ class Engine:
             totals["mean_quality"],
             self.interactions.recent_latencies(),
         )
+
+    # -- capabilities ------------------------------------------------------------------------
+
+    def capability(self, kind: type[T]) -> T:
+        """The service a capability provides under `kind` (e.g. `MemoryService`); `CapabilityMissing` if none."""
+        return self.services.get(kind)
+
+    def find_capability(self, kind: type[T]) -> T | None:
+        """The service provided under `kind`, or None when no installed capability provides it."""
+        return self.services.find(kind)
+
+    def provide(self, service: Any, as_type: type[Any] | None = None) -> None:
+        """Offer a service to the other capabilities, under its class or `as_type` (a class or Protocol)."""
+        self.services.provide(service, as_type)
+
+    def installed(self, name: str) -> bool:
+        """True when a capability of that name is installed."""
+        return any(capability.name == name for capability in self.capabilities)
 
     # -- life cycle --------------------------------------------------------------------------
 

@@ -1,14 +1,14 @@
-"""Plugs memory into the engine: keeper, detector, insight store, suggester, commands, retriever, bus."""
+"""Plugs memory into the engine: keeper, detector, insight store, suggester, commands, retriever stage, bus."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hololoom_core.engine.answering import KeywordRetriever
-from hololoom_core.memory import schema as _schema  # noqa: F401  (registers the memory migrations)
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.memory.commands import install_commands
 from hololoom_core.memory.detectors import ProactiveDetector
 from hololoom_core.memory.retriever import MemoryRetriever
+from hololoom_core.memory.schema import MEMORY_V1
 from hololoom_core.memory.service import MemoryService
 from hololoom_core.memory.suggest import IncidentSuggester
 from hololoom_core.models import Insight
@@ -17,25 +17,29 @@ if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
 
-def install(engine: Engine) -> None:
-    """Build the memory service and register it in the engine's registries."""
-    memory = MemoryService(engine)
-    engine.extensions["memory"] = memory
-    engine.shutdown_hooks.append(memory.close)  # stops the embedding worker before the store closes
-    engine.warmup_hooks.append(memory.warm_up)  # load the embedding model before the first question
-    engine.keepers.append(memory.keep)
-    engine.detectors.append(ProactiveDetector(memory, engine.names_bot, engine.config.matrix.command_prefix))
-    base_store = engine.insight_store
+class MemoryCapability(Capability):
+    """The knowledge graph, hybrid recall, tracked items and proactive notices; provides `MemoryService`."""
 
-    def store_insights(insights: list[Insight]) -> list[Insight]:
-        return memory.store_insights(base_store, insights)
+    name = "memory"
+    migrations = {"memory": [MEMORY_V1]}
 
-    engine.insight_store = store_insights
-    engine.suggesters.append(IncidentSuggester(memory))
-    install_commands(engine, memory)
-    base = engine.answer_path.retriever
-    if not isinstance(base, KeywordRetriever):
-        base = KeywordRetriever(engine.runbooks, engine.messages, max_runbooks=engine.config.answer.max_runbooks,
-                                max_messages=engine.config.answer.max_sources)
-    engine.answer_path.retriever = MemoryRetriever(memory, base, engine.config.memory.min_similarity)
-    engine.bus.subscribe(memory.on_event)
+    def install(self, engine: Engine) -> None:
+        """Build the memory service and register it in the engine's slots."""
+        memory = MemoryService(engine)
+        engine.provide(memory)
+        engine.shutdown_hooks.append(memory.close)  # stops the embedding worker before the store closes
+        engine.warmup_hooks.append(memory.warm_up)  # load the embedding model before the first question
+        engine.keepers.append(memory.keep)
+        engine.detectors.append(ProactiveDetector(memory, engine.names_bot, engine.config.matrix.command_prefix))
+        base_store = engine.insight_store
+
+        def store_insights(insights: list[Insight]) -> list[Insight]:
+            return memory.store_insights(base_store, insights)
+
+        engine.insight_store = store_insights
+        engine.suggesters.append(IncidentSuggester(memory))
+        install_commands(engine, memory)
+        path = engine.answer_path
+        path.retrievers.add(MemoryRetriever(memory, path.message_limits, engine.config.memory.min_similarity),
+                            before="messages")
+        engine.bus.subscribe(memory.on_event)

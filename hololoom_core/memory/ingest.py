@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.memory.service import MemoryService
 from hololoom_core.models import ChatMessage
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ async def ingest_file(
     file_format = detect_format(path)
     report = IngestReport(format=file_format)
     total = count_records(path, file_format)
-    memory = engine.extensions.get("memory")
+    memory = engine.find_capability(MemoryService)
     records = read_records(path, file_format)
     seen = 0
     finished = False

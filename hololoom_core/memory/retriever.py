@@ -1,10 +1,11 @@
-"""The answer path's retriever with memory: runbooks as before, earlier messages by hybrid recall."""
+"""Memory's stage in the answer path's retriever chain: earlier messages by hybrid recall."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hololoom_core.engine.answering import AnswerContext, Configuration, KeywordRetriever
+from hololoom_core.answers.types import AnswerContext, Configuration
+from hololoom_core.engine.answering import MessageLimits, already_cited, message_source, shares_enough_terms
 from hololoom_core.memory.search import RecallFilters
 from hololoom_core.models import Source
 from hololoom_core.text.terms import term_set
@@ -14,38 +15,35 @@ if TYPE_CHECKING:
 
 
 class MemoryRetriever:
-    """Keeps the keyword retriever's runbook sources and finds message sources with `MemoryService.recall`.
+    """Adds the messages `MemoryService.recall` finds that earlier stages did not cite.
 
     A recalled message is cited when it shares enough content terms with the question (as the
-    keyword retriever demands) or, in the embedding modes, when its similarity clears
-    `memory.min_similarity`; so a paraphrase can be cited, an unrelated message cannot.
+    keyword stage demands) or, in the embedding modes, when its similarity clears
+    `memory.min_similarity`; so a paraphrase can be cited, an unrelated message cannot. It runs
+    before the keyword `messages` stage, which then fills any budget recall left over.
     """
 
-    def __init__(self, memory: MemoryService, base: KeywordRetriever, min_similarity: float) -> None:
+    name = "memory"
+
+    def __init__(self, memory: MemoryService, limits: MessageLimits, min_similarity: float) -> None:
         self.memory = memory
-        self.base = base
+        self.limits = limits
         self.min_similarity = min_similarity
 
-    def retrieve(self, context: AnswerContext, configuration: Configuration) -> list[Source]:
-        """Runbook sources first, then message sources; an experiment variant may override the limits and mode."""
-        params = configuration.params
-        return self.base.runbook_sources(context.question, params.get("max_runbooks")) + self.message_sources(
-            context,
-            limit=params.get("max_sources"),
-            min_overlap=params.get("min_overlap"),
-            mode=params.get("retrieval_mode"),
-        )
+    def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
+        """Recalled messages not yet cited, up to the remaining budget; a variant may set `retrieval_mode`."""
+        limit, min_overlap = self.limits.resolve(configuration, found)
+        return self.message_sources(context, limit, min_overlap, configuration.params.get("retrieval_mode"), found)
 
     def message_sources(
         self,
         context: AnswerContext,
-        limit: int | None = None,
-        min_overlap: float | None = None,
+        limit: int,
+        min_overlap: float,
         mode: str | None = None,
+        found: list[Source] | None = None,
     ) -> list[Source]:
         """Earlier messages relevant to the question, cited with time, room and author."""
-        limit = self.base.max_messages if limit is None else limit
-        min_overlap = self.base.min_overlap if min_overlap is None else min_overlap
         question_terms = term_set(context.question)
         if limit == 0 or not question_terms:
             return []
@@ -53,33 +51,17 @@ class MemoryRetriever:
         result = self.memory.recall(
             context.question, k=limit * 4, mode=mode, filters=RecallFilters(exclude_ids=exclude)
         )
+        cited_ids, seen = already_cited(found or [])
         sources: list[Source] = []
-        seen: set[str] = set()
         for hit in result.hits:
             message = hit.message
-            shared = question_terms & term_set(message.body)
-            overlap = len(shared) / len(question_terms)
-            lexical = len(shared) >= min(2, len(question_terms)) and overlap >= min_overlap
+            lexical, overlap = shares_enough_terms(question_terms, message.body, min_overlap)
             semantic = hit.similarity is not None and hit.similarity >= self.min_similarity
-            if not (lexical or semantic):
-                continue
             normalised = " ".join(message.body.lower().split())
-            if normalised in seen:
+            if not (lexical or semantic) or message.id in cited_ids or normalised in seen:
                 continue
             seen.add(normalised)
-            sources.append(
-                Source(
-                    kind="message",
-                    ref=message.event_id,
-                    title=f"message {message.id}",
-                    excerpt=message.body,
-                    score=round(max(overlap, hit.similarity or 0.0), 4),
-                    ts=message.ts,
-                    room_id=message.room_id,
-                    author=message.author,
-                    message_id=message.id,
-                )
-            )
+            sources.append(message_source(message, max(overlap, hit.similarity or 0.0)))
             if len(sources) >= limit:
                 break
         return sources

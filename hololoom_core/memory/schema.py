@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from hololoom_core.store.db import register_migrations
-
 MEMORY_V1 = """
 CREATE TABLE memory_nodes (
     key         TEXT PRIMARY KEY,
@@ -60,5 +58,3 @@ CREATE INDEX memory_items_room ON memory_items(room_id, kind, status);
 CREATE INDEX memory_items_owner ON memory_items(owner, kind, status);
 CREATE INDEX memory_items_message ON memory_items(message_id);
 """
-
-register_migrations("memory", [MEMORY_V1])

@@ -1,6 +1,6 @@
 """The memory service: keeps the graph and vectors, tracks items, resolves the retrieval mode, answers recall.
 
-One `MemoryService` per engine (`engine.extensions["memory"]`). Its `keep` runs inside each
+One `MemoryService` per engine (`engine.capability(MemoryService)`). Its `keep` runs inside each
 message's store transaction; embeddings are computed in batches in a worker thread
 (`asyncio.to_thread`) and stored as BLOBs; a retrieval mode whose optional part is missing
 degrades to the next one (fused → fast → bare) with one warning, never a crash.

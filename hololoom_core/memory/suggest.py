@@ -8,13 +8,21 @@ switchable off globally (`memory.suggestions: false`) or per room (pattern file
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hololoom_core.models import Insight, Reply, StoredMessage
 from hololoom_core.text.entities import extract_entities
 
 if TYPE_CHECKING:
     from hololoom_core.memory.service import MemoryService
+
+
+class OpenIncidents(Protocol):
+    """What the incident suggester asks of an incident service (the ops incident capability provides it)."""
+
+    def open_incidents(self, room_id: str | None = None) -> list[Any]:
+        """The incidents still open, in one room or everywhere."""
+        ...
 
 _SYMPTOMS = {
     "outage": "outage",
@@ -61,7 +69,7 @@ class IncidentSuggester:
         rules = self.memory.patterns.for_room(message.room_id).incident_suggestion
         if not rules.get("enabled", True):
             return None
-        incidents = self.memory.engine.extensions.get("incidents")
+        incidents = self.memory.engine.find_capability(OpenIncidents)
         if incidents is not None and incidents.open_incidents(message.room_id):
             return None  # the room is already running an incident
         strongest = max(signals, key=lambda insight: insight.confidence)

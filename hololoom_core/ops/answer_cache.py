@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from hololoom_core.answers.types import AnswerContext, Configuration, LoopResult
 from hololoom_core.config import AnswerCacheConfig
 from hololoom_core.engine.arguments import Arg
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext
 from hololoom_core.models import CriterionScore, Source, Verdict
-from hololoom_core.store.db import register_migrations
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -49,8 +49,6 @@ CREATE TABLE answer_cache_meta (
 );
 """
 CACHE_HIT_STEP = '%"step": "cache", "hit": true%'  # how the answer path records a hit in loop_steps
-
-register_migrations("answer_cache", [ANSWER_CACHE_V1])
 
 _KEEP = re.compile(r"[^a-z0-9_./:\-\s]+")
 
@@ -251,14 +249,23 @@ class AnswerCache:
         }
 
 
-def install(engine: Engine) -> None:
-    """Plug the cache into the answer path (when enabled) and register `!cache`."""
-    config = engine.config.ops.answer_cache
-    if not config.enabled:
-        return
-    cache = AnswerCache(engine, config)
+class AnswerCacheCapability(Capability):
+    """Reuses answers while question and context are unchanged (when enabled); provides `AnswerCache`."""
+
+    name = "answer_cache"
+    migrations = {"answer_cache": [ANSWER_CACHE_V1]}
+
+    def install(self, engine: Engine) -> None:
+        """Plug the cache into the answer path (when enabled) and register `!cache`."""
+        config = engine.config.ops.answer_cache
+        if config.enabled:
+            install_cache(engine, AnswerCache(engine, config))
+
+
+def install_cache(engine: Engine, cache: AnswerCache) -> None:
+    """Make `cache` the answer path's cache and register `!cache`."""
     engine.answer_path.cache = cache
-    engine.extensions["answer_cache"] = cache
+    engine.provide(cache)
 
     @engine.commands.command("cache", help="Answer-cache figures, or clear it (admins).", group="general",
                              args=[Arg("action", choices=("stats", "clear"), default="stats")])

@@ -11,13 +11,16 @@ import asyncio
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext
-from hololoom_core.engine.overview import register_overview_extra
+from hololoom_core.ops.answer_cache import AnswerCache
+from hololoom_core.ops.incidents.models import Incident
 from hololoom_core.ops.incidents.postmortem import format_duration
+from hololoom_core.ops.incidents.service import IncidentService
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -119,13 +122,22 @@ class HostSampler:
         )
 
 
+class PendingApprovals(Protocol):
+    """What the dashboard asks of the workflow engine: the runs waiting at an approval gate."""
+
+    def waiting_for_approval(self) -> list[Any]:
+        """One mapping per run waiting for approval."""
+        ...
+
+
 def collect_dashboard(engine: Engine) -> Dashboard:
     """Measure every figure now."""
-    sampler = engine.extensions.get("dashboard")
-    if not isinstance(sampler, HostSampler):  # the dashboard capability was not installed: sample anyway
-        sampler = engine.extensions["dashboard"] = HostSampler(str(engine.config.data_dir))
+    sampler = engine.find_capability(HostSampler)
+    if sampler is None:  # the dashboard capability was not installed: sample anyway
+        sampler = HostSampler(str(engine.config.data_dir))
+        engine.provide(sampler)
     stats = engine.stats
-    cache = engine.extensions.get("answer_cache")
+    cache = engine.find_capability(AnswerCache)
     cache_stats = cache.stats() if cache is not None else None
     bot = BotMetrics(
         messages=stats.messages,
@@ -141,20 +153,24 @@ def collect_dashboard(engine: Engine) -> Dashboard:
     )
     dashboard = Dashboard(generated_ts=engine.clock.now(), host=sampler.sample(),
                           bot=bot)
-    incidents = engine.extensions.get("incidents")
+    incidents = engine.find_capability(IncidentService)
     if incidents is not None:
         now = dashboard.generated_ts
+        open_now: list[Incident] = sorted(incidents.open_incidents(), key=lambda found: (found.severity,
+                                                                                        found.declared_ts))
         dashboard.open_incidents = [
-            {"id": i.key, "title": i.title, "severity": i.severity, "room": i.room_id, "age_s": now - i.declared_ts,
-             "acknowledged": i.acknowledged_ts is not None, "commander": i.roles.get("commander")}
-            for i in sorted(incidents.open_incidents(), key=lambda i: (i.severity, i.declared_ts))
+            {"id": open_incident.key, "title": open_incident.title, "severity": open_incident.severity,
+             "room": open_incident.room_id, "age_s": now - open_incident.declared_ts,
+             "acknowledged": open_incident.acknowledged_ts is not None,
+             "commander": open_incident.roles.get("commander")}
+            for open_incident in open_now
         ]
         dashboard.incident_counts = incidents.db.counts()
         means = incidents.db.mean_times()
         dashboard.mean_time_to_acknowledge_s = means["mtta_s"]
         dashboard.mean_time_to_resolve_s = means["mttr_s"]
-    workflows = engine.extensions.get("workflows")
-    if workflows is not None and hasattr(workflows, "waiting_for_approval"):
+    workflows = engine.find_capability(PendingApprovals)
+    if workflows is not None:
         try:
             dashboard.approvals = [dict(run) for run in workflows.waiting_for_approval()]
         except Exception as exc:
@@ -217,19 +233,29 @@ def render_dashboard(dashboard: Dashboard, prefix: str = "!") -> str:
     return "\n".join(lines)
 
 
-def install(engine: Engine) -> None:
-    """Prime the host sampler, register `!status` / `!dashboard` and the app's dashboard figures."""
-    engine.extensions["dashboard"] = HostSampler(str(engine.config.data_dir))
-    # The live counter starts at zero in each process; start it from the command replies already stored.
-    engine.stats.commands = int(engine.store.scalar(
-        "SELECT count(*) FROM messages WHERE is_bot = 1 AND kind = 'command'") or 0)
-    register_overview_extra(engine, "dashboard", collect_dashboard)
+class DashboardCapability(Capability):
+    """Host and bot metrics: `!status` / `!dashboard` and the app's dashboard panel; provides `HostSampler`."""
+
+    name = "dashboard"
+
+    def install(self, engine: Engine) -> None:
+        """Prime the host sampler, register `!status` / `!dashboard` and the dashboard overview panel."""
+        sampler = HostSampler(str(engine.config.data_dir))
+        engine.provide(sampler)
+        # The live counter starts at zero in each process; start it from the command replies already stored.
+        engine.stats.commands = int(engine.store.scalar(
+            "SELECT count(*) FROM messages WHERE is_bot = 1 AND kind = 'command'") or 0)
+        engine.overview_panels["dashboard"] = collect_dashboard
+        install_status_command(engine, sampler)
+
+
+def install_status_command(engine: Engine, sampler: HostSampler) -> None:
+    """Register `!status` (alias `!dashboard`)."""
     prefix = engine.config.matrix.command_prefix
 
     @engine.commands.command("status", help="Host and bot metrics, open incidents, workflow runs awaiting approval.",
                              aliases=("dashboard",), group="general")
     async def status(context: CommandContext) -> str:
-        sampler: HostSampler = engine.extensions["dashboard"]
         window = sampler.seconds_since_cpu_sample()
         if window < MIN_CPU_WINDOW_S:  # a shorter CPU window measures noise
             await asyncio.sleep(MIN_CPU_WINDOW_S - window)

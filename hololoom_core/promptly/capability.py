@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from hololoom_core.answers.judge import HeuristicJudge
 from hololoom_core.answers.spec import SpecError, UltrapromptSpec, default_spec, load_spec
-from hololoom_core.engine.overview import register_overview_extra
-from hololoom_core.promptly import experiments as _experiments  # noqa: F401  (registers the migrations)
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.promptly.commands import install_experiment_command
-from hololoom_core.promptly.experiments import ExperimentService
+from hololoom_core.promptly.experiments import EXPERIMENTS_V1, ExperimentService
 from hololoom_core.promptly.llm_judge import LanguageModelJudge
 from hololoom_core.promptly.loops import PromptlyLoopRunner
 from hololoom_core.promptly.reask import ReaskDetector
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Promptly:
-    """The installed parts, kept in `engine.extensions["promptly"]`."""
+    """The installed parts (`engine.capability(Promptly)`)."""
 
     spec: UltrapromptSpec
     judge: HeuristicJudge | LanguageModelJudge
@@ -54,8 +53,19 @@ def build_judge(engine: Engine, spec: UltrapromptSpec) -> HeuristicJudge | Langu
     return heuristic
 
 
-def install(engine: Engine) -> None:
-    """Wire the Promptly layer into the answer path and register its command and observers."""
+class PromptlyCapability(Capability):
+    """Fills the judge and loop slots, runs experiments and re-ask detection; provides `Promptly`, `ExperimentService`."""
+
+    name = "promptly"
+    migrations = {"experiments": [EXPERIMENTS_V1]}
+
+    def install(self, engine: Engine) -> None:
+        """Wire the Promptly layer into the answer path and register its command and observers."""
+        install_promptly(engine)
+
+
+def install_promptly(engine: Engine) -> Promptly:
+    """Wire the spec, judge, loop runner, experiments and re-ask detector into `engine`; returns the parts."""
     config = engine.config.promptly
     try:
         spec = load_spec(config.spec)
@@ -77,6 +87,7 @@ def install(engine: Engine) -> None:
         engine.feedback_observers.append(service.observe_feedback)
     install_experiment_command(engine, service, enabled=enabled)
     promptly = Promptly(spec, judge, runner, service)
-    engine.extensions["promptly"] = promptly
-    register_overview_extra(engine, "promptly", lambda _engine: promptly.overview_data())
-    engine.extensions["experiments"] = service
+    engine.provide(promptly)
+    engine.overview_panels["promptly"] = lambda _engine: promptly.overview_data()
+    engine.provide(service)
+    return promptly

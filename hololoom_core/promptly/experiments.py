@@ -30,7 +30,6 @@ from hololoom_core.promptly.bandit import (
     summarise,
     thompson_choose,
 )
-from hololoom_core.store.db import register_migrations
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -76,8 +75,6 @@ CREATE TABLE experiment_events (
     ts             REAL NOT NULL
 );
 """
-
-register_migrations("experiments", [EXPERIMENTS_V1])
 
 ACTIVE_STATUSES = ("running", "promoted")
 ACTIVE_CACHE_S = 5.0

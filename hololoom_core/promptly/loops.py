@@ -390,7 +390,7 @@ class PromptlyLoopRunner:
         config = path.engine.config.answer
         params = {**run.configuration.params, "max_runbooks": max(config.max_runbooks, runbooks) + 1,
                   "max_sources": max(config.max_sources, messages) * 2 or 4, "min_overlap": 0.2}
-        wider = path.retriever.retrieve(run.context, Configuration(run.configuration.name, params))
+        wider = path.retrievers.retrieve(run.context, Configuration(run.configuration.name, params))
         new = [s for s in wider if (s.kind, s.ref) not in current]
         if not new:
             return None, "a wider retrieval found no new sources"

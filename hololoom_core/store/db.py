@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,11 @@ def register_migrations(component: str, steps: list[Migration]) -> None:
 def registered_components() -> list[str]:
     """Names of the components with migrations, in registration order."""
     return list(_ORDER)
+
+
+def registered_migrations(component: str) -> tuple[Migration, ...]:
+    """The registered migration steps of one component (the core tables register themselves this way)."""
+    return _REGISTRY[component].steps
 
 
 class Store:
@@ -135,9 +140,16 @@ class Store:
 
     def migrate(self, components: list[str] | None = None) -> dict[str, int]:
         """Apply every registered migration that is missing; each step commits in its own transaction."""
+        return self.apply_migrations({name: _REGISTRY[name].steps for name in components or registered_components()})
+
+    def apply_migrations(self, components: Mapping[str, Sequence[Migration]]) -> dict[str, int]:
+        """Apply the missing steps of each component, in the given order; returns every component's version.
+
+        The engine calls this once with the migrations its capabilities and plugins declared.
+        """
         applied = self.schema_versions()
-        for name in components or registered_components():
-            component = _REGISTRY[name]
+        for name, steps in components.items():
+            component = _Component(name, tuple(steps))
             current = applied.get(name, 0)
             if current > len(component.steps):
                 raise StoreError(

@@ -10,6 +10,7 @@ import pytest
 
 from hololoom_core.engine import Engine
 from hololoom_core.memory.detectors import resolve_due
+from hololoom_core.memory.service import MemoryService
 from tests.memory.conftest import say
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ async def test_questions_to_the_bot_are_not_tracked_as_open(engine: Engine) -> N
     await room.post("alice", "is anyone looking at the failing nightly backup?")  # a question to the team
     await room.post("bob", "why is checkout-api throwing 500s?", to_bot=True)  # addressed without a mention
     await room.post("carol", "@hololoom what does ENOSPC mean on db-01?")  # addressed by mention
-    open_questions = engine.extensions["memory"].room_digest("#ops").questions
+    open_questions = engine.capability(MemoryService).room_digest("#ops").questions
     assert [item.text for item in open_questions] == ["is anyone looking at the failing nightly backup?"]
 
 
@@ -99,7 +100,7 @@ async def test_an_owner_acknowledging_an_item_does_not_duplicate_it(engine: Engi
     await say(engine, "priya", "Action items: @bob will add an alert on pool checkout timeouts by Friday.")
     await say(engine, "bob", "Ack, I'll add the alert by Friday.")
     await say(engine, "bob", "I'll also rotate the staging database password tomorrow.")
-    items = engine.extensions["memory"].room_digest("#ops").actions
+    items = engine.capability(MemoryService).room_digest("#ops").actions
     assert sorted((item.owner, item.text[:30]) for item in items) == [
         ("bob", "Action items: @bob will add an"),
         ("bob", "I'll also rotate the staging d"),

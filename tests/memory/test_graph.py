@@ -7,6 +7,7 @@ from collections.abc import Callable
 from hololoom_core.engine import Engine
 from hololoom_core.events import MessageChanged
 from hololoom_core.memory.graph import message_key
+from hololoom_core.memory.service import MemoryService
 from tests.memory.conftest import say
 
 
@@ -15,7 +16,7 @@ async def test_message_adds_nodes_and_edges_with_provenance(engine: Engine) -> N
                        thread="t-1")
     message = result.message
     assert message is not None
-    graph = engine.extensions["memory"].graph
+    graph = engine.capability(MemoryService).graph
     key = message_key(message.id)
     node = graph.node(key)
     assert node is not None and node["message_id"] == message.id and node["event_id"] == message.event_id
@@ -37,11 +38,11 @@ async def test_graph_survives_a_restart(engine_factory: Callable[..., Engine]) -
     first = engine_factory("bare")
     await say(first, "alice", "ledger-worker OOMKilled on batch-02.prod")
     await say(first, "bob", "ledger-worker again, INC-77")
-    before = first.extensions["memory"].graph.graph
+    before = first.capability(MemoryService).graph.graph
     nodes, edges = dict(before.nodes(data=True)), sorted((u, v, k) for u, v, k in before.edges(keys=True))
     await first.close()
     second = engine_factory("bare")
-    after = second.extensions["memory"].graph.graph
+    after = second.capability(MemoryService).graph.graph
     assert dict(after.nodes(data=True)) == nodes
     assert sorted((u, v, k) for u, v, k in after.edges(keys=True)) == edges
     assert after.nodes["service:ledger-worker"]["mentions"] == 2
@@ -49,7 +50,7 @@ async def test_graph_survives_a_restart(engine_factory: Callable[..., Engine]) -
 
 
 async def test_redaction_removes_the_message_content_from_the_graph(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     keep = await say(engine, "alice", "payments-api is slow on db-07.prod")
     gone = await say(engine, "bob", "Decision: rotate the key for payments-api and vault-proxy on db-09.prod")
     assert gone.message is not None and keep.message is not None
@@ -72,7 +73,7 @@ async def test_redaction_removes_the_message_content_from_the_graph(engine: Engi
 
 
 async def test_message_changed_events_forget_and_reindex(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     edited = await say(engine, "alice", "search-api is fine")
     redacted = await say(engine, "alice", "token for cart-api is in the vault")
     assert edited.message is not None and redacted.message is not None

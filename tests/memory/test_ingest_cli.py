@@ -10,6 +10,7 @@ import pytest
 from hololoom_core.cli.main import main
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
+from hololoom_core.memory.service import MemoryService
 
 RECORDS = [
     {"room": "#ops", "sender": "alice", "ts": 1764072000, "body": "checkout-api returns 502 since 14:02"},
@@ -113,7 +114,7 @@ def test_element_export_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str
     try:
         threaded = engine.messages.by_event_id("$b")
         assert threaded is not None and threaded.thread_id == "$a" and threaded.room_id == "!ops:example.org"
-        actions = engine.extensions["memory"].items.list("action_item", room_id="!ops:example.org")
+        actions = engine.capability(MemoryService).items.list("action_item", room_id="!ops:example.org")
         assert [a.owner for a in actions] == ["bob"]
     finally:
         engine.store.close()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from hololoom_core.engine import Engine
 from hololoom_core.memory.graph import item_key
+from hololoom_core.memory.service import MemoryService
 from tests.memory.conftest import say
 
 
 async def test_a_later_decision_reverses_an_earlier_one(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     first = await say(engine, "priya", "We decided to roll back the checkout-api config change tonight.")
     other = await say(engine, "priya", "Decision: weekly release train for the mobile app.")
     second = await say(engine, "bob", "Change of plan: we won't roll back the checkout-api config change, "
@@ -30,14 +31,14 @@ async def test_a_later_decision_reverses_an_earlier_one(engine: Engine) -> None:
 
 
 async def test_unrelated_later_decision_reverses_nothing(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     await say(engine, "priya", "We decided to freeze deploys for the payments-api until Monday.")
     await say(engine, "bob", "We decided to use postgres 16 for the analytics cluster instead.")
     assert [i.status for i in memory.items.list("decision", room_id="#ops")] == ["active", "active"]
 
 
 async def test_questions_get_answered_in_thread_and_nearby(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     asked = await say(engine, "alice", "Why is the nightly backup job so slow on db-02.prod?")
     other = await say(engine, "bob", "Who owns the billing-worker these days?")
     reply = await say(engine, "marco", "The backup job is slow because the nightly vacuum runs at the same time.")
@@ -55,7 +56,7 @@ async def test_questions_get_answered_in_thread_and_nearby(engine: Engine) -> No
 
 
 async def test_action_items_with_owner_due_and_completion(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     first = await say(engine, "priya", "Action item: @bob to write the postmortem for INC-4821 by Friday")
     await say(engine, "alice", "I'll rotate the leaked vault token")
     actions = memory.items.list("action_item", room_id="#ops")

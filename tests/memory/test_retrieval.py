@@ -13,6 +13,7 @@ from hololoom_core.events import EngineError
 from hololoom_core.memory import embeddings
 from hololoom_core.memory.embeddings import EmbedderUnavailable, WordLlamaEmbedder
 from hololoom_core.memory.search import RecallFilters, reciprocal_rank_fusion
+from hololoom_core.memory.service import MemoryService
 from tests.memory.conftest import say
 
 HISTORY = [
@@ -47,7 +48,7 @@ def test_rrf_prefers_items_found_by_several_lists() -> None:
 
 async def test_bare_mode_bm25_with_filters(engine: Engine) -> None:
     ids = await fill(engine)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     result = memory.recall("db-02.prod disk", mode="bare")
     assert result.mode == "bare" and result.hits
     assert set(bodies(result)) == {HISTORY[1][2], HISTORY[5][2]}
@@ -63,7 +64,7 @@ async def test_bare_mode_bm25_with_filters(engine: Engine) -> None:
 
 
 async def test_a_word_unseen_at_the_last_query_is_found_once_a_message_has_it(engine: Engine) -> None:
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     assert memory.recall("logrotate stopped", mode="bare").hits == []  # asked before anyone said it
     await say(engine, "carol", "disk full on db-1 again: logrotate stopped")
     assert bodies(memory.recall("logrotate stopped", mode="bare")) == ["disk full on db-1 again: logrotate stopped"]
@@ -73,7 +74,7 @@ async def test_fast_mode_finds_paraphrases_and_keeps_vectors(engine_factory: Cal
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     engine = engine_factory("fast")
     await fill(engine)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     assert await memory.prepare() == "fast"
     assert await memory.embed_backlog() == len(HISTORY)
     result = memory.recall("authentication failures for users")
@@ -94,7 +95,7 @@ async def test_fast_mode_finds_paraphrases_and_keeps_vectors(engine_factory: Cal
 
     monkeypatch.setattr(WordLlamaEmbedder, "embed", counting)
     restarted = engine_factory("fast")
-    memory = restarted.extensions["memory"]
+    memory = restarted.capability(MemoryService)
     await memory.prepare()
     assert await memory.embed_backlog() == 0
     assert len(memory.index("fast")) == len(HISTORY)
@@ -109,7 +110,7 @@ async def test_embeddings_happen_in_the_background_on_live_messages(engine_facto
 
     engine = engine_factory("fast", embed_delay_s=0.0)
     await fill(engine)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     for _ in range(200):
         if engine.store.scalar("SELECT count(*) FROM memory_vectors") == len(HISTORY):
             break
@@ -135,7 +136,7 @@ def test_wordllama_loads_without_the_network(monkeypatch: pytest.MonkeyPatch) ->
 async def test_fused_mode_uses_minilm_and_the_graph(engine_factory: Callable[..., Engine]) -> None:
     engine = engine_factory("fused")
     await fill(engine)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     assert await memory.prepare() == "fused"
     await memory.embed_backlog()
     result = memory.recall("authentication failures for users")
@@ -157,7 +158,7 @@ async def test_missing_parts_degrade_with_one_warning(engine_factory: Callable[.
     errors: list[EngineError] = []
     engine.bus.subscribe(lambda event: errors.append(event) if isinstance(event, EngineError) else None)
     await fill(engine)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     assert await memory.prepare() == "fast"
     await memory.embed_backlog()
     first = memory.recall("authentication failures for users")

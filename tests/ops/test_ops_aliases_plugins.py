@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from hololoom_core.engine import Engine
-from hololoom_core.ops.commands.aliases import compile_format, parse_alias_file
+from hololoom_core.ops.commands.aliases import (
+    AliasCommands,
+    WorkflowStarter,
+    compile_format,
+    parse_alias_file,
+)
+from hololoom_core.ops.commands.plugins import PluginReport
+from hololoom_core.ops.incidents.service import IncidentService
 from tests.ops.ops_helpers import make_config, reply_text, sayer
 
 ALIASES = """\
@@ -92,14 +99,14 @@ async def test_aliases_run_workflows_and_commands(tmp_path: Path) -> None:
         assert missing == ("Workflows are not installed, so alias `restart-service` cannot start workflow "
                            "`restart-service` (service=nginx, host=web-1, reason=asked in chat by alice).")
         workflows = RecordingWorkflows()
-        engine.extensions["workflows"] = workflows
+        engine.provide(workflows, as_type=WorkflowStarter)
         assert reply_text(await say("alice", "!restart nginx")) == (
             "Restarting nginx on all: run #1 of `restart-service` started")
         assert workflows.calls[0] == {"name": "restart-service", "user": "alice", "room": "#ops",
                                       "args": {"service": "nginx", "host": "all", "reason": "asked in chat by alice"}}
         paged = reply_text(await say("bob", "!sev1 payments are down"))
         assert paged.startswith("Paged. **INC-1 declared** (sev1): payments are down")
-        assert engine.extensions["incidents"].get("INC-1").severity == "sev1"
+        assert engine.capability(IncidentService).get("INC-1").severity == "sev1"
         assert reply_text(await say("bob", "!deploy api 1.2")) == "Sorry, `deploy` needs the `deploy` permission."
         assert reply_text(await say("alice", "!deploy api 1.2")) == "run #2 of `deploy` started"
         assert "matches none of: `!deploy SERVICE VERSION`" in reply_text(await say("alice", "!deploy api"))
@@ -116,7 +123,7 @@ def test_alias_cannot_shadow_a_command(tmp_path: Path) -> None:
     aliases_dir.mkdir()
     (aliases_dir / "a.yaml").write_text("name: pong\nformats: ['ping {{x}}']\nworkflow: w\n")
     engine = Engine(make_config(tmp_path, ops={"aliases_dir": str(aliases_dir)}))
-    problems = engine.extensions["aliases"].problems
+    problems = engine.capability(AliasCommands).problems
     assert len(problems) == 1 and "`ping` is already a command" in problems[0]
     assert engine.commands.get("ping").help.startswith("Check that the bot is alive")
 
@@ -141,7 +148,7 @@ async def test_plugins_from_a_folder(tmp_path: Path) -> None:
     (plugins / "nothing.py").write_text("VALUE = 1\n")
     engine = Engine(make_config(tmp_path, ops={"plugins_dir": str(plugins), "entry_point_plugins": False}))
     try:
-        report = engine.extensions["plugins"]
+        report = engine.capability(PluginReport)
         assert list(report.loaded) == ["greet"]
         assert report.problems == [
             f"{plugins / 'failing.py'}:2: plugin 'failing' failed (RuntimeError: no token configured)",
@@ -170,7 +177,7 @@ async def test_plugins_from_an_entry_point(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.syspath_prepend(str(site))
     engine = Engine(make_config(tmp_path))
     try:
-        report = engine.extensions["plugins"]
+        report = engine.capability(PluginReport)
         assert report.loaded == {"wave": "entry point wave = hololoom_demo_plugin"}
         assert report.problems == ["entry point broken = hololoom_demo_plugin_missing:install: failed "
                                    "(ModuleNotFoundError: No module named 'hololoom_demo_plugin_missing')"]

@@ -10,7 +10,7 @@ from hololoom_core.clock import Clock
 from hololoom_core.engine import Engine
 from hololoom_core.llm.base import AnswerRequest, ProviderStatus
 from hololoom_core.llm.runbooks import RunbookLibrary
-from hololoom_core.ops.answer_cache import normalise_question
+from hololoom_core.ops.answer_cache import AnswerCache, normalise_question
 from tests.ops.ops_helpers import make_config, sayer
 
 QUESTION = "disk is full on db-1, what should I check?"
@@ -52,7 +52,7 @@ def test_normalised_questions() -> None:
 
 
 async def test_hit_miss_and_invalidation_when_context_changes(engine: Engine) -> None:
-    cache = engine.extensions["answer_cache"]
+    cache = engine.capability(AnswerCache)
     first = await engine.ask(QUESTION)
     assert not was_hit(first)
     second = await engine.ask("Disk is full on db-1 - what should I check")
@@ -86,7 +86,7 @@ async def test_ttl_expiry(tmp_path: Path) -> None:
         assert was_hit(await engine.ask(QUESTION))
         clock.current += 61
         assert not was_hit(await engine.ask(QUESTION))
-        assert engine.extensions["answer_cache"].stats()["expired"] == 1
+        assert engine.capability(AnswerCache).stats()["expired"] == 1
         clock.current += 10
         assert was_hit(await engine.ask(QUESTION))
     finally:
@@ -104,7 +104,7 @@ async def test_persisted_across_restarts_and_invalidated_by_a_runbook_edit(tmp_p
         engine = Engine(config, runbooks=RunbookLibrary.from_directory(runbooks))
         try:
             hit = was_hit(await engine.ask(QUESTION))
-            stats = engine.extensions["answer_cache"].stats()
+            stats = engine.capability(AnswerCache).stats()
             lifetime.append((stats["lifetime_hits"], stats["lifetime_lookups"]))
             return hit
         finally:
@@ -125,7 +125,7 @@ async def test_fallback_answers_and_low_quality_are_not_cached(tmp_path: Path) -
         first = await engine.ask(QUESTION)
         assert first.provider == "offline"  # answered by the fallback
         assert not was_hit(await engine.ask(QUESTION))
-        assert engine.extensions["answer_cache"].stats()["entries"] == 0
+        assert engine.capability(AnswerCache).stats()["entries"] == 0
     finally:
         await engine.close()
     strict = Engine(make_config(tmp_path / "strict", ops={"answer_cache": {"min_quality": 1.0}}))
@@ -142,14 +142,14 @@ async def test_size_limit_and_switching_off(tmp_path: Path) -> None:
     try:
         for question in ("disk is full", "certificate expired", "dns resolution fails"):
             await engine.ask(question)
-        assert engine.extensions["answer_cache"].stats()["entries"] == 2
+        assert engine.capability(AnswerCache).stats()["entries"] == 2
         assert not was_hit(await engine.ask("disk is full"))  # the oldest entry was dropped
         assert was_hit(await engine.ask("dns resolution fails"))
     finally:
         await engine.close()
     off = Engine(make_config(tmp_path / "off", ops={"answer_cache": {"enabled": False}}))
     try:
-        assert off.answer_path.cache is None and "answer_cache" not in off.extensions
+        assert off.answer_path.cache is None and AnswerCache not in off.services
         await off.ask(QUESTION)
         assert not was_hit(await off.ask(QUESTION))
     finally:

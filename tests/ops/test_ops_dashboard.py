@@ -11,7 +11,7 @@ from rich.console import Console
 
 from hololoom_core.engine import Engine
 from hololoom_core.engine.overview import build_overview
-from hololoom_core.ops.dashboard import collect_dashboard, render_dashboard
+from hololoom_core.ops.dashboard import PendingApprovals, collect_dashboard, render_dashboard
 from hololoom_core.transport.local import LocalRoom
 from hololoom_tui.app import make_app
 from hololoom_tui.screens.dashboard import DashboardScreen
@@ -32,7 +32,7 @@ class WaitingWorkflows:
 
 
 async def test_dashboard_figures_are_measured(engine: Engine) -> None:
-    real_workflows = engine.extensions.pop("workflows")  # first without workflows, then with stand-ins and real
+    real_workflows = engine.services.withdraw(PendingApprovals)  # first without workflows, then with stand-ins and real
     say = sayer(engine)
     await say("alice", "@hololoom disk is full on db-1, what should I check?")
     await say("bob", "@hololoom Disk is full on db-1 - what should I check")  # same question: a cache hit
@@ -63,13 +63,13 @@ async def test_dashboard_figures_are_measured(engine: Engine) -> None:
     assert "- INC-1 (sev2, " in text and "NOT acknowledged) checkout-api 500s" in text
     assert "Workflow approvals: workflows are not installed." in text
 
-    engine.extensions["workflows"] = WaitingWorkflows()
+    engine.provide(WaitingWorkflows(), as_type=PendingApprovals)
     with_approvals = render_dashboard(collect_dashboard(engine))
     assert "**Waiting for approval (1)**" in with_approvals
     assert "- run `R7` of `deploy-rollback`: Roll back search-api to v2.13.2? (approvers: @priya) — " \
            "`!workflow approve R7`" in with_approvals
     assert build_overview(engine).extra["dashboard"].approvals[0]["run_id"] == "R7"
-    engine.extensions["workflows"] = real_workflows
+    engine.provide(real_workflows, as_type=PendingApprovals)
     assert collect_dashboard(engine).approvals == []  # the real workflow engine: nothing is waiting
 
 

@@ -10,6 +10,7 @@ from hololoom_core.cli.main import main
 from hololoom_core.engine import Engine
 from hololoom_core.models import Insight, StoredMessage
 from hololoom_core.ops.incidents import IncidentChanged
+from hololoom_core.ops.incidents.service import IncidentService
 from hololoom_core.transport.local import LocalRoom
 from hololoom_core.transport.scenarios import load_scenario, play_scenario, shipped_scenarios
 from tests.ops.ops_helpers import make_config, reply_text, sayer
@@ -57,7 +58,7 @@ async def test_full_incident_lifecycle(engine: Engine) -> None:
         "Root cause (as stated): pool_size set to 5 by commit 3f9a2c1, reverted in 9b41e07",
     ]
 
-    service = engine.extensions["incidents"]
+    service = engine.capability(IncidentService)
     incident = service.get("INC-1")
     assert incident.status == "resolved" and incident.severity == "sev1"
     assert incident.time_to_acknowledge == pytest.approx(65.0)
@@ -107,7 +108,7 @@ async def test_postmortem_flags_what_went_badly(engine: Engine) -> None:
     await say("alice", "!incident status payments failing for all users", ts=T0 + 600)
     await say("alice", "!incident status conditions: still failing", ts=T0 + 600 + 3000)
     await say("alice", "!incident resolve card processor credentials rotated", ts=T0 + 2 * 3600)
-    postmortem = engine.extensions["incidents"].postmortem("INC-1")
+    postmortem = engine.capability(IncidentService).postmortem("INC-1")
     badly = postmortem.split("## What went badly")[1].split("\n## ")[0]
     assert "Acknowledged after 10m 00s (alice); the sev1 target is 5m 00s." in badly
     assert "Resolved after 2h 00m; the sev1 target is 1h 00m." in badly
@@ -139,7 +140,7 @@ async def test_insights_in_the_incident_thread_join_the_timeline(engine: Engine)
     await say("greta", "please, someone", ts=T0 + 130, thread=thread)
     await say("noah", "We decided nothing here", ts=T0 + 140)  # not in the thread: not on the timeline
     await say("greta", "!incident resolve renewed", ts=T0 + 600)
-    service = engine.extensions["incidents"]
+    service = engine.capability(IncidentService)
     kinds = [entry.kind for entry in service.timeline("INC-1")]
     assert kinds.count("insight:decision") == 1 and kinds.count("insight:question") == 1
     assert ("amara", "rotate the key") in [(i.owner, i.text) for i in service.action_items("INC-1")]
@@ -182,7 +183,7 @@ async def test_acl_on_privileged_incident_commands(tmp_path: Path) -> None:
             "Sorry, `incident declare` needs the `incident` permission.")
         assert reply_text(await say("bob", "!incident open sev1 db down")) == (
             "Sorry, `incident declare` needs the `incident` permission.")
-        assert engine.extensions["incidents"].list() == []
+        assert engine.capability(IncidentService).list() == []
         assert reply_text(await say("alice", "!incident declare db down sev1")).startswith("**INC-1 declared**")
         assert reply_text(await say("bob", "!incident status conditions: writes failing")).startswith(
             "**INC-1 status**")  # status updates are open to every responder
@@ -192,7 +193,7 @@ async def test_acl_on_privileged_incident_commands(tmp_path: Path) -> None:
         bob_help = reply_text(await say("bob", "!help incident"))
         assert "!incident status" in bob_help and "!incident declare" not in bob_help
         assert "!incident resolve" not in reply_text(await say("priya", "!help incident"))
-        assert engine.extensions["incidents"].get("INC-1").is_open
+        assert engine.capability(IncidentService).get("INC-1").is_open
         assert reply_text(await say("root", "!incident resolve fixed")).startswith("**INC-1 resolved**")
     finally:
         await engine.close()
@@ -239,7 +240,7 @@ async def test_shipped_scenarios_open_and_resolve_their_incident(tmp_path: Path,
             assert not declares
             return
         assert len(declares) == 1 and len(resolves) == 1, bodies
-        incident = engine.extensions["incidents"].list()[0]
+        incident = engine.capability(IncidentService).list()[0]
         assert incident.status == "resolved" and incident.external_ids  # the INC-NNNN from the scenario
         assert f"({incident.external_ids[0]} is another id of INC-1)" in resolves[0]
     finally:
@@ -251,7 +252,7 @@ async def test_api_500_scenario_postmortem(tmp_path: Path) -> None:
     engine = Engine(make_config(tmp_path))
     try:
         await play_scenario(scenario, LocalRoom(engine, room_id=scenario.room), speed=0)
-        service = engine.extensions["incidents"]
+        service = engine.capability(IncidentService)
         incident = service.get("INC-4821")
         assert incident is not None and incident.key == "INC-1" and incident.acknowledged_by == "priya"
         postmortem = service.postmortem("INC-1")
@@ -268,13 +269,13 @@ async def test_resuming_a_declaration_after_a_crash_does_not_declare_twice(engin
     stored = result.message
     replies = await engine.resume(stored, "command")  # as if the reply had never been stored
     assert replies[0].body.startswith("**INC-1 declared**")
-    assert [incident.key for incident in engine.extensions["incidents"].list()] == ["INC-1"]
+    assert [incident.key for incident in engine.capability(IncidentService).list()] == ["INC-1"]
 
 
 async def test_a_failing_tracker_never_loses_the_message(engine: Engine) -> None:
     say = sayer(engine)
     thread = (await say("alice", "!incident declare sev2 api down", ts=T0)).replies[0].thread_id
-    service = engine.extensions["incidents"]
+    service = engine.capability(IncidentService)
     errors: list[str] = []
     engine.bus.subscribe(lambda event: errors.append(getattr(event, "error", "")) if hasattr(event, "where") else None)
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent
 from hololoom_core.clock import SteppingClock
 from hololoom_core.config import Config
 from hololoom_core.engine import Engine
+from hololoom_core.promptly.experiments import ExperimentService
 from hololoom_core.testing.ollama_server import OllamaWireServer
 from hololoom_tui.app import make_app
 from hololoom_tui.tabs.self_improving import SelfImprovingTab
@@ -70,12 +71,12 @@ async def test_self_improving_tab_shows_experiment_live_and_promotion(tmp_path: 
         assert "context-depth" in text and "P(best)" in text and "posterior" in text
         assert "━" in text and "●" in text  # the interval chart
         for number in range(4, 30):
-            if engine.extensions["experiments"].active()["status"] == "promoted":
+            if engine.capability(ExperimentService).active()["status"] == "promoted":
                 break
             await room.post("bob", f"@hololoom disk full on db-{number}, no space left on device")
         await wait_for(pilot, lambda: "promoted" in str(tab.query_one("#si-promotions", Static).render()))
         summary = str(tab.query_one("#si-experiment-summary", Static).render())
-        winner = engine.extensions["experiments"].active()["winner"]
+        winner = engine.capability(ExperimentService).active()["winner"]
         assert f"promoted → {winner}" in summary
         assert f"{winner} promoted at P(best)" in str(tab.query_one("#si-promotions", Static).render())
 

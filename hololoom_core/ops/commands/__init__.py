@@ -1,13 +1,14 @@
 """The command framework's no-code and plug-in parts: YAML aliases, folder and entry-point plugins.
 
 Python commands use the decorator on `engine.commands` (see `hololoom_core.engine.commands`).
-This capability, installed last, adds:
+This capability, installed after every other one (`after = ("*",)`), adds:
 - plugins from `ops.plugins_dir` (default `<data dir>/plugins`) and from the `hololoom.plugins`
   entry-point group (`ops.entry_point_plugins`), see `plugins.py`;
 - YAML aliases from `ops.aliases_dir` (default `<data dir>/aliases`), see `aliases.py`;
 - `!aliases [reload]` and `!plugins`, which list what loaded and every one-line problem.
 
-`engine.extensions["plugins"]` is the `PluginReport`; `engine.extensions["aliases"]` the `AliasCommands`.
+It provides the `PluginReport` and the `AliasCommands` (`engine.capability(PluginReport)`). Plugins are
+imported in `prepare`, before the store migrates, so a plugin's `MIGRATIONS` tables exist when it installs.
 """
 
 from __future__ import annotations
@@ -15,26 +16,60 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hololoom_core.engine.arguments import Arg
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext
 from hololoom_core.ops.commands.aliases import AliasCommands, load_alias_directory
-from hololoom_core.ops.commands.plugins import PluginReport, load_entry_point_plugins, load_folder_plugins
+from hololoom_core.ops.commands.plugins import (
+    LoadedPlugin,
+    PluginReport,
+    import_entry_point_plugins,
+    import_folder_plugins,
+    install_plugins,
+)
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
 
-def install(engine: Engine) -> None:
-    """Load plugins, then aliases (so an alias cannot shadow a plugin's command), and register the listings."""
-    report = PluginReport()
-    load_folder_plugins(engine, engine.config.plugins_dir, report)
-    if engine.config.ops.entry_point_plugins:
-        load_entry_point_plugins(engine, report)
-    for problem in report.problems:
-        engine.report_error("plugins", problem)
-    engine.extensions["plugins"] = report
-    aliases = AliasCommands(engine)
-    aliases.install(load_alias_directory(engine.config.aliases_dir))
-    engine.extensions["aliases"] = aliases
+class CommandExtensions(Capability):
+    """Folder and entry-point plugins, then YAML aliases; provides `PluginReport` and `AliasCommands`."""
+
+    name = "plugins"
+    after = ("*",)  # plugins and aliases see every other capability's commands and services
+
+    def __init__(self) -> None:
+        self.report = PluginReport()
+        self.plugins: list[LoadedPlugin] = []
+
+    def prepare(self, engine: Engine) -> None:
+        """Import the plugins and collect the tables they declare (the store migrates after this)."""
+        super().prepare(engine)
+        self.report = PluginReport()
+        self.plugins = import_folder_plugins(engine.config.plugins_dir, self.report)
+        if engine.config.ops.entry_point_plugins:
+            self.plugins += import_entry_point_plugins(self.report)
+        for plugin in list(self.plugins):
+            try:
+                for component, steps in plugin.migrations.items():
+                    engine.migrations.add(component, steps)
+            except Exception as exc:  # e.g. a table group another capability already owns
+                self.plugins.remove(plugin)
+                self.report.problems.append(f"{plugin.source}: plugin '{plugin.name}' failed ({exc})")
+
+    def install(self, engine: Engine) -> None:
+        """Install the plugins, then the aliases (so an alias cannot shadow a plugin's command), and the listings."""
+        install_plugins(engine, self.plugins, self.report)
+        for problem in self.report.problems:
+            engine.report_error("plugins", problem)
+        engine.provide(self.report)
+        aliases = AliasCommands(engine)
+        aliases.install(load_alias_directory(engine.config.aliases_dir))
+        engine.provide(aliases)
+        install_listing_commands(engine, self.report, aliases)
+
+
+def install_listing_commands(engine: Engine, report: PluginReport, aliases: AliasCommands) -> None:
+    """Register `!aliases [reload]` and `!plugins`."""
     prefix = engine.config.matrix.command_prefix
 
     @engine.commands.command("aliases", help="List the YAML command aliases and any problems loading them.",

@@ -27,13 +27,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandResult, CommandSpec, Handler
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
+
+
+class WorkflowStarter(Protocol):
+    """What a workflow alias asks of the workflow engine (the workflows capability provides it)."""
+
+    async def start_run(self, name: str, args: dict[str, str], *, user: str, room_id: str,
+                        thread_id: str | None) -> Any:
+        """Start a run of workflow `name`; returns what the alias reply shows as `{result}`."""
+        ...
 
 ALIAS_KEYS = {"name", "help", "description", "formats", "workflow", "command", "args", "reply", "permission",
               "admin_only", "group"}
@@ -345,7 +354,7 @@ class AliasCommands:
         args = {**values, **{key: render_template(value, fields) for key, value in alias.args.items()}}
         fields.update(args)
         if alias.workflow:
-            workflows = engine.extensions.get("workflows")
+            workflows = engine.find_capability(WorkflowStarter)
             if workflows is None:
                 shown = ", ".join(f"{key}={value}" for key, value in args.items()) or "no arguments"
                 return CommandResult(f"Workflows are not installed, so alias `{alias.name}` cannot start workflow "

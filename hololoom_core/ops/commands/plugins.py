@@ -16,6 +16,11 @@ A package registers itself in its `pyproject.toml`:
     [project.entry-points."hololoom.plugins"]
     deploy = "my_package.hololoom_plugin"        # a module with install(engine), or a function
 
+A plugin that owns tables declares them, and uses them from its commands:
+
+    MIGRATIONS = {"deploy_log": ["CREATE TABLE deploy_log (id INTEGER PRIMARY KEY, service TEXT)"]}
+
+Plugins are imported before the store migrates (so their tables exist) and installed after.
 A plugin that fails to import or install is reported as one line naming the file (and line when
 known) and the problem; the other plugins still load.
 """
@@ -85,10 +90,34 @@ def plugin_inventory(config: Config) -> list[str]:
     return names
 
 
-def load_folder_plugins(engine: Engine, folder: Path, report: PluginReport) -> None:
-    """Import every `*.py` (and package folder) in `folder` and call its `install(engine)`."""
+@dataclass(slots=True)
+class LoadedPlugin:
+    """A plugin that imported: its name, where it came from, its installer and the tables it declares."""
+
+    name: str
+    source: str
+    installer: Callable[[Any], Any]
+    migrations: dict[str, list[Any]] = field(default_factory=dict)
+    problem_slot: int = 0  # where its install problem goes in the report, so problems keep the loading order
+
+
+def _declared_migrations(target: Any, source: str) -> dict[str, list[Any]]:
+    """A plugin's `MIGRATIONS = {"table_group": ["CREATE TABLE ...", ...]}`, checked for shape."""
+    declared = getattr(target, "MIGRATIONS", None) if isinstance(target, ModuleType) else None
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict) or not all(
+        isinstance(name, str) and isinstance(steps, list | tuple) for name, steps in declared.items()
+    ):
+        raise TypeError(f"{source}: MIGRATIONS must map a table-group name to a list of SQL scripts")
+    return {name: list(steps) for name, steps in declared.items()}
+
+
+def import_folder_plugins(folder: Path, report: PluginReport) -> list[LoadedPlugin]:
+    """Import every `*.py` (and package folder) in `folder`; nothing is installed yet."""
     if not folder.is_dir():
-        return
+        return []
+    loaded: list[LoadedPlugin] = []
     for path in _folder_candidates(folder):
         name = path.stem if path.suffix == ".py" else path.name
         source = str(path if path.suffix == ".py" else path / "__init__.py")
@@ -108,25 +137,46 @@ def load_folder_plugins(engine: Engine, folder: Path, report: PluginReport) -> N
                 sys.modules.pop(module_name, None)
                 report.problems.append(f"{source}: no install(engine) function; add one that registers commands")
                 continue
-            installer(engine)
+            loaded.append(LoadedPlugin(name, source, installer, _declared_migrations(module, source),
+                                       len(report.problems)))
         except Exception as exc:  # a broken plugin must not stop the engine
             sys.modules.pop(module_name, None)
             report.problems.append(f"{_where(exc, source)}: plugin '{name}' failed ({_describe(exc)})")
-            continue
-        report.loaded[name] = source
+    return loaded
 
 
-def load_entry_point_plugins(engine: Engine, report: PluginReport, group: str = ENTRY_POINT_GROUP) -> None:
-    """Load every installed package's `hololoom.plugins` entry point and call its installer."""
+def import_entry_point_plugins(report: PluginReport, group: str = ENTRY_POINT_GROUP) -> list[LoadedPlugin]:
+    """Load every installed package's `hololoom.plugins` entry point; nothing is installed yet."""
+    loaded: list[LoadedPlugin] = []
     for entry_point in sorted(importlib.metadata.entry_points(group=group), key=lambda ep: ep.name):
         source = f"entry point {entry_point.name} = {entry_point.value}"
         try:
-            installer = _installer(entry_point.load())
+            target = entry_point.load()
+            installer = _installer(target)
             if installer is None:
                 report.problems.append(f"{source}: neither a function nor a module with install(engine)")
                 continue
-            installer(engine)
+            loaded.append(LoadedPlugin(entry_point.name, source, installer, _declared_migrations(target, source),
+                                       len(report.problems)))
         except Exception as exc:
             report.problems.append(f"{source}: failed ({_describe(exc)})")
+    return loaded
+
+
+def install_plugins(engine: Engine, plugins: list[LoadedPlugin], report: PluginReport) -> None:
+    """Call each imported plugin's installer; one that fails is reported as one line, the others still load."""
+    failures: list[tuple[int, str]] = []
+    for plugin in plugins:
+        try:
+            plugin.installer(engine)
+        except Exception as exc:
+            if plugin.source.startswith("entry point"):
+                failures.append((plugin.problem_slot, f"{plugin.source}: failed ({_describe(exc)})"))
+            else:
+                sys.modules.pop(f"hololoom_plugins.{plugin.name}", None)
+                failures.append((plugin.problem_slot,
+                                 f"{_where(exc, plugin.source)}: plugin '{plugin.name}' failed ({_describe(exc)})"))
             continue
-        report.loaded[entry_point.name] = source
+        report.loaded[plugin.name] = plugin.source
+    for slot, problem in reversed(failures):  # later plugins first, so earlier slots stay valid
+        report.problems.insert(slot, problem)

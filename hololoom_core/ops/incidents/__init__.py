@@ -1,6 +1,6 @@
 """Incident management: declare, roles, Conditions/Actions/Needs updates, timeline, resolve, postmortem.
 
-The service is `engine.extensions["incidents"]` (an `IncidentService`). Its public API, used by
+The service is `engine.capability(IncidentService)`. Its public API, used by
 chat commands, the CLI and workflows (all methods take keyword arguments after the first ones;
 `ts` defaults to now; each raises `IncidentError` — a `CommandError` with a one-line message — when
 the incident is unknown or already resolved; each returns the updated `Incident`):
@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hololoom_core.ops.incidents import store as _store  # noqa: F401  (registers the incident tables)
+from hololoom_core.engine.capabilities import Capability
+from hololoom_core.memory.suggest import OpenIncidents
 from hololoom_core.ops.incidents.commands import install_commands
 from hololoom_core.ops.incidents.models import (
     ActionItem,
@@ -44,19 +45,31 @@ from hololoom_core.ops.incidents.models import (
     TimelineEntry,
 )
 from hololoom_core.ops.incidents.service import IncidentService
+from hololoom_core.ops.incidents.store import INCIDENTS_V1
 from hololoom_core.ops.incidents.tracking import IncidentTracker
+from hololoom_core.ops.workflows.incidents import IncidentActions
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
 
-__all__ = ["ActionItem", "Incident", "IncidentChanged", "IncidentError", "IncidentService", "TimelineEntry"]
+__all__ = [
+    "ActionItem", "Incident", "IncidentChanged", "IncidentError", "IncidentService", "IncidentsCapability", "TimelineEntry",
+]
 
 
-def install(engine: Engine) -> None:
-    """Create the incident service, its keeper and insight subscriber, and the `!incident` commands."""
-    service = IncidentService(engine, engine.config.ops.incidents)
-    engine.extensions["incidents"] = service
-    tracker = IncidentTracker(service)
-    engine.keepers.append(tracker.keep)
-    engine.bus.subscribe(tracker.on_event)
-    install_commands(engine, service)
+class IncidentsCapability(Capability):
+    """Incident management; provides `IncidentService` (also as the `OpenIncidents` and `IncidentActions` protocols)."""
+
+    name = "incidents"
+    migrations = {"incidents": [INCIDENTS_V1]}
+
+    def install(self, engine: Engine) -> None:
+        """Create the incident service, its keeper and insight subscriber, and the `!incident` commands."""
+        service = IncidentService(engine, engine.config.ops.incidents)
+        engine.provide(service)
+        engine.provide(service, as_type=OpenIncidents)  # memory's suggester stays quiet during an incident
+        engine.provide(service, as_type=IncidentActions)  # workflow `incident:` steps
+        tracker = IncidentTracker(service)
+        engine.keepers.append(tracker.keep)
+        engine.bus.subscribe(tracker.on_event)
+        install_commands(engine, service)

@@ -1,7 +1,7 @@
 """The incident service: declare, acknowledge, assign roles, post status updates, re-rate, resolve.
 
 Chat commands, the CLI and workflows all go through this one object
-(`engine.extensions["incidents"]`); its public methods are documented in the package docstring.
+(`engine.capability(IncidentService)`); its public methods are documented in the package docstring.
 """
 
 from __future__ import annotations

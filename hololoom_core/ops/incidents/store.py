@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from hololoom_core.ops.incidents.models import ActionItem, Incident, TimelineEntry
-from hololoom_core.store.db import Store, register_migrations
+from hololoom_core.store.db import Store
 
 INCIDENTS_V1 = """
 CREATE TABLE incidents (
@@ -72,8 +72,6 @@ CREATE TABLE incident_action_items (
 );
 CREATE INDEX incident_action_items_incident ON incident_action_items(incident_id);
 """
-
-register_migrations("incidents", [INCIDENTS_V1])
 
 
 def _incident(row: sqlite3.Row, roles: dict[str, str]) -> Incident:

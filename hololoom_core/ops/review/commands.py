@@ -1,9 +1,10 @@
-"""Installs code review into the engine: `engine.extensions["review"]` and the `!review` command."""
+"""Installs code review into the engine: the `CodeReviewer` service and the `!review` command."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandResult
 from hololoom_core.models import Attachment
 from hololoom_core.ops.review.inputs import (
@@ -54,10 +55,20 @@ def replied_attachments(context: CommandContext) -> list[Attachment]:
     return found
 
 
-def install(engine: Engine) -> None:
-    """Put a `CodeReviewer` in `engine.extensions["review"]` and register `!review`."""
-    reviewer = CodeReviewer(engine.config.review, engine.provider)
-    engine.extensions["review"] = reviewer
+class ReviewCapability(Capability):
+    """Code review with bandit, ruff and detect-secrets; provides `CodeReviewer`."""
+
+    name = "review"
+
+    def install(self, engine: Engine) -> None:
+        """Provide a `CodeReviewer` and register `!review`."""
+        reviewer = CodeReviewer(engine.config.review, engine.provider)
+        engine.provide(reviewer)
+        install_review_command(engine, reviewer)
+
+
+def install_review_command(engine: Engine, reviewer: CodeReviewer) -> None:
+    """Register `!review`."""
     prefix = engine.config.matrix.command_prefix
 
     @engine.commands.command(

@@ -6,11 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandResult
+from hololoom_core.ops.commands.aliases import WorkflowStarter
+from hololoom_core.ops.dashboard import PendingApprovals
 from hololoom_core.ops.workflows.library import LoadProblem, WorkflowLibrary
 from hololoom_core.ops.workflows.render import library_markdown, run_markdown, runs_markdown
 from hololoom_core.ops.workflows.schema import IDENTIFIER_RE, TriggerSpec, WorkflowDefinition
 from hololoom_core.ops.workflows.service import WorkflowError, WorkflowService
+from hololoom_core.ops.workflows.store import WORKFLOWS_V1
 
 if TYPE_CHECKING:
     from hololoom_core.config import Config
@@ -51,8 +55,19 @@ def invocation_args(definition: WorkflowDefinition, argv: list[str]) -> dict[str
     return named
 
 
-def install(engine: Engine) -> None:
-    """Build the workflow service and plug it into the engine."""
+class WorkflowsCapability(Capability):
+    """YAML workflows with triggers, approval gates and durable runs; provides `WorkflowService`."""
+
+    name = "workflows"
+    migrations = {"workflows": [WORKFLOWS_V1]}
+
+    def install(self, engine: Engine) -> None:
+        """Build the workflow service and plug it into the engine."""
+        install_workflows(engine)
+
+
+def install_workflows(engine: Engine) -> None:
+    """Load the library, report its problems, and (when enabled) provide the service and its commands."""
     library = load_library(engine.config)
     service = WorkflowService(engine, library)
     for problem in library.problems:
@@ -61,7 +76,9 @@ def install(engine: Engine) -> None:
                       f"{len(library)} workflows" + (f", {len(library.problems)} problem(s)" if library.problems else ""))
     if not engine.config.workflows.enabled:
         return
-    engine.extensions["workflows"] = service
+    engine.provide(service)
+    engine.provide(service, as_type=PendingApprovals)  # the dashboard's approvals list
+    engine.provide(service, as_type=WorkflowStarter)  # YAML aliases that start workflows
     engine.bus.subscribe(service.triggers.on_event)
     engine.startup_hooks.append(service.start)
     engine.shutdown_hooks.append(service.close)

@@ -1,4 +1,4 @@
-"""What workflow steps need from the incident service (`engine.extensions["incidents"]`).
+"""What workflow steps need from the incident service (`engine.find_capability(IncidentActions)`).
 
 The incident capability lives elsewhere; workflows depend only on this protocol. Each method may
 return a value or an awaitable. `declare` returns the new incident's id (INC-N) as a string, a mapping

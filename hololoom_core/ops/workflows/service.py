@@ -1,5 +1,5 @@
 """The workflow service: starts runs, executes them step by step, decides approvals, fires timers and
-schedules, and resumes runs after a restart. Exposed as `engine.extensions["workflows"]`."""
+schedules, and resumes runs after a restart. Provided as `engine.capability(WorkflowService)`."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from hololoom_core.ops.workflows.expressions import (
     render_value,
     split_command,
 )
-from hololoom_core.ops.workflows.incidents import incident_id_of, settle
+from hololoom_core.ops.workflows.incidents import IncidentActions, incident_id_of, settle
 from hololoom_core.ops.workflows.schema import Op
 from hololoom_core.ops.workflows.store import RunRecord
 from hololoom_core.redact import redact_secrets
@@ -195,7 +195,7 @@ class StepRunner:
 
     async def step_incident(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """Declare, update, assign a role in, or resolve an incident through the incident service."""
-        service = self.service.engine.extensions.get("incidents")
+        service = self.service.engine.find_capability(IncidentActions)
         if service is None:
             raise StepError("incident steps need the incident service, which this engine does not have")
         action = str(op.value)

@@ -10,7 +10,6 @@ from typing import Any
 from hololoom_core.ops.workflows.schema import Op
 from hololoom_core.redact import redact_secrets
 from hololoom_core.store import Store
-from hololoom_core.store.db import register_migrations
 
 WORKFLOWS_V1 = """
 CREATE TABLE workflow_runs (
@@ -61,8 +60,6 @@ CREATE TABLE workflow_schedule (
     PRIMARY KEY (workflow, trigger_index)
 );
 """
-
-register_migrations("workflows", [WORKFLOWS_V1])
 
 ACTIVE_STATUSES = ("running", "waiting_approval", "waiting_timer", "waiting_child")
 FINISHED_STATUSES = ("succeeded", "failed", "denied", "timed_out", "cancelled")

@@ -1,7 +1,7 @@
 """The Matrix transport's own tables: sync token, rooms, memberships, sent events, reactions, undecryptable events.
 
-Registered with `register_migrations("matrix", ...)` at import; the engine imports this module through
-`CAPABILITIES`, so the tables exist before any transport starts.
+Registered with `register_migrations("matrix", ...)` at import; the Matrix capability
+(`transport/matrix/capability.py`) declares them, so the tables exist before any transport starts.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from hololoom_core.events import MessageStored, ReplySent
 from hololoom_core.models import ChatMessage, Reply, StoredMessage, new_event_id
 from hololoom_core.transport.matrix.addressing import AddressingPolicy
 from hololoom_core.transport.matrix.batch import AppliedBatch, BatchProcessor
+from hololoom_core.transport.matrix.capability import MatrixBot
 from hololoom_core.transport.matrix.e2e import EncryptionManager
 from hololoom_core.transport.matrix.events import RoomEventHandler
 from hololoom_core.transport.matrix.outbox import Outbox
@@ -63,7 +64,8 @@ class MatrixTransport:
         self._receipt_task: asyncio.Task[Any] | None = None
         self._unsubscribe: Any = None
         self.send_backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
-        engine.extensions["matrix"] = self
+        engine.provide(self)
+        engine.provide(self, as_type=MatrixBot)  # the app looks the transport up without importing matrix-nio
         engine.access.is_direct_room = self.is_direct_room
 
     # -- status ------------------------------------------------------------------------------------
