@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hololoom_core.models import Answer, Source, Verdict
+from hololoom_core.models import Answer, Source, StoredMessage, Verdict
 
 
 @dataclass(slots=True)
@@ -62,6 +62,24 @@ class Retriever(Protocol):
 
     def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
         """The sources this stage adds, best first (it never removes what `found` holds)."""
+        ...
+
+
+@dataclass(slots=True)
+class MessageCandidate:
+    """An earlier message a message search found, with its similarity to the question when it measures one."""
+
+    message: StoredMessage
+    similarity: float | None = None
+
+
+class MessageSearch(Protocol):
+    """Finds earlier messages for the answer path's `messages` stage (FTS5 by default, hybrid recall with memory)."""
+
+    min_similarity: float  # a candidate at least this similar is cited even without shared terms
+
+    def candidates(self, context: AnswerContext, k: int, mode: str | None = None) -> list[MessageCandidate]:
+        """Up to `k` earlier messages, best first; `mode` is an experiment's retrieval mode, when set."""
         ...
 
 

@@ -21,6 +21,8 @@ from hololoom_core.answers.types import (
     Configuration,
     ConfigurationChooser,
     LoopResult,
+    MessageCandidate,
+    MessageSearch,
     QualityPredictor,
     Reranker,
     Retriever,
@@ -118,32 +120,55 @@ def already_cited(found: list[Source]) -> tuple[set[int], set[str]]:
     return ids, bodies
 
 
+class KeywordMessageSearch:
+    """The default message search: SQLite FTS5 BM25 over earlier messages (no similarity, so lexical matches only)."""
+
+    min_similarity = 1.0
+
+    def __init__(self, messages: MessageStore) -> None:
+        self.messages = messages
+
+    def candidates(self, context: AnswerContext, k: int, mode: str | None = None) -> list[MessageCandidate]:
+        """Up to `k` earlier messages, best first, never the question itself."""
+        exclude = (context.message_id,) if context.message_id is not None else ()
+        return [MessageCandidate(hit.message) for hit in self.messages.search(context.question, limit=k,
+                                                                              exclude_ids=exclude)]
+
+
 class MessageRetriever:
-    """A retriever stage: earlier messages by SQLite FTS5 BM25, kept when they share enough terms with the question."""
+    """A retriever stage: earlier messages from the `message_search` slot, cited when they fit the question.
+
+    A candidate is cited when it shares enough content terms with the question or, when the search
+    measures similarity (memory's hybrid recall in the embedding modes), when its similarity clears
+    the search's `min_similarity`; so a paraphrase can be cited, an unrelated message cannot.
+    """
 
     name = "messages"
 
-    def __init__(self, messages: MessageStore, limits: MessageLimits) -> None:
-        self.messages = messages
+    def __init__(self, path: AnswerPath, limits: MessageLimits) -> None:
+        self.path = path
         self.limits = limits
 
     def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
-        """Earlier messages not yet cited, up to the configuration's remaining message budget."""
+        """Earlier messages not yet cited, up to the remaining budget; a variant may set `retrieval_mode`."""
         limit, min_overlap = self.limits.resolve(configuration, found)
         question_terms = term_set(context.question)
         if limit == 0 or not question_terms:
             return []
-        exclude = (context.message_id,) if context.message_id is not None else ()
-        hits = self.messages.search(context.question, limit=limit * 4, exclude_ids=exclude)
+        search = self.path.message_search
+        candidates = search.candidates(context, limit * 4, configuration.params.get("retrieval_mode"))
         cited_ids, seen_bodies = already_cited(found)
         sources: list[Source] = []
-        for hit in hits:
-            enough, overlap = shares_enough_terms(question_terms, hit.message.body, min_overlap)
-            normalised = " ".join(hit.message.body.lower().split())
-            if not enough or hit.message.id in cited_ids or normalised in seen_bodies:
+        for candidate in candidates:
+            message = candidate.message
+            lexical, overlap = shares_enough_terms(question_terms, message.body, min_overlap)
+            similarity = candidate.similarity
+            semantic = similarity is not None and similarity >= search.min_similarity
+            normalised = " ".join(message.body.lower().split())
+            if not (lexical or semantic) or message.id in cited_ids or normalised in seen_bodies:
                 continue
             seen_bodies.add(normalised)
-            sources.append(message_source(hit.message, overlap))
+            sources.append(message_source(message, max(overlap, similarity or 0.0)))
             if len(sources) >= limit:
                 break
         return sources
@@ -247,7 +272,8 @@ class AnswerPath:
         self.message_limits = MessageLimits(max_messages=answer_config.max_sources)
         self.retrievers = RetrieverChain(engine)  # slot: capabilities add stages and rerankers
         self.retrievers.add(RunbookRetriever(engine.runbooks, max_runbooks=answer_config.max_runbooks))
-        self.retrievers.add(MessageRetriever(engine.messages, self.message_limits))
+        self.message_search: MessageSearch = KeywordMessageSearch(engine.messages)  # slot: memory's hybrid recall
+        self.retrievers.add(MessageRetriever(self, self.message_limits))
         self.judge: Judge = HeuristicJudge()  # slot: the judge that scores every answer
         self.choose_configuration: ConfigurationChooser = lambda context: Configuration()  # slot: experiments
         self.route: Router = first_agent  # slot: which agent answers

@@ -135,6 +135,15 @@ class Engine:
         self.clock = clock or Clock()
         self.bus = bus or EventBus()
         self.store = store or Store(config.database_path, synchronous=config.store.synchronous)
+        chosen = default_capabilities() if capabilities is None else resolve_order(
+            load_capability(spec) for spec in capabilities
+        )
+        self.capabilities: tuple[Capability, ...] = tuple(chosen)
+        self.migrations = MigrationSlot()  # every table, collected before the store migrates
+        self.migrations.add("core", registered_migrations("core"))
+        for capability in self.capabilities:  # collect every table first, plugins' included ...
+            capability.prepare(self)  # (prepare sees only config, clock, bus, store and migrations)
+        self.store.apply_migrations(self.migrations.components())
         self.messages = MessageStore(self.store)
         self.interactions = InteractionStore(self.store)
         self.runbooks = runbooks or RunbookLibrary.from_directory()
@@ -150,8 +159,6 @@ class Engine:
         )
         # -- the typed slots capabilities fill (see engine/capabilities.py) --
         self.services = ServiceRegistry()  # services by type: engine.capability(MemoryService)
-        self.migrations = MigrationSlot()  # tables: migrated once every capability and plugin is collected
-        self.migrations.add("core", registered_migrations("core"))
         self.commands = CommandRegistry()
         self.keepers: list[Keeper] = []
         self.detectors: list[Detector] = []
@@ -166,14 +173,7 @@ class Engine:
         provider_close = getattr(self.provider, "close", None)
         if provider_close is not None and inspect.iscoroutinefunction(provider_close):
             self.shutdown_hooks.append(provider_close)  # e.g. the Ollama client's HTTP connections
-        chosen = default_capabilities() if capabilities is None else resolve_order(
-            load_capability(spec) for spec in capabilities
-        )
-        self.capabilities: tuple[Capability, ...] = tuple(chosen)
-        for capability in self.capabilities:  # collect every table first, plugins' included ...
-            capability.prepare(self)
-        self.store.apply_migrations(self.migrations.components())
-        for capability in self.capabilities:  # ... so installers may read and write their tables
+        for capability in self.capabilities:  # ... so installers may read and write every table
             capability.install(self)
         totals = self.interactions.totals()
         self.stats.seed(

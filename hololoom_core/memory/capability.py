@@ -1,4 +1,4 @@
-"""Plugs memory into the engine: keeper, detector, insight store, suggester, commands, retriever stage, bus."""
+"""Plugs memory into the engine: keeper, detector, insight store, suggester, commands, message search, bus."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from hololoom_core.engine.capabilities import Capability
 from hololoom_core.memory.commands import install_commands
 from hololoom_core.memory.detectors import ProactiveDetector
-from hololoom_core.memory.retriever import MemoryRetriever
+from hololoom_core.memory.retriever import MemoryMessageSearch
 from hololoom_core.memory.schema import MEMORY_V1
 from hololoom_core.memory.service import MemoryService
 from hololoom_core.memory.suggest import IncidentSuggester
@@ -39,7 +39,5 @@ class MemoryCapability(Capability):
         engine.insight_store = store_insights
         engine.suggesters.append(IncidentSuggester(memory))
         install_commands(engine, memory)
-        path = engine.answer_path
-        path.retrievers.add(MemoryRetriever(memory, path.message_limits, engine.config.memory.min_similarity),
-                            before="messages")
+        engine.answer_path.message_search = MemoryMessageSearch(memory, engine.config.memory.min_similarity)
         engine.bus.subscribe(memory.on_event)
