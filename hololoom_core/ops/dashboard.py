@@ -224,7 +224,7 @@ def install(engine: Engine) -> None:
     engine.stats.commands = int(engine.store.scalar(
         "SELECT count(*) FROM messages WHERE is_bot = 1 AND kind = 'command'") or 0)
     register_overview_extra(engine, "dashboard", collect_dashboard)
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command("status", help="Host and bot metrics, open incidents, workflow runs awaiting approval.",
                              aliases=("dashboard",), group="general")

@@ -35,7 +35,7 @@ def install(engine: Engine) -> None:
     aliases = AliasCommands(engine)
     aliases.install(load_alias_directory(engine.config.aliases_dir))
     engine.extensions["aliases"] = aliases
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command("aliases", help="List the YAML command aliases and any problems loading them.",
                              group="general", args=[Arg("action", choices=("list", "reload"), default="list")])

@@ -58,7 +58,7 @@ def install(engine: Engine) -> None:
     """Put a `CodeReviewer` in `engine.extensions["review"]` and register `!review`."""
     reviewer = CodeReviewer(engine.config.review, engine.provider)
     engine.extensions["review"] = reviewer
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command(
         "review",
