@@ -61,6 +61,7 @@ async def check_store(config: Config) -> CheckResult:
     from hololoom_core.engine.pipeline import CAPABILITIES
     from hololoom_core.store import Store, StoreError
     from hololoom_core.store import schema as _schema  # noqa: F401
+    from hololoom_core.store.messages import MessageStore
 
     try:
         for module in CAPABILITIES:
@@ -69,7 +70,7 @@ async def check_store(config: Config) -> CheckResult:
         try:
             versions = store.migrate()
             mode = store.scalar("PRAGMA journal_mode")
-            messages = store.scalar("SELECT count(*) FROM messages")
+            messages = MessageStore(store).count()
             answers = store.scalar("SELECT count(*) FROM interactions")
             integrity = store.scalar("PRAGMA quick_check")
         finally:

@@ -11,7 +11,6 @@ parts and feedback observers.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import json
@@ -27,7 +26,13 @@ from hololoom_core.config import Config
 from hololoom_core.engine.access import AccessPolicy
 from hololoom_core.engine.answering import AnswerContext, AnswerPath
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandRegistry, CommandResult
-from hololoom_core.engine.delivery import DetachedTransport, InProcessTransport, Transport
+from hololoom_core.engine.delivery import (
+    BackgroundDeliveries,
+    DetachedTransport,
+    InProcessTransport,
+    Transport,
+    reply_row,
+)
 from hololoom_core.engine.stats import EngineStats
 from hololoom_core.events import (
     CommandHandled,
@@ -128,7 +133,7 @@ class Engine:
             name: InProcessTransport(name) for name in ("local", "cli", "import")
         }
         self._responding: set[int] = set()  # messages whose action is being worked on (one at a time)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = BackgroundDeliveries(lambda error: self.report_error("delivery", error))
         self.keepers: list[Keeper] = []
         self.batch_keepers: list[BatchKeeper] = []  # keepers that take a whole kept batch at once
         self.detectors: list[Detector] = []
@@ -186,10 +191,8 @@ class Engine:
 
     async def close(self) -> None:
         """Finish background deliveries, run the shutdown hooks, then close the store."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=5.0)
-            for task in list(self._tasks):
-                task.cancel()
+        await self.background.wait(5.0)
+        self.background.cancel()
         for hook in self.shutdown_hooks:
             try:
                 await hook()
@@ -492,35 +495,9 @@ class Engine:
         name = transport or self._transport_of(answering, replies)
         carrier = self.transport_for(name)
         sender_name = carrier.display_name or self.config.bot.display_name
-        rows: list[NewMessage] = []
-        for reply in replies:
-            bot_message = ChatMessage(
-                room_id=reply.room_id,
-                sender=self.bot_id,
-                body=reply.body,
-                transport=name,
-                event_id=reply.event_id,
-                ts=self.clock.now(),
-                thread_id=reply.thread_id,
-                reply_to=reply.in_reply_to,
-                sender_name=sender_name,
-            )
-            meta: dict[str, Any] = {"reply_kind": reply.kind, **reply.meta}
-            if reply.answer is not None:
-                meta.update(
-                    agent=reply.answer.agent,
-                    quality=reply.answer.quality,
-                    latency_ms=reply.answer.latency_ms,
-                    provider=reply.answer.provider,
-                    interaction_id=reply.answer.interaction_id,
-                    configuration=reply.answer.configuration,
-                    judge=reply.answer.verdict.as_dict(),
-                    loop_steps=reply.answer.loop_steps,
-                )
-                if answering is not None:
-                    meta["question_message_id"] = answering.id
-            rows.append(NewMessage(bot_message, reply.body, is_bot=True, kind=reply.kind, meta=meta,
-                                   delivery=carrier.reply_state))
+        now = self.clock.now()
+        rows = [reply_row(reply, bot_id=self.bot_id, sender_name=sender_name, transport=carrier, ts=now,
+                          answering=answering) for reply in replies]
         saved: list[Reply] = []
         with self.store.transaction():
             for reply, stored in zip(replies, self.messages.insert_batch(rows), strict=True):
@@ -568,26 +545,13 @@ class Engine:
         assert saved and reply.message_id is not None
         stored = self.messages.get(reply.message_id)
         assert stored is not None
-        self.spawn(self.transport_for(name).deliver(reply))
+        self.background.spawn(self.transport_for(name).deliver(reply))
         self.publish_stats()
         return stored
 
-    def spawn(self, coroutine: Any) -> None:
-        """Run a coroutine in the background (awaited briefly, then cancelled, by `close`); needs a running loop."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (a synchronous caller): the transport sends pending replies when it starts
-            coroutine.close()
-            return
-        task = loop.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            error = task.exception()
-            self.report_error("delivery", f"{type(error).__name__}: {error}")
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait (up to `timeout` seconds) for the background deliveries started by `say`."""
+        await self.background.wait(timeout)
 
     def pending_actions(self, transport: str | None = None) -> list[tuple[StoredMessage, str]]:
         """Stored messages whose command or answer never completed (of one transport, or all), oldest first."""

@@ -221,8 +221,7 @@ def install(engine: Engine) -> None:
     """Prime the host sampler, register `!status` / `!dashboard` and the app's dashboard figures."""
     engine.extensions["dashboard"] = HostSampler(str(engine.config.data_dir))
     # The live counter starts at zero in each process; start it from the command replies already stored.
-    engine.stats.commands = int(engine.store.scalar(
-        "SELECT count(*) FROM messages WHERE is_bot = 1 AND kind = 'command'") or 0)
+    engine.stats.commands = engine.messages.count_where(is_bot=True, kind="command")
     register_overview_extra(engine, "dashboard", collect_dashboard)
     prefix = engine.config.bot.command_prefix
 

@@ -231,12 +231,12 @@ class MessageStore:
         clauses, params = self._filters(is_bot=is_bot, kind=kind, since=since)
         return int(self.store.scalar(f"SELECT count(*) FROM messages{clauses}", tuple(params)) or 0)
 
-    def senders(self, *, since: float, room_id: str | None = None, limit: int = 10) -> list[tuple[str, int]]:
-        """The people who wrote most since a time (of a room, or all), with their message counts."""
+    def senders(self, *, since: float, room_id: str | None = None, limit: int | None = 10) -> list[tuple[str, int]]:
+        """The people who wrote most since a time (of a room, or all), with their message counts (None: all)."""
         clauses, params = self._filters(is_bot=False, since=since, room_id=room_id)
         rows = self.store.query(
             f"SELECT sender, count(*) AS n FROM messages{clauses} GROUP BY sender ORDER BY n DESC, sender LIMIT ?",
-            (*params, limit),
+            (*params, -1 if limit is None else limit),
         )
         return [(str(row["sender"]), int(row["n"])) for row in rows]
 
