@@ -273,10 +273,10 @@ class Engine:
                 for a in message.attachments
             ]
         is_bot = message.sender == self.bot_id
-        action = self.classify(message) if message.actionable and not is_bot else None
+        action = self.classify(message) if not is_bot else None
         if action == "question":
             meta["addressed_to_bot"] = True  # detectors leave such questions to the bot's own answer
-        return NewMessage(message, redaction.text, is_bot=is_bot, meta=meta), action
+        return NewMessage(message, redaction.text, is_bot=is_bot, meta=meta), action if message.actionable else None
 
     def _run_keepers(self, kept: list[KeptMessage]) -> None:
         for item in kept:
@@ -288,10 +288,16 @@ class Engine:
                 batch_keeper(kept)
 
     def analyse(self, kept: list[KeptMessage]) -> list[Insight]:
-        """Run the keepers (one transaction) and the detectors over messages stored with `analyse=False`."""
+        """Run the keepers and detectors over messages stored with `analyse=False`, in one transaction.
+
+        Message by message, as live messages get them (keepers, then detectors), so the results match.
+        """
+        insights: list[Insight] = []
         with self.store.transaction():
-            self._run_keepers(kept)
-        return self.notice_batch([item.stored for item in kept])
+            for item in kept:
+                self._run_keepers([item])
+                insights.extend(self.notice(item.stored))
+        return insights
 
     def classify(self, message: ChatMessage) -> str | None:
         """`command`, `question` (addressed to the bot) or None for ordinary conversation."""
