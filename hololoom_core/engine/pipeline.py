@@ -130,7 +130,7 @@ class Engine:
         self.bus.hold_until_commit(self.store.after_commit)  # events are heard only once their data is committed
         self.pending = PendingActions(self.store)
         self.transports: dict[str, Transport] = {
-            name: InProcessTransport(name) for name in ("local", "cli", "import")
+            name: InProcessTransport(name, display_name=config.bot.name) for name in ("local", "cli", "import")
         }
         self._responding: set[int] = set()  # messages whose action is being worked on (one at a time)
         self.background = BackgroundDeliveries(lambda error: self.report_error("delivery", error))
@@ -247,7 +247,9 @@ class Engine:
                 if stored is None:
                     continue
                 kept.append(KeptMessage(stored, message.body, action, list(message.attachments), message))
-            self.pending.add_many([(k.stored.id, k.action) for k in kept if k.action is not None], self.clock.now())
+            actions = [(k.stored.id, k.action) for k in kept if k.action is not None]
+            if actions:
+                self.pending.add_many(actions, self.clock.now())
             if analyse:
                 self._run_keepers(kept)
             for item in kept:
@@ -501,9 +503,8 @@ class Engine:
         name = transport or self._transport_of(answering, replies)
         carrier = self.transport_for(name)
         sender_name = carrier.display_name or self.config.bot.display_name
-        now = self.clock.now()
-        rows = [reply_row(reply, bot_id=self.bot_id, sender_name=sender_name, transport=carrier, ts=now,
-                          answering=answering) for reply in replies]
+        rows = [reply_row(reply, bot_id=self.bot_id, sender_name=sender_name, transport=carrier,
+                          ts=self.clock.now(), answering=answering) for reply in replies]
         saved: list[Reply] = []
         with self.store.transaction():
             for reply, stored in zip(replies, self.messages.insert_batch(rows), strict=True):
