@@ -51,7 +51,15 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._queues: list[BoundedQueue] = []
+        self._defer: Callable[[Callable[[], None]], bool] | None = None
         self.published = 0
+
+    def hold_until_commit(self, defer: Callable[[Callable[[], None]], bool]) -> None:
+        """Publish events raised inside a store transaction only after it commits (`Store.after_commit`).
+
+        `defer(callback)` queues the callback and returns True while a transaction is open, else False.
+        """
+        self._defer = defer
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback` for every event (it must not block); returns a function that unsubscribes."""
@@ -75,7 +83,16 @@ class EventBus:
             self._queues.remove(inbox)
 
     def publish(self, event: Event) -> None:
-        """Deliver `event` to every subscriber without waiting; a failing subscriber is logged, not raised."""
+        """Deliver `event` to every subscriber without waiting; a failing subscriber is logged, not raised.
+
+        Inside a store transaction (see `hold_until_commit`) the event waits for the outermost commit and is
+        dropped if the transaction rolls back, so nobody hears of a change that was never stored.
+        """
+        if self._defer is not None and self._defer(lambda: self._deliver(event)):
+            return
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         self.published += 1
         for callback in list(self._subscribers):
             try:

@@ -52,6 +52,7 @@ async def check_store(config: Config) -> CheckResult:
     from hololoom_core.store import Store, StoreError
     from hololoom_core.store import schema as _schema  # noqa: F401  (registers the core tables)
     from hololoom_core.store.db import Migration, registered_migrations
+    from hololoom_core.store.messages import MessageStore
 
     try:
         components: dict[str, Sequence[Migration]] = {"core": registered_migrations("core")}
@@ -61,7 +62,7 @@ async def check_store(config: Config) -> CheckResult:
         try:
             versions = store.apply_migrations(components)
             mode = store.scalar("PRAGMA journal_mode")
-            messages = store.scalar("SELECT count(*) FROM messages")
+            messages = MessageStore(store).count()
             answers = store.scalar("SELECT count(*) FROM interactions")
             integrity = store.scalar("PRAGMA quick_check")
         finally:

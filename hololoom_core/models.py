@@ -42,6 +42,8 @@ class ChatMessage:
     is_direct: bool = False
     mentions_bot: bool = False
     attachments: list[Attachment] = field(default_factory=list)
+    # False for messages kept but never acted on: imported history, Matrix notices from other bots.
+    actionable: bool = True
 
 
 @dataclass(slots=True)
@@ -63,6 +65,7 @@ class StoredMessage:
     redacted: bool = False
     edited_ts: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    delivery: str | None = None  # bot messages: `pending` until the transport sent them, then `sent` / `failed`
 
     @property
     def author(self) -> str:
@@ -179,6 +182,7 @@ class Reply:
     answer: Answer | None = None
     event_id: str = field(default_factory=lambda: new_event_id("bot"))
     message_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # stored with the message (e.g. Matrix `msgtype`)
 
 
 @dataclass(slots=True)

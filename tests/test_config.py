@@ -22,7 +22,7 @@ def test_no_file_means_offline_defaults(tmp_path: Path) -> None:
     assert config.mode == "offline"
     assert config.llm.provider == "offline"
     assert config.hololoom.config_mode == "fast"
-    assert config.matrix.command_prefix == "!"
+    assert config.bot.command_prefix == "!"
     assert config.source is None
 
 

@@ -24,7 +24,7 @@ def engine_with_reply(tmp_path: Path, body: str, **matrix: Any) -> tuple[Engine,
     kept = engine.keep(ChatMessage(room_id="!r:x", sender="@a:x", body="!ping", transport="matrix", event_id="$q"))
     assert kept is not None
     reply = Reply(room_id="!r:x", body=body, kind="command", in_reply_to="$q")
-    engine.deliver_replies(kept.stored, [reply], transport="matrix")
+    engine.store_replies([reply], answering=kept.stored)  # Matrix is not attached: the reply waits as pending
     assert reply.message_id is not None
     return engine, reply.message_id
 

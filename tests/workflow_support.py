@@ -44,7 +44,7 @@ def make_config(data_dir: Path, *, workflows: dict[str, Any] | None = None, acl:
     if acl is not None:
         data["acl"] = acl
     if admins is not None:
-        data["matrix"] = {"admins": admins}
+        data["bot"] = {"admins": admins}
     return Config.model_validate(data)
 
 

@@ -51,5 +51,5 @@ async def run(args: argparse.Namespace) -> int:
                 "runs": [report.as_dict() for report in runs],
             })
         else:
-            print(list_markdown(service, engine.config.matrix.command_prefix))
+            print(list_markdown(service, engine.config.bot.command_prefix))
     return 0

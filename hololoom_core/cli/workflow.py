@@ -144,7 +144,7 @@ async def run_runs(args: argparse.Namespace) -> int:
                      "created_ts": run.created_ts, "finished_ts": run.finished_ts, "error": run.error,
                      "steps": run.steps} for run in runs])
     elif args.run:
-        print(run_markdown(runs[0], engine.config.matrix.command_prefix))
+        print(run_markdown(runs[0], engine.config.bot.command_prefix))
     else:
         print(runs_markdown(runs))
     return 0

@@ -18,10 +18,7 @@ class MatrixConfig(StrictModel):
     access_token: SecretStr | None = None
     password: SecretStr | None = None
     device_id: str | None = None
-    display_name: str = "HoloLoom"
-    command_prefix: str = "!"
     rooms: list[str] = Field(default_factory=list)
-    admins: list[str] = Field(default_factory=list)
     # Invites, sync and delivery (hololoom_core/transport/matrix).
     auto_join_users: list[str] = Field(default_factory=list)
     auto_join_servers: list[str] = Field(default_factory=list)
@@ -64,13 +61,6 @@ class MatrixConfig(StrictModel):
             raise ValueError(f"must be at least backoff_initial_s ({initial})")
         return value
 
-    @field_validator("command_prefix")
-    @classmethod
-    def _prefix_not_blank(cls, value: str) -> str:
-        if not value or value.strip() != value or len(value) > 3:
-            raise ValueError("must be 1-3 non-space characters, for example '!'")
-        return value
-
     @field_validator("homeserver")
     @classmethod
     def _homeserver_is_url(cls, value: str | None) -> str | None:
@@ -91,19 +81,43 @@ class MatrixConfig(StrictModel):
         return bool(self.homeserver and self.user_id and (self.access_token or self.password))
 
 
-class HololoomConfig(StrictModel):
-    """Core engine settings: retrieval mode, where data lives, and the bot's name in the room."""
+class BotConfig(StrictModel):
+    """The bot's identity on every transport: the name people mention, its display name, commands, admins."""
 
-    config_mode: Literal["bare", "fast", "fused"] = "fast"
-    data_dir: Path | None = None
-    bot_name: str = "hololoom"
+    name: str = "hololoom"
+    display_name: str = "HoloLoom"
+    command_prefix: str = "!"
+    admins: list[str] = Field(default_factory=list)
 
-    @field_validator("bot_name")
+    @field_validator("name")
     @classmethod
-    def _bot_name_word(cls, value: str) -> str:
+    def _name_word(cls, value: str) -> str:
         if not value or not value.replace("-", "").replace("_", "").isalnum():
             raise ValueError("must be one word of letters, digits, '-' or '_', for example hololoom")
         return value.lower()
+
+    @field_validator("command_prefix")
+    @classmethod
+    def _prefix_not_blank(cls, value: str) -> str:
+        if not value or value.strip() != value or len(value) > 3:
+            raise ValueError("must be 1-3 non-space characters, for example '!'")
+        return value
+
+
+# Keys that moved to the `bot:` section: (old section, old key) -> new key under `bot:`.
+MOVED_TO_BOT: dict[tuple[str, str], str] = {
+    ("matrix", "display_name"): "display_name",
+    ("matrix", "command_prefix"): "command_prefix",
+    ("matrix", "admins"): "admins",
+    ("hololoom", "bot_name"): "name",
+}
+
+
+class HololoomConfig(StrictModel):
+    """Core engine settings: retrieval mode and where data lives."""
+
+    config_mode: Literal["bare", "fast", "fused"] = "fast"
+    data_dir: Path | None = None
 
 
 class LlmConfig(StrictModel):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hololoom_core.config.base import APP_NAME, StrictModel
 from hololoom_core.config.core import (
+    MOVED_TO_BOT,
     AclConfig,
     AnswerConfig,
+    BotConfig,
     FeaturesConfig,
     HololoomConfig,
     LlmConfig,
@@ -21,10 +25,13 @@ from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
 from hololoom_core.config.promptly import PromptlyConfig
 
+log = logging.getLogger(__name__)
+
 
 class Config(StrictModel):
     """The whole configuration tree."""
 
+    bot: BotConfig = Field(default_factory=BotConfig)
     matrix: MatrixConfig = Field(default_factory=MatrixConfig)
     hololoom: HololoomConfig = Field(default_factory=HololoomConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
@@ -40,6 +47,28 @@ class Config(StrictModel):
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_bot_keys(cls, data: Any) -> Any:
+        """Accept the old places of the bot's identity (`matrix.command_prefix` ...) with a one-line notice."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for (section, key), new_key in MOVED_TO_BOT.items():
+            old = data.get(section)
+            if not isinstance(old, dict) or key not in old:
+                continue
+            old = data[section] = dict(old)
+            value = old.pop(key)
+            bot = data.get("bot")
+            bot = data["bot"] = dict(bot) if isinstance(bot, dict) else {}
+            if new_key in bot:
+                log.warning("config: %s.%s is deprecated and ignored (bot.%s is set)", section, key, new_key)
+            else:
+                bot[new_key] = value
+                log.warning("config: %s.%s is deprecated; move it to bot.%s", section, key, new_key)
+        return data
 
     @property
     def data_dir(self) -> Path:

@@ -26,7 +26,7 @@ def install_builtin_commands(engine: Engine) -> None:
     """Register `help`, `ping` and `runbook`."""
     install_runbook_command(engine)
     registry = engine.commands
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @registry.command("help", help="List the commands you may run, or show one command's help.", usage="help [command]")
     async def help_command(context: CommandContext) -> str:

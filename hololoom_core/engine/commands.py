@@ -80,7 +80,7 @@ class CommandContext:
     @property
     def prefix(self) -> str:
         """The command prefix of this installation (usually `!`)."""
-        return self.engine.config.matrix.command_prefix
+        return self.engine.config.bot.command_prefix
 
 
 @dataclass(slots=True)

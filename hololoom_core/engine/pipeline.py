@@ -1,8 +1,12 @@
 """The engine and its one message pipeline: keep, notice, act, answer, learn, tell.
 
-Every transport (the simulated room, Matrix, the CLI) hands `ChatMessage`s to `Engine.handle()`.
-Capabilities plug into registries the engine holds: keepers (indexing, graph), detectors
-(insights), commands, answer-path parts and feedback observers.
+Every transport, bulk ingest and scenario replay goes through the same two steps:
+`Engine.keep_batch(messages)` (redact, store, index, run the keepers, in one durable transaction) and
+`Engine.respond(kept)` (notice, act, deliver). `Engine.handle()` is both steps for one message.
+Replies leave through the one delivery path, `Engine.deliver()`: stored first (clearing the question's
+pending action in the same transaction), then handed to the room's `Transport`. Capabilities plug into
+registries the engine holds: keepers (indexing, graph), detectors (insights), commands, answer-path
+parts and feedback observers.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ from hololoom_core.engine.capabilities import (
     resolve_order,
 )
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandRegistry, CommandResult
+from hololoom_core.engine.delivery import (
+    BackgroundDeliveries,
+    DetachedTransport,
+    InProcessTransport,
+    Transport,
+    reply_row,
+)
 from hololoom_core.engine.stats import EngineStats
 from hololoom_core.events import (
     CommandHandled,
@@ -52,7 +63,8 @@ from hololoom_core.store import Store
 from hololoom_core.store import schema as _core_schema  # noqa: F401  (registers the core migrations)
 from hololoom_core.store.db import registered_migrations
 from hololoom_core.store.interactions import InteractionStore
-from hololoom_core.store.messages import MessageStore
+from hololoom_core.store.messages import MessageStore, NewMessage
+from hololoom_core.store.pending import PendingActions
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +114,7 @@ class Detector(Protocol):
 
 
 Keeper = Callable[[StoredMessage, ChatMessage], None]
+BatchKeeper = Callable[[list["KeptMessage"]], None]
 Suggester = Callable[[StoredMessage, list[Insight]], "Reply | None"]
 FeedbackObserver = Callable[[int, int, str], None]
 InsightStore = Callable[[list[Insight]], list[Insight]]
@@ -115,6 +128,7 @@ class KeptMessage:
     original_body: str
     action: str | None
     attachments: list[Attachment] = field(default_factory=list)
+    message: ChatMessage | None = None  # as the transport gave it (None when resumed from the store)
 
 
 class Engine:
@@ -149,11 +163,18 @@ class Engine:
         self.runbooks = runbooks or RunbookLibrary.from_directory()
         self.offline = OfflineAnswerEngine(self.runbooks)
         self.provider: LanguageProvider = provider or build_provider(config, self.offline)
-        self.access = AccessPolicy(config.acl, config.matrix.admins)
+        self.access = AccessPolicy(config.acl, config.bot.admins)
+        self.bus.hold_until_commit(self.store.after_commit)  # events are heard only once their data is committed
+        self.pending = PendingActions(self.store)
+        self.transports: dict[str, Transport] = {
+            name: InProcessTransport(name, display_name=config.bot.name) for name in ("local", "cli", "import")
+        }
+        self._responding: set[int] = set()  # messages whose action is being worked on (one at a time)
+        self.background = BackgroundDeliveries(lambda error: self.report_error("delivery", error))
         self.status: dict[str, dict[str, Any]] = {}
         self.stats = EngineStats()
-        self.bot_id = config.matrix.user_id or config.hololoom.bot_name
-        self.bot_name = config.hololoom.bot_name
+        self.bot_id = config.matrix.user_id or config.bot.name
+        self.bot_name = config.bot.name
         self._mention = re.compile(
             r"(?:^|(?<=\s))@?" + re.escape(self.bot_name) + r"(?::[\w.-]+)?(?=$|[\s,:;!?.])", re.I
         )
@@ -161,6 +182,7 @@ class Engine:
         self.services = ServiceRegistry()  # services by type: engine.capability(MemoryService)
         self.commands = CommandRegistry()
         self.keepers: list[Keeper] = []
+        self.batch_keepers: list[BatchKeeper] = []  # keepers that take a whole kept batch at once
         self.detectors: list[Detector] = []
         self.insight_store: InsightStore = self._store_insights
         self.suggesters: list[Suggester] = []
@@ -204,10 +226,13 @@ class Engine:
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self, *, long_running: bool = False) -> None:
-        """Check the language provider, run the startup hooks, and publish the starting state.
+        """Check the language provider, run the startup hooks, resume unfinished local work, publish the state.
 
         `long_running` (the app, the bot) also starts background warm-up work such as loading the
         embedding model, so the first answer does not pay for it; one-shot CLI commands skip it.
+        Commands and questions stored before a crash but never answered are finished now for the
+        transports already attached (the local room, the CLI); a transport attached later resumes its own
+        with `resume_pending(name)`.
         """
         status = await self.provider.status()
         self.set_status("llm", "ok" if status.available else "down", status.detail)
@@ -216,10 +241,14 @@ class Engine:
         if long_running:
             for warm_up in self.warmup_hooks:
                 warm_up()
+        for name in list(self.transports):
+            await self.resume_pending(name)
         self.publish_stats()
 
     async def close(self) -> None:
-        """Run the shutdown hooks, then close the store."""
+        """Finish background deliveries, run the shutdown hooks, then close the store."""
+        await self.background.wait(5.0)
+        self.background.cancel()
         for hook in self.shutdown_hooks:
             try:
                 await hook()
@@ -227,20 +256,70 @@ class Engine:
                 self.report_error("shutdown", f"{getattr(hook, '__qualname__', hook)}: {exc}")
         self.store.close()
 
+    # -- transports ----------------------------------------------------------------------------
+
+    def attach_transport(self, transport: Transport) -> None:
+        """Let `transport` deliver the replies for its rooms (replaces an earlier one of the same name)."""
+        self.transports[transport.name] = transport
+
+    def detach_transport(self, transport: Transport) -> None:
+        """Stop delivering through `transport`; its replies wait as `pending` until it is attached again."""
+        if self.transports.get(transport.name) is transport:
+            del self.transports[transport.name]
+
+    def transport_for(self, name: str) -> Transport:
+        """The attached transport of that name, or a detached one (replies wait for it as `pending`)."""
+        return self.transports.get(name) or DetachedTransport(name)
+
     # -- the pipeline ------------------------------------------------------------------------
 
     async def handle(self, message: ChatMessage) -> HandleResult:
         """Run one message through keep, notice, act/answer, learn and tell; returns what was done."""
-        kept = self.keep(message)
-        if kept is None:
+        kept = self.keep_batch([message])
+        if not kept:
             return HandleResult(message=None, duplicate=True)
-        insights = self.notice(kept.stored)
-        replies = await self.act(kept, insights)
-        self.publish_stats()
-        return HandleResult(message=kept.stored, insights=insights, replies=replies)
+        return await self.respond(kept[0])
+
+    def keep_batch(self, messages: list[ChatMessage], *, analyse: bool = True) -> list[KeptMessage]:
+        """Redact, store and index a batch, note its pending actions and run the keepers, in one transaction.
+
+        Returns the kept messages in order (a message whose event id was stored before is left out). When
+        it returns outside an enclosing transaction, everything is committed (durable with
+        `store.synchronous: full`) and `MessageStored` has been published for each message. `analyse=False`
+        stores and indexes only (bulk ingest); `analyse(kept)` runs the keepers and detectors later.
+        """
+        if not messages:
+            return []
+        rows: list[NewMessage] = []
+        actions: list[str | None] = []
+        for message in messages:
+            row, action = self._prepare(message)
+            rows.append(row)
+            actions.append(action)
+        kept: list[KeptMessage] = []
+        with self.store.transaction():
+            stored_rows = self.messages.insert_batch(rows)
+            for message, stored, action in zip(messages, stored_rows, actions, strict=True):
+                if stored is None:
+                    continue
+                kept.append(KeptMessage(stored, message.body, action, list(message.attachments), message))
+            actions = [(k.stored.id, k.action) for k in kept if k.action is not None]
+            if actions:
+                self.pending.add_many(actions, self.clock.now())
+            if analyse:
+                self._run_keepers(kept)
+            for item in kept:
+                self.bus.publish(MessageStored(item.stored))  # heard after the outermost commit
+        self.stats.messages += len(kept)
+        return kept
 
     def keep(self, message: ChatMessage) -> KeptMessage | None:
-        """Redact secrets, store durably (one transaction), index, and run the keepers (graph, embeddings)."""
+        """`keep_batch` for one message: the kept message, or None when it was stored before."""
+        kept = self.keep_batch([message])
+        return kept[0] if kept else None
+
+    def _prepare(self, message: ChatMessage) -> tuple[NewMessage, str | None]:
+        """The row to store for a message (redacted body, attachment and addressing metadata) and its action."""
         attachment_texts = [f"[{a.name}]\n{a.text}" for a in message.attachments if a.text]
         redaction = redact_secrets("\n\n".join([message.body, *attachment_texts]) if attachment_texts else message.body)
         meta: dict[str, Any] = {}
@@ -251,31 +330,38 @@ class Engine:
                 {"name": a.name, "mimetype": a.mimetype, "size": a.size, "url": a.url, **a.meta}
                 for a in message.attachments
             ]
-        action = self.classify(message)
+        is_bot = message.sender == self.bot_id
+        action = self.classify(message) if not is_bot else None
         if action == "question":
             meta["addressed_to_bot"] = True  # detectors leave such questions to the bot's own answer
-        is_bot = message.sender == self.bot_id
-        with self.store.transaction() as conn:
-            stored = self.messages.insert(message, redaction.text, is_bot=is_bot, meta=meta)
-            if stored is None:
-                return None
-            if action is not None and not is_bot:
-                conn.execute(
-                    "INSERT OR IGNORE INTO pending_actions(message_id, action, created_ts) VALUES (?, ?, ?)",
-                    (stored.id, action, self.clock.now()),
-                )
+        return NewMessage(message, redaction.text, is_bot=is_bot, meta=meta), action if message.actionable else None
+
+    def _run_keepers(self, kept: list[KeptMessage]) -> None:
+        for item in kept:
+            item.stored.sender_name = item.stored.sender_name or (item.message.sender_name if item.message else None)
             for keeper in self.keepers:
-                keeper(stored, message)
-        stored.sender_name = message.sender_name
-        self.stats.messages += 1
-        self.bus.publish(MessageStored(stored))
-        return KeptMessage(stored, message.body, action if not is_bot else None, list(message.attachments))
+                keeper(item.stored, item.message or _as_chat_message(item.stored))
+        if kept:
+            for batch_keeper in self.batch_keepers:
+                batch_keeper(kept)
+
+    def analyse(self, kept: list[KeptMessage]) -> list[Insight]:
+        """Run the keepers and detectors over messages stored with `analyse=False`, in one transaction.
+
+        Message by message, as live messages get them (keepers, then detectors), so the results match.
+        """
+        insights: list[Insight] = []
+        with self.store.transaction():
+            for item in kept:
+                self._run_keepers([item])
+                insights.extend(self.notice(item.stored))
+        return insights
 
     def classify(self, message: ChatMessage) -> str | None:
         """`command`, `question` (addressed to the bot) or None for ordinary conversation."""
         if message.sender == self.bot_id:
             return None
-        if CommandRegistry.parse(message.body, self.config.matrix.command_prefix) is not None:
+        if CommandRegistry.parse(message.body, self.config.bot.command_prefix) is not None:
             return "command"
         if self.is_addressed(message):
             return "question"
@@ -293,16 +379,46 @@ class Engine:
         """The question without the bot's name or mention."""
         return self._mention.sub(" ", text).strip(" ,:;\t\n") or text.strip()
 
+    async def respond(self, kept: KeptMessage, *, notice: bool = True, only_if_pending: bool = True) -> HandleResult:
+        """Notice, act and deliver for one kept message; returns what was done.
+
+        The message's pending action is worked on once: a second `respond` while the first runs, or
+        after the action was completed (or the message redacted), does not act again. `notice=False`
+        skips the detectors (a resumed message was noticed before the crash); `only_if_pending=False`
+        acts even when no pending action is recorded (an explicit `resume`).
+        """
+        stored = kept.stored
+        insights = self.notice(stored) if notice else []
+        replies: list[Reply] = []
+        wants_action = kept.action is not None or (bool(self.suggesters) and not stored.is_bot)
+        if wants_action and stored.id not in self._responding:
+            if kept.action is None or not only_if_pending or self.pending.is_pending(stored.id):
+                self._responding.add(stored.id)
+                try:
+                    replies = await self.act(kept, insights)
+                    await self.deliver(replies, answering=stored)
+                finally:
+                    self._responding.discard(stored.id)
+        self.publish_stats()
+        return HandleResult(message=stored, insights=insights, replies=replies)
+
     def notice(self, stored: StoredMessage) -> list[Insight]:
-        """Run every detector; store and publish what they find."""
-        if stored.is_bot or not self.detectors:
+        """Run every detector on one message; store and publish what they find."""
+        return self.notice_batch([stored])
+
+    def notice_batch(self, messages: list[StoredMessage]) -> list[Insight]:
+        """Run every detector over a batch of messages; store what they find in one go and publish it."""
+        if not self.detectors:
             return []
         found: list[Insight] = []
-        for detector in self.detectors:
-            try:
-                found.extend(detector.detect(stored))
-            except Exception as exc:
-                self.report_error("detector", f"{type(detector).__name__}: {exc}")
+        for stored in messages:
+            if stored.is_bot:
+                continue
+            for detector in self.detectors:
+                try:
+                    found.extend(detector.detect(stored))
+                except Exception as exc:
+                    self.report_error("detector", f"{type(detector).__name__}: {exc}")
         if not found:
             return []
         insights = self.insight_store(found)
@@ -331,7 +447,7 @@ class Engine:
         return insights
 
     async def act(self, kept: KeptMessage, insights: list[Insight]) -> list[Reply]:
-        """Dispatch a command, answer a question, or offer a proactive suggestion."""
+        """Dispatch a command, answer a question, or offer a proactive suggestion; returns the replies (unsent)."""
         stored = kept.stored
         replies: list[Reply] = []
         try:
@@ -379,13 +495,12 @@ class Engine:
                     in_reply_to=stored.event_id,
                 )
             ]
-        self.deliver_replies(stored, replies, transport=stored.transport)
         return replies
 
     async def run_command(self, kept: KeptMessage) -> Reply:
         """Parse, check access, and run a command; usage errors and refusals become one polite line."""
         stored = kept.stored
-        prefix = self.config.matrix.command_prefix
+        prefix = self.config.bot.command_prefix
         parsed = CommandRegistry.parse(kept.original_body, prefix)
         assert parsed is not None
         spec = self.commands.get(parsed.name)
@@ -421,65 +536,114 @@ class Engine:
             result = CommandResult(result)
         return reply(result.text, ok=result.ok, refused=bool(result.data.get("refused")), thread_id=result.thread_id)
 
-    def deliver_replies(self, stored: StoredMessage, replies: list[Reply], transport: str) -> None:
-        """Store the bot's replies and clear the pending action, in one transaction; then publish them."""
-        delivery = "sent" if transport in ("local", "cli") else "pending"
-        saved_messages: list[StoredMessage | None] = []
-        with self.store.transaction() as conn:
-            for reply in replies:
-                bot_message = ChatMessage(
-                    room_id=reply.room_id,
-                    sender=self.bot_id,
-                    body=reply.body,
-                    transport=transport,
-                    event_id=reply.event_id,
-                    ts=self.clock.now(),
-                    thread_id=reply.thread_id,
-                    reply_to=reply.in_reply_to,
-                    sender_name=self.config.matrix.display_name if transport == "matrix" else self.bot_name,
-                )
-                meta: dict[str, Any] = {"reply_kind": reply.kind}
-                if reply.answer is not None:
-                    meta.update(
-                        agent=reply.answer.agent,
-                        quality=reply.answer.quality,
-                        latency_ms=reply.answer.latency_ms,
-                        provider=reply.answer.provider,
-                        interaction_id=reply.answer.interaction_id,
-                        configuration=reply.answer.configuration,
-                        judge=reply.answer.verdict.as_dict(),
-                        loop_steps=reply.answer.loop_steps,
-                        question_message_id=stored.id,
-                    )
-                saved = self.messages.insert(bot_message, reply.body, is_bot=True, kind=reply.kind, meta=meta)
-                saved_messages.append(saved)
-                if saved is None:
-                    continue
-                conn.execute("UPDATE messages SET delivery = ? WHERE id = ?", (delivery, saved.id))
-                reply.message_id = saved.id
-                if reply.answer is not None and reply.answer.interaction_id is not None:
-                    self.interactions.set_reply_message(reply.answer.interaction_id, saved.id)
-            conn.execute("DELETE FROM pending_actions WHERE message_id = ?", (stored.id,))
-        for reply, saved in zip(replies, saved_messages, strict=True):
-            if saved is not None:
-                self.stats.messages += 1
-                self.bus.publish(MessageStored(saved))
-                self.bus.publish(ReplySent(reply))
+    async def deliver(
+        self, replies: list[Reply], *, answering: StoredMessage | None = None, transport: str | None = None
+    ) -> list[Reply]:
+        """The one delivery path: store the bot's replies and hand them to the room's transport.
 
-    def pending_actions(self) -> list[tuple[StoredMessage, str]]:
-        """Stored messages whose command or answer never completed (for resuming after a crash)."""
-        rows = self.store.query("SELECT message_id, action FROM pending_actions ORDER BY message_id")
+        The replies are stored (with the delivery state the transport asks for) in one transaction that also
+        clears the pending action of the message they answer; `MessageStored` and `ReplySent` are published
+        after that commit; then `Transport.deliver` sends each. `transport` defaults to the answered message's,
+        else the room's. Returns the replies that were stored (with `message_id` set).
+        """
+        saved = self.store_replies(replies, answering=answering, transport=transport)
+        carrier = self.transport_for(transport or self._transport_of(answering, replies))
+        for reply in saved:
+            await carrier.deliver(reply)
+        return saved
+
+    def store_replies(
+        self, replies: list[Reply], *, answering: StoredMessage | None = None, transport: str | None = None
+    ) -> list[Reply]:
+        """Store replies as the bot and clear the answered message's pending action, in one transaction."""
+        name = transport or self._transport_of(answering, replies)
+        carrier = self.transport_for(name)
+        sender_name = carrier.display_name or self.config.bot.display_name
+        rows = [reply_row(reply, bot_id=self.bot_id, sender_name=sender_name, transport=carrier,
+                          ts=self.clock.now(), answering=answering) for reply in replies]
+        saved: list[Reply] = []
+        with self.store.transaction():
+            for reply, stored in zip(replies, self.messages.insert_batch(rows), strict=True):
+                if stored is None:
+                    continue
+                reply.message_id = stored.id
+                saved.append(reply)
+                if reply.answer is not None and reply.answer.interaction_id is not None:
+                    self.interactions.set_reply_message(reply.answer.interaction_id, stored.id)
+                self.bus.publish(MessageStored(stored))
+                self.bus.publish(ReplySent(reply))
+            if answering is not None:
+                self.pending.clear(answering.id)
+        self.stats.messages += len(saved)
+        return saved
+
+    def _transport_of(self, answering: StoredMessage | None, replies: list[Reply]) -> str:
+        if answering is not None:
+            return answering.transport
+        room_id = replies[0].room_id if replies else None
+        return (self.messages.room_transport(room_id) if room_id else None) or "local"
+
+    def say(
+        self,
+        room_id: str,
+        text: str,
+        *,
+        kind: str = "notice",
+        thread_id: str | None = None,
+        in_reply_to: str | None = None,
+        meta: dict[str, Any] | None = None,
+        transport: str | None = None,
+    ) -> StoredMessage:
+        """Post a bot-originated message (workflow output, an operator speaking as the bot, a notice).
+
+        The text is redacted and stored like any reply; its transport (the room's, unless given) sends it
+        in the background. Returns the stored message.
+        """
+        if not text.strip():
+            raise ValueError("the message is empty")
+        reply = Reply(room_id=room_id, body=redact_secrets(text).text, kind=kind, thread_id=thread_id,
+                      in_reply_to=in_reply_to, meta=dict(meta or {}))
+        name = transport or self.messages.room_transport(room_id) or "local"
+        saved = self.store_replies([reply], transport=name)
+        assert saved and reply.message_id is not None
+        stored = self.messages.get(reply.message_id)
+        assert stored is not None
+        self.background.spawn(self.transport_for(name).deliver(reply))
+        self.publish_stats()
+        return stored
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait (up to `timeout` seconds) for the background deliveries started by `say`."""
+        await self.background.wait(timeout)
+
+    def pending_actions(self, transport: str | None = None) -> list[tuple[StoredMessage, str]]:
+        """Stored messages whose command or answer never completed (of one transport, or all), oldest first."""
         result = []
-        for row in rows:
-            message = self.messages.get(row["message_id"])
-            if message is not None:
-                result.append((message, row["action"]))
+        for message_id, action in self.pending.all():
+            message = self.messages.get(message_id)
+            if message is not None and (transport is None or message.transport == transport):
+                result.append((message, action))
         return result
 
+    def cancel_action(self, message_id: int) -> None:
+        """Drop a message's pending command or question (it was redacted): it will not be answered."""
+        self.pending.clear(message_id)
+
+    async def resume_pending(self, transport: str) -> int:
+        """Finish the commands and answers of `transport`'s messages stored before a crash; returns how many."""
+        resumed = 0
+        for message, action in self.pending_actions(transport):
+            await self.resume(message, action)
+            resumed += 1
+        if resumed:
+            log.info("resumed %d unfinished %s actions", resumed, transport)
+        return resumed
+
     async def resume(self, message: StoredMessage, action: str, original_body: str | None = None) -> list[Reply]:
-        """Finish the command or answer of a message that was stored before a crash."""
+        """Finish the command or answer of a message that was stored before a crash; returns the replies."""
         kept = KeptMessage(message, original_body or message.body, action)
-        return await self.act(kept, [])
+        result = await self.respond(kept, notice=False, only_if_pending=False)
+        return result.replies
 
     # -- direct entry points -----------------------------------------------------------------
 
@@ -518,3 +682,10 @@ class Engine:
         """Log an error and publish it for the operator; the engine carries on."""
         log.warning("%s: %s", where, error)
         self.bus.publish(EngineError(where, error))
+
+
+def _as_chat_message(stored: StoredMessage) -> ChatMessage:
+    """A stored message as the keepers' `ChatMessage` (for messages resumed or analysed from the store)."""
+    return ChatMessage(room_id=stored.room_id, sender=stored.sender, body=stored.body, transport=stored.transport,
+                       event_id=stored.event_id, ts=stored.ts, thread_id=stored.thread_id, reply_to=stored.reply_to,
+                       sender_name=stored.sender_name)

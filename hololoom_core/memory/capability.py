@@ -30,7 +30,7 @@ class MemoryCapability(Capability):
         engine.shutdown_hooks.append(memory.close)  # stops the embedding worker before the store closes
         engine.warmup_hooks.append(memory.warm_up)  # load the embedding model before the first question
         engine.keepers.append(memory.keep)
-        engine.detectors.append(ProactiveDetector(memory, engine.names_bot, engine.config.matrix.command_prefix))
+        engine.detectors.append(ProactiveDetector(memory, engine.names_bot, engine.config.bot.command_prefix))
         base_store = engine.insight_store
 
         def store_insights(insights: list[Insight]) -> list[Insight]:

@@ -2,9 +2,10 @@
 
 Records are validated one by one; a bad record stops the ingest with one line naming it (line
 number, or `messages[i]` in an Element export) and what is wrong, and every record before it stays
-stored. Good records go through the engine's own keep and notice steps (store, FTS index,
-keepers such as the graph, detectors and tracked items) in batched transactions, so a bulk
-ingest leaves exactly what live messages would, only faster. Embeddings follow in batches.
+stored. Good records go through the engine's own `keep_batch` step (store and FTS index, one
+transaction per batch), then its keepers (graph, tracked items) and detectors run over the stored
+batches, so a bulk ingest leaves exactly what live messages would, only faster. Embeddings follow in
+batches.
 """
 
 from __future__ import annotations
@@ -245,7 +246,13 @@ async def ingest_file(
     embed: bool = True,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Ingest a file through the engine's keep and notice steps, in batched transactions, then embed."""
+    """Ingest a file through the engine's `keep_batch` step, then analyse and embed what was stored.
+
+    Stage `store`: each batch of records is stored and indexed (BM25-searchable) in one durable
+    transaction, as history (`actionable=False`: no command or question in it is acted on). Stage
+    `analyse`: the engine's keepers (graph, tracked items) and detectors run over the stored batches.
+    Then the embeddings, when the mode has any.
+    """
     import time
 
     started = time.perf_counter()
@@ -256,51 +263,42 @@ async def ingest_file(
     total = count_records(path, file_format)
     memory = engine.find_capability(MemoryService)
     records = read_records(path, file_format)
+    stored_batches: list[list[int]] = []
     seen = 0
     finished = False
     while not finished:
-        batch_ids: list[int] = []
-        handled = 0
-        with engine.store.transaction() as conn:
-            if memory is not None:
-                memory.graph.begin_batch()
+        batch: list[ChatMessage] = []
+        while len(batch) < batch_size:
             try:
-                while handled < batch_size:
-                    handled += 1
-                    try:
-                        record = next(records)
-                    except StopIteration:
-                        finished = True
-                        break
-                    if isinstance(record, IngestError):
-                        report.errors.append(str(record))
-                        if not skip_bad:
-                            finished = True
-                            break
-                        continue
-                    seen += 1
-                    if record is None:
-                        report.skipped += 1
-                        continue
-                    kept = engine.keep(record.message)
-                    if kept is None:
-                        report.duplicates += 1
-                        continue
-                    batch_ids.append(kept.stored.id)
-                    report.insights += len(engine.notice(kept.stored))
-            except BaseException:
-                if memory is not None:  # the batch rolls back: drop what memory cached from it
-                    memory.items.invalidate()
-                    memory.graph.discard_pending()
-                raise
-            finally:
-                if memory is not None:
-                    memory.graph.end_batch(conn)
-                if batch_ids:
-                    conn.executemany("DELETE FROM pending_actions WHERE message_id = ?", [(i,) for i in batch_ids])
-        report.stored += len(batch_ids)
+                record = next(records)
+            except StopIteration:
+                finished = True
+                break
+            if isinstance(record, IngestError):
+                report.errors.append(str(record))
+                if not skip_bad:
+                    finished = True
+                    break
+                continue
+            seen += 1
+            if record is None:
+                report.skipped += 1
+                continue
+            record.message.actionable = False  # history: nothing in it is answered now
+            batch.append(record.message)
+        kept = engine.keep_batch(batch, analyse=False)
+        report.duplicates += len(batch) - len(kept)
+        report.stored += len(kept)
+        if kept:
+            stored_batches.append([item.stored.id for item in kept])
         if progress is not None:
             progress("store", seen, total)
+    analysed = 0
+    for ids in stored_batches:
+        report.insights += analyse_stored(engine, ids)
+        analysed += len(ids)
+        if progress is not None:
+            progress("analyse", analysed, report.stored)
     if embed and memory is not None and memory.requested_mode != "bare":
         mode = await memory.prepare()
         if mode != "bare":
@@ -310,3 +308,25 @@ async def ingest_file(
     engine.publish_stats()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def analyse_stored(engine: Engine, message_ids: list[int]) -> int:
+    """Run the engine's keepers and detectors over stored messages (one batch); returns the insights found."""
+    from hololoom_core.engine.pipeline import KeptMessage
+
+    memory = engine.find_capability(MemoryService)
+    kept = [KeptMessage(message, message.body, None) for message in engine.messages.many(message_ids)]
+    with engine.store.transaction() as conn:
+        if memory is not None:
+            memory.graph.begin_batch()
+        try:
+            insights = engine.analyse(kept)
+        except BaseException:
+            if memory is not None:  # the batch rolls back: drop what memory cached from it
+                memory.items.invalidate()
+                memory.graph.discard_pending()
+            raise
+        finally:
+            if memory is not None:
+                memory.graph.end_batch(conn)
+    return len(insights)

@@ -82,7 +82,7 @@ class MemoryService:
         self._recent: OrderedDict[int, StoredMessage] = OrderedDict()
         self.closed = False
         self.search_engine = MemorySearch(self.store, self.graph, self._vector_access,
-                                          command_prefix=engine.config.matrix.command_prefix)
+                                          command_prefix=engine.config.bot.command_prefix)
         self.embedded = 0
 
     # -- retrieval modes ---------------------------------------------------------------------

@@ -94,7 +94,7 @@ class IncidentSuggester:
         self.suggested += 1
         severity = strongest.data.get("severity") or "sev3"
         title = incident_title(message, list(strongest.data.get("matched", [])))
-        prefix = self.memory.config.matrix.command_prefix
+        prefix = self.memory.config.bot.command_prefix
         minutes = settings.suggestion_interval_s / 60
         body = (
             f"This looks like an incident: {count} incident signals in {message.room_id} in the last "

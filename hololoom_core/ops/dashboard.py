@@ -243,15 +243,14 @@ class DashboardCapability(Capability):
         sampler = HostSampler(str(engine.config.data_dir))
         engine.provide(sampler)
         # The live counter starts at zero in each process; start it from the command replies already stored.
-        engine.stats.commands = int(engine.store.scalar(
-            "SELECT count(*) FROM messages WHERE is_bot = 1 AND kind = 'command'") or 0)
+        engine.stats.commands = engine.messages.count_where(is_bot=True, kind="command")
         engine.overview_panels["dashboard"] = collect_dashboard
         install_status_command(engine, sampler)
 
 
 def install_status_command(engine: Engine, sampler: HostSampler) -> None:
     """Register `!status` (alias `!dashboard`)."""
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command("status", help="Host and bot metrics, open incidents, workflow runs awaiting approval.",
                              aliases=("dashboard",), group="general")

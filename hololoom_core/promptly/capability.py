@@ -74,7 +74,7 @@ def install_promptly(engine: Engine) -> Promptly:
         spec = default_spec()
     path = engine.answer_path
     judge = build_judge(engine, spec)
-    runner = PromptlyLoopRunner(spec, config.loop, config.agent_loops, engine.config.matrix.command_prefix)
+    runner = PromptlyLoopRunner(spec, config.loop, config.agent_loops, engine.config.bot.command_prefix)
     service = ExperimentService(engine)
     path.judge = judge
     path.loop_runner = runner

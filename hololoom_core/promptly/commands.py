@@ -61,7 +61,7 @@ def report_markdown(report: ExperimentReport) -> str:
 
 def install_experiment_command(engine: Engine, service: ExperimentService, enabled: bool = True) -> None:
     """Register the `experiment` command (start refuses when `features.self_improving` is off)."""
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command("experiment", help="List, show, start or stop prompt experiments (A/B tests).",
                              usage=USAGE, aliases=("experiments", "exp"), group="quality")

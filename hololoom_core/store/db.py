@@ -56,6 +56,8 @@ class Store:
         self.synchronous = synchronous.upper()
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread whose transaction is open
+        self._after_commit: list[Callable[[], None]] = []
         self.conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -88,7 +90,11 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one write transaction; nested blocks join the outer one. Commits before returning."""
+        """Run a block in one write transaction; nested blocks join the outer one. Commits before returning.
+
+        Callbacks queued with `after_commit` inside the block run once the outermost block has committed
+        (and are dropped when it rolls back).
+        """
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -99,15 +105,37 @@ class Store:
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            self._owner = threading.get_ident()
             try:
                 yield self.conn
             except BaseException:
                 self._depth = 0
+                self._owner = None
+                self._after_commit.clear()
                 self.conn.execute("ROLLBACK")
                 raise
             else:
                 self._depth = 0
-                self.conn.execute("COMMIT")
+                self._owner = None
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self._after_commit.clear()
+                    raise
+                callbacks, self._after_commit = self._after_commit, []
+            for callback in callbacks:
+                callback()
+
+    def in_transaction(self) -> bool:
+        """True when the calling thread is inside a `transaction()` block."""
+        return self._depth > 0 and self._owner == threading.get_ident()
+
+    def after_commit(self, callback: Callable[[], None]) -> bool:
+        """Run `callback` after the calling thread's open transaction commits; False (not queued) when none is open."""
+        if not self.in_transaction():
+            return False
+        self._after_commit.append(callback)
+        return True
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement (autocommits when outside a transaction)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hololoom_core.models import ChatMessage, StoredMessage
@@ -42,6 +42,7 @@ def row_to_message(row: sqlite3.Row) -> StoredMessage:
         redacted=bool(row["redacted"]),
         edited_ts=row["edited_ts"],
         meta=json.loads(row["meta"] or "{}"),
+        delivery=row["delivery"] if "delivery" in keys else None,
     )
 
 
@@ -66,8 +67,51 @@ def fts_query(text: str, max_terms: int = 24) -> str:
     return " OR ".join(f'"{token}"' for token in seen)
 
 
+@dataclass(slots=True)
+class NewMessage:
+    """One message to store: the transport's message, its redacted body and how the store should file it."""
+
+    message: ChatMessage
+    body: str
+    is_bot: bool = False
+    kind: str = "chat"
+    meta: dict[str, Any] = field(default_factory=dict)
+    delivery: str | None = None
+
+
+_INSERT = (
+    "INSERT INTO messages(event_id, transport, room_id, thread_id, reply_to, sender, body, ts, is_bot, kind, meta, "
+    "delivery) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING"
+)
+_UPSERT_ROOM = (
+    "INSERT INTO rooms(room_id, transport, name, created_ts, last_ts) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT(room_id) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts), "
+    "name = coalesce(excluded.name, rooms.name)"
+)
+_UPSERT_USER = (
+    "INSERT INTO users(user_id, display_name, is_bot, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT(user_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), "
+    "display_name = coalesce(excluded.display_name, users.display_name)"
+)
+
+
+def _params(row: NewMessage) -> tuple[Any, ...]:
+    message = row.message
+    return (message.event_id, message.transport, message.room_id, message.thread_id, message.reply_to,
+            message.sender, row.body, message.ts, int(row.is_bot), row.kind, json.dumps(row.meta), row.delivery)
+
+
+def _stored(row: NewMessage, row_id: int) -> StoredMessage:
+    message = row.message
+    return StoredMessage(
+        id=row_id, event_id=message.event_id, transport=message.transport, room_id=message.room_id,
+        sender=message.sender, body=row.body, ts=message.ts, thread_id=message.thread_id, reply_to=message.reply_to,
+        sender_name=message.sender_name, is_bot=row.is_bot, kind=row.kind, meta=row.meta, delivery=row.delivery,
+    )
+
+
 class MessageStore:
-    """Reads and writes the `messages`, `rooms` and `users` tables."""
+    """Reads and writes the `messages`, `rooms` and `users` tables: the one API for them (no raw SQL elsewhere)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -80,65 +124,140 @@ class MessageStore:
         is_bot: bool = False,
         kind: str = "chat",
         meta: dict[str, Any] | None = None,
+        delivery: str | None = None,
     ) -> StoredMessage | None:
-        """Store a message with its (already redacted) body; None if its event id was stored before."""
+        """Store and index one message with its (already redacted) body; None if its event id was stored before."""
+        return self.insert_batch([NewMessage(message, body, is_bot, kind, meta or {}, delivery)])[0]
+
+    def insert_batch(self, rows: list[NewMessage]) -> list[StoredMessage | None]:
+        """Store and index many messages in one transaction; per row the stored message, or None for a duplicate.
+
+        Rows go in with one `executemany`, then the whole batch is indexed with one
+        `INSERT INTO messages_fts ... SELECT` (much faster than a per-row trigger).
+        """
+        if not rows:
+            return []
+        rooms: dict[str, list[Any]] = {}
+        users: dict[str, list[Any]] = {}
+        for row in rows:
+            message = row.message
+            room = rooms.get(message.room_id)
+            if room is None:
+                rooms[message.room_id] = [message.room_id, message.transport, message.room_name, message.ts, message.ts]
+            else:
+                room[2] = message.room_name or room[2]
+                room[3], room[4] = min(room[3], message.ts), max(room[4], message.ts)
+            user = users.get(message.sender)
+            if user is None:
+                users[message.sender] = [message.sender, message.sender_name, int(row.is_bot), message.ts, message.ts]
+            else:
+                user[1] = message.sender_name or user[1]
+                user[3], user[4] = min(user[3], message.ts), max(user[4], message.ts)
         with self.store.transaction() as conn:
-            self._upsert_room(conn, message.room_id, message.transport, message.room_name, message.ts)
-            self._upsert_user(conn, message.sender, message.sender_name, is_bot, message.ts)
-            cursor = conn.execute(
-                "INSERT INTO messages(event_id, transport, room_id, thread_id, reply_to, sender, body, ts, is_bot, "
-                "kind, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING",
-                (
-                    message.event_id,
-                    message.transport,
-                    message.room_id,
-                    message.thread_id,
-                    message.reply_to,
-                    message.sender,
-                    body,
-                    message.ts,
-                    int(is_bot),
-                    kind,
-                    json.dumps(meta or {}),
-                ),
+            conn.executemany(_UPSERT_ROOM, list(rooms.values()))
+            conn.executemany(_UPSERT_USER, list(users.values()))
+            last = int(conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+            if len(rows) == 1:
+                cursor = conn.execute(_INSERT, _params(rows[0]))
+                new_ids = {rows[0].message.event_id: cursor.lastrowid} if cursor.rowcount == 1 else {}
+            else:
+                conn.executemany(_INSERT, [_params(row) for row in rows])
+                new_ids = {r[0]: r[1] for r in conn.execute("SELECT event_id, id FROM messages WHERE id > ?", (last,))}
+            if new_ids:
+                conn.execute("INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages WHERE id > ?", (last,))
+        result: list[StoredMessage | None] = []
+        for row in rows:
+            row_id = new_ids.pop(row.message.event_id, None)  # pop: a repeat inside the batch is a duplicate
+            result.append(_stored(row, int(row_id)) if row_id is not None else None)
+        return result
+
+    def set_delivery(self, message_id: int, state: str, *, event_id: str | None = None,
+                     meta: dict[str, Any] | None = None) -> None:
+        """Record a bot message's delivery state (`pending`, `sent`, `failed`), its transport event id and meta."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE messages SET delivery = ?, event_id = coalesce(?, event_id), meta = coalesce(?, meta) "
+                "WHERE id = ?",
+                (state, event_id, json.dumps(meta) if meta is not None else None, message_id),
             )
-            if cursor.rowcount == 0:
-                return None
-            row_id = cursor.lastrowid
-        assert row_id is not None
-        return StoredMessage(
-            id=row_id,
-            event_id=message.event_id,
-            transport=message.transport,
-            room_id=message.room_id,
-            sender=message.sender,
-            body=body,
-            ts=message.ts,
-            thread_id=message.thread_id,
-            reply_to=message.reply_to,
-            sender_name=message.sender_name,
-            is_bot=is_bot,
-            kind=kind,
-            meta=meta or {},
+
+    def set_thread(self, message_id: int, thread_id: str | None) -> None:
+        """Move a stored message into a thread (a reply placed in a new thread when it was sent)."""
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE messages SET thread_id = ? WHERE id = ?", (thread_id, message_id))
+
+    def undelivered(self, transport: str) -> list[int]:
+        """Ids of the bot's messages on a transport still waiting to be sent, oldest first."""
+        rows = self.store.query(
+            "SELECT id FROM messages WHERE transport = ? AND delivery = 'pending' ORDER BY id", (transport,)
         )
+        return [int(row["id"]) for row in rows]
+
+    def set_display_name(self, user_id: str, display_name: str, *, is_bot: bool, ts: float) -> None:
+        """Record a person's current display name (e.g. from a Matrix membership event)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO users(user_id, display_name, is_bot, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(user_id) DO UPDATE SET display_name = excluded.display_name",
+                (user_id, display_name, int(is_bot), ts, ts),
+            )
+
+    def room_transport(self, room_id: str) -> str | None:
+        """The transport a known room belongs to (None for a room never seen)."""
+        value = self.store.scalar("SELECT transport FROM rooms WHERE room_id = ?", (room_id,))
+        return str(value) if value is not None else None
+
+    def exists(self, event_id: str) -> bool:
+        """True when a message with this event id is stored."""
+        return self.store.query_one("SELECT 1 FROM messages WHERE event_id = ?", (event_id,)) is not None
+
+    def many(self, message_ids: list[int]) -> list[StoredMessage]:
+        """The stored messages with these row ids, in id order (unknown ids are left out)."""
+        result: list[StoredMessage] = []
+        for start in range(0, len(message_ids), 900):  # below SQLite's bound-parameter limit
+            chunk = message_ids[start:start + 900]
+            rows = self.store.query(f"{_SELECT} WHERE m.id IN ({','.join('?' * len(chunk))}) ORDER BY m.id",
+                                    tuple(chunk))
+            result.extend(row_to_message(row) for row in rows)
+        return result
+
+    def after(self, message_id: int, limit: int = 2000) -> list[StoredMessage]:
+        """Messages stored after row id `message_id`, oldest first (for catching up in batches)."""
+        rows = self.store.query(f"{_SELECT} WHERE m.id > ? ORDER BY m.id LIMIT ?", (message_id, limit))
+        return [row_to_message(row) for row in rows]
+
+    def count_where(self, *, is_bot: bool | None = None, kind: str | None = None, since: float | None = None) -> int:
+        """How many messages match: from the bot or people, of a kind, since a time."""
+        clauses, params = self._filters(is_bot=is_bot, kind=kind, since=since)
+        return int(self.store.scalar(f"SELECT count(*) FROM messages{clauses}", tuple(params)) or 0)
+
+    def senders(self, *, since: float, room_id: str | None = None, limit: int | None = 10) -> list[tuple[str, int]]:
+        """The people who wrote most since a time (of a room, or all), with their message counts (None: all)."""
+        clauses, params = self._filters(is_bot=False, since=since, room_id=room_id)
+        rows = self.store.query(
+            f"SELECT sender, count(*) AS n FROM messages{clauses} GROUP BY sender ORDER BY n DESC, sender LIMIT ?",
+            (*params, -1 if limit is None else limit),
+        )
+        return [(str(row["sender"]), int(row["n"])) for row in rows]
 
     @staticmethod
-    def _upsert_room(conn: sqlite3.Connection, room_id: str, transport: str, name: str | None, ts: float) -> None:
-        conn.execute(
-            "INSERT INTO rooms(room_id, transport, name, created_ts, last_ts) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(room_id) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts), "
-            "name = coalesce(excluded.name, rooms.name)",
-            (room_id, transport, name, ts, ts),
-        )
-
-    @staticmethod
-    def _upsert_user(conn: sqlite3.Connection, user_id: str, name: str | None, is_bot: bool, ts: float) -> None:
-        conn.execute(
-            "INSERT INTO users(user_id, display_name, is_bot, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(user_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), "
-            "display_name = coalesce(excluded.display_name, users.display_name)",
-            (user_id, name, int(is_bot), ts, ts),
-        )
+    def _filters(*, is_bot: bool | None = None, kind: str | None = None, since: float | None = None,
+                 room_id: str | None = None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if is_bot is not None:
+            clauses.append("is_bot = ?")
+            params.append(int(is_bot))
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if since is not None:
+            clauses.append("ts >= ?")
+            params.append(since)
+        if room_id is not None:
+            clauses.append("room_id = ?")
+            params.append(room_id)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def by_event_id(self, event_id: str) -> StoredMessage | None:
         """The stored message with this transport event id, if any."""

@@ -110,4 +110,11 @@ CREATE TABLE kv_state (
 );
 """
 
-register_migrations("core", [CORE_V1])
+# v2: new rows are indexed by the code that inserts them (`MessageStore.insert` / `insert_batch`, the latter
+# with one `INSERT INTO messages_fts ... SELECT` per batch) instead of a per-row trigger; edits and deletes
+# keep their triggers so the index follows every change of a body.
+CORE_V2 = """
+DROP TRIGGER IF EXISTS messages_ai;
+"""
+
+register_migrations("core", [CORE_V1, CORE_V2])

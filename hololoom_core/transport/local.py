@@ -29,7 +29,8 @@ DEFAULT_USERS: list[SimulatedUser] = [
 
 @dataclass(slots=True)
 class LocalRoom:
-    """A simulated chat room: messages go into `Engine.handle` and the bot's replies come back."""
+    """A simulated chat room: messages go through the engine's `keep_batch` and `respond` steps (like Matrix)
+    and the bot's replies come back (the engine's in-process `local` transport shows them as stored)."""
 
     engine: Engine
     room_id: str = DEFAULT_ROOM
@@ -67,4 +68,7 @@ class LocalRoom:
             mentions_bot=to_bot,
             ts=ts if ts is not None else self.engine.clock.now(),
         )
-        return await self.engine.handle(message)
+        kept = self.engine.keep_batch([message])
+        if not kept:
+            return HandleResult(message=None, duplicate=True)
+        return await self.engine.respond(kept[0])

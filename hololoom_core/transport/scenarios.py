@@ -158,7 +158,10 @@ async def play_scenario(
     speed: float = 1.0,
     on_progress: ProgressCallback | None = None,
 ) -> list[HandleResult]:
-    """Replay a scenario into `room`, waiting each message's delay (divided by `speed`; 0 = no waiting)."""
+    """Replay a scenario into `room`, waiting each message's delay (divided by `speed`; 0 = no waiting).
+
+    Each message goes through `LocalRoom.post`, that is the engine's `keep_batch` and `respond` steps.
+    """
     for speaker in scenario.speakers:
         existing = [user for user in room.users if user.id == speaker.id]
         if not existing:

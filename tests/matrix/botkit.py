@@ -41,7 +41,6 @@ def bot_config(
     section: dict[str, Any] = {
         "homeserver": synapse.base_url,
         "user_id": bot.user_id,
-        "display_name": "HoloLoom",
         "backoff_initial_s": 0.2,
         "backoff_max_s": 1.0,
         "sync_timeout_ms": 10_000,
@@ -53,7 +52,9 @@ def bot_config(
         section["access_token"] = bot.access_token
         section["device_id"] = bot.device_id
     section.update(matrix)
-    tree: dict[str, Any] = {"matrix": section, "hololoom": {"data_dir": str(data_dir), "config_mode": "bare"},
+    identity = {"display_name": "HoloLoom"}  # the bot's identity lives in `bot:`, the rest under `matrix:`
+    identity.update({key: section.pop(key) for key in ("display_name", "admins", "command_prefix") if key in section})
+    tree: dict[str, Any] = {"bot": identity, "matrix": section, "hololoom": {"data_dir": str(data_dir), "config_mode": "bare"},
                             "store": {"synchronous": "normal"}}
     tree.update(sections or {})
     return Config.model_validate(tree)

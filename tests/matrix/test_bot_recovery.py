@@ -166,12 +166,12 @@ async def test_reply_stored_but_not_sent_is_sent_once_after_restart(
         try:
             # Window 1: the reply is stored (pending) and the process dies before sending.
             stored_first = engine.messages.by_event_id(first)
-            engine.deliver_replies(stored_first, [Reply(room_id, "noted: cache warming", kind="command",
-                                                        in_reply_to=first)], transport="matrix")
+            engine.store_replies([Reply(room_id, "noted: cache warming", kind="command", in_reply_to=first)],
+                                 answering=stored_first)
             # Window 2: the reply is sent, and the process dies before marking it sent.
             stored_second = engine.messages.by_event_id(second)
             reply = Reply(room_id, "noted: backlog draining", kind="command", in_reply_to=second)
-            engine.deliver_replies(stored_second, [reply], transport="matrix")
+            engine.store_replies([reply], answering=stored_second)
             row = engine.store.query_one("SELECT event_id, meta FROM messages WHERE id = ?", (reply.message_id,))
             txn = f"{txn_base(row['event_id'], json.loads(row['meta']))}-0"
         finally:

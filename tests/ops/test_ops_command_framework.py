@@ -100,7 +100,7 @@ async def test_subcommands_and_suggestions(engine: Engine) -> None:
 
 async def test_permissions_filter_help_and_refuse(tmp_path: Path) -> None:
     config = make_config(tmp_path, acl={"permissions": {"deploy": ["alice", "@sre-*"]}},
-                         matrix={"admins": ["root"]})
+                         bot={"admins": ["root"]})
     engine = Engine(config)
     try:
         @engine.commands.command("deploy", help="Deploy.", args=[Arg("service")], permission="deploy")

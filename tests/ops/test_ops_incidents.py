@@ -172,7 +172,7 @@ async def test_finding_the_incident_and_errors(engine: Engine) -> None:
 async def test_acl_on_privileged_incident_commands(tmp_path: Path) -> None:
     config = make_config(
         tmp_path,
-        matrix={"admins": ["root"]},
+        bot={"admins": ["root"]},
         acl={"permissions": {"incident": ["priya", "alice"]},
              "commands": {"incident resolve": {"admin_only": True}}},
     )

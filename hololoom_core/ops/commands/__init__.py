@@ -70,7 +70,7 @@ class CommandExtensions(Capability):
 
 def install_listing_commands(engine: Engine, report: PluginReport, aliases: AliasCommands) -> None:
     """Register `!aliases [reload]` and `!plugins`."""
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command("aliases", help="List the YAML command aliases and any problems loading them.",
                              group="general", args=[Arg("action", choices=("list", "reload"), default="list")])

@@ -74,7 +74,7 @@ def summary_text(service: IncidentService, incident: Incident, prefix: str) -> s
 def install_commands(engine: Engine, service: IncidentService) -> None:
     """Register `!incident` and its subcommands."""
     registry = engine.commands
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
     registry.group("incident", help="Declare and run incidents: roles, status updates, timeline, postmortem.",
                    aliases=("inc", "incidents"), group="incidents")
     optional_incident = Arg("incident", incident_ref_arg, default=None,

@@ -377,7 +377,7 @@ class IncidentService:
         """Put a linked thread's human messages from around the incident on its timeline; returns how many."""
         start = incident.declared_ts - self.config.backfill_minutes * 60
         end = incident.resolved_ts if incident.resolved_ts is not None else float("inf")
-        prefix = self.engine.config.matrix.command_prefix
+        prefix = self.engine.config.bot.command_prefix
         added = 0
         for message in self.engine.messages.thread(thread_id, limit=2000):
             if message.is_bot or message.redacted or not (start <= message.ts <= end):

@@ -65,7 +65,7 @@ class IncidentTracker:
     def __init__(self, service: IncidentService) -> None:
         self.service = service
         self.engine = service.engine
-        self.prefix = service.engine.config.matrix.command_prefix
+        self.prefix = service.engine.config.bot.command_prefix
 
     def incidents_for(self, message: StoredMessage, *, adopt: bool) -> list[tuple[int, str]]:
         """(incident number, why) for each open incident a message belongs to."""

@@ -69,7 +69,7 @@ class ReviewCapability(Capability):
 
 def install_review_command(engine: Engine, reviewer: CodeReviewer) -> None:
     """Register `!review`."""
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command(
         "review",

@@ -90,7 +90,7 @@ def install_workflows(engine: Engine) -> None:
 
 
 def _register_workflow_command(engine: Engine, service: WorkflowService) -> None:
-    prefix = engine.config.matrix.command_prefix
+    prefix = engine.config.bot.command_prefix
 
     @engine.commands.command(
         "workflow",

@@ -53,12 +53,10 @@ def collect_facts(
         ) or "- nothing open"
         return {"count": int(count), "items": items, "by_kind": dict(by_kind), "markdown": markdown}
     if what == "messages":
-        where, params = _room_clause(room)
-        rows = store.query(
-            f"SELECT sender, count(*) AS n FROM messages WHERE ts >= ? AND is_bot = 0{where} "
-            "GROUP BY sender ORDER BY n DESC", (since, *params))
-        count = sum(row["n"] for row in rows)
-        people = [{"user": row["sender"], "messages": row["n"]} for row in rows]
+        senders = service.engine.messages.senders(since=since, room_id=None if room in ("*", "") else room,
+                                                  limit=None)
+        count = sum(n for _, n in senders)
+        people = [{"user": sender, "messages": n} for sender, n in senders]
         top = ", ".join(f"{person['user']} ({person['messages']})" for person in people[:5])
         markdown = f"{count} message(s) from {len(people)} people" + (f": {top}" if top else "")
         return {"count": int(count), "people": len(people), "items": people[:limit], "markdown": markdown}

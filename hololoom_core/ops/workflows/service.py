@@ -14,7 +14,6 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.commands import CommandError
-from hololoom_core.models import Reply, StoredMessage
 from hololoom_core.ops.workflows.events import WorkflowRunChanged
 from hololoom_core.ops.workflows.facts import collect_facts
 from hololoom_core.ops.workflows.library import WorkflowLibrary
@@ -82,7 +81,7 @@ class WorkflowService:
         self.steps = StepRunner(self)
         self.triggers = TriggerDispatcher(self)
         self.owner = uuid.uuid4().hex
-        self.prefix = engine.config.matrix.command_prefix
+        self.prefix = engine.config.bot.command_prefix
         self.started_ts: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._executing: set[int] = set()
@@ -549,12 +548,7 @@ class WorkflowService:
         """Say something in a room outside a command reply (timers, triggers, approvals from elsewhere)."""
         if not text.strip():
             return
-        row = self.engine.store.query_one("SELECT transport FROM rooms WHERE room_id = ?", (room_id,))
-        transport = row["transport"] if row is not None else "local"
-        anchor = StoredMessage(id=0, event_id="", transport=transport, room_id=room_id, sender=self.engine.bot_id,
-                               body="", ts=self.now(), thread_id=thread_id)
-        reply = Reply(room_id=room_id, body=redact_secrets(text).text, kind="workflow", thread_id=thread_id)
-        self.engine.deliver_replies(anchor, [reply], transport=transport)
+        self.engine.say(room_id, text, kind="workflow", thread_id=thread_id)
 
     def collect(self, what: str, *, since: float, room: str, kinds: list[str], limit: int) -> dict[str, Any]:
         """Facts for digests (see `facts.collect_facts`)."""

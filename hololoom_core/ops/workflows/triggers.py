@@ -84,7 +84,7 @@ class TriggerDispatcher:
             return
         if message.ts < self.service.now() - MAX_MESSAGE_AGE_S:
             return  # history filled in after downtime is not news
-        if CommandRegistry.parse(message.body, engine.config.matrix.command_prefix) is not None:
+        if CommandRegistry.parse(message.body, engine.config.bot.command_prefix) is not None:
             return
         for definition, trigger in self._triggers("message"):
             if not self._room_allowed(trigger, message.room_id):

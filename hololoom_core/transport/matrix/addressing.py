@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import unquote
 
-from hololoom_core.config import MatrixConfig
+from hololoom_core.config import BotConfig, MatrixConfig
 from hololoom_core.engine.commands import CommandRegistry
 
 _PILL = re.compile(r"https://matrix\.to/#/([^\"'?>\s]+)", re.I)
@@ -80,14 +80,16 @@ class AddressingPolicy:
     auto_join_servers: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_config(cls, config: MatrixConfig, bot_user_id: str, allowed_rooms: set[str]) -> AddressingPolicy:
+    def from_config(
+        cls, config: MatrixConfig, bot: BotConfig, bot_user_id: str, allowed_rooms: set[str]
+    ) -> AddressingPolicy:
         """Build the policy; `allowed_rooms` holds room ids (aliases resolved by the caller)."""
         return cls(
             bot_user_id=bot_user_id,
-            display_name=config.display_name,
-            command_prefix=config.command_prefix,
+            display_name=bot.display_name,
+            command_prefix=bot.command_prefix,
             allowed_rooms=set(allowed_rooms),
-            admins=list(config.admins),
+            admins=list(bot.admins),
             auto_join_users=list(config.auto_join_users),
             auto_join_servers=list(config.auto_join_servers),
         )

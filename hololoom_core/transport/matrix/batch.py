@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MESSAGE_KINDS = frozenset({"text", "media", "other-media"})
 TEXT_MSGTYPES = frozenset({"m.text", "m.notice", "m.emote"})
 MEDIA_MSGTYPES = frozenset({"m.image", "m.file"})
 OTHER_MEDIA_MSGTYPES = frozenset({"m.audio", "m.video", "m.location", "m.sticker"})
@@ -203,8 +204,16 @@ class BatchProcessor:
         try:
             with atomic_without_fsync(self.engine.store):
                 self.apply_rooms(response)
+                run: list[PreparedEvent] = []  # consecutive messages, kept in one `keep_batch`
                 for item in prepared:
+                    if item.kind in MESSAGE_KINDS:
+                        run.append(item)
+                        result.last_event[item.room_id] = item.event_id
+                        continue
+                    self.store_messages(run, result)  # before an edit or redaction that may refer to them
+                    run = []
                     self.apply_event(item, result)
+                self.store_messages(run, result)
                 self.state.save_sync_token(token)
         except BaseException:
             self.state.forget_cache()  # the token (and anything else cached) was rolled back
@@ -235,15 +244,9 @@ class BatchProcessor:
 
     def apply_event(self, item: PreparedEvent, result: AppliedBatch) -> None:
         """Apply one prepared event inside the batch transaction."""
-        room = self.client.rooms.get(item.room_id)
         kind = item.kind
-        if kind in ("text", "media", "other-media"):
-            kept = self.store_message(item, room)
-            if kept is not None:
-                result.stored += 1
-                result.kept.append(kept)
-                if item.notice:
-                    result.notices.append((kept, item.notice))
+        if kind in MESSAGE_KINDS:
+            self.store_messages([item], result)
         elif kind == "edit":
             relation = relation_of(item.content)
             if relation.target and self.handler.on_edit(target=relation.target, sender=item.sender,
@@ -280,17 +283,24 @@ class BatchProcessor:
         if kind not in ("membership", "ignore") and item.sender != self.policy.bot_user_id:
             result.last_event[item.room_id] = item.event_id
 
-    def store_message(self, item: PreparedEvent, room: MatrixRoom | None) -> KeptMessage | None:
-        """Turn a message event into a `ChatMessage` and keep it through the engine (no action for notices)."""
-        message = self.chat_message(item, room)
-        kept = self.engine.keep(message)
-        if kept is None:
-            return None
-        if item.content.get("msgtype") == "m.notice" and kept.action is not None:
-            with self.engine.store.transaction() as conn:
-                conn.execute("DELETE FROM pending_actions WHERE message_id = ?", (kept.stored.id,))
-            kept.action = None
-        return kept
+    def store_messages(self, items: list[PreparedEvent], result: AppliedBatch) -> None:
+        """Keep message events through the engine's `keep_batch` (notices from other bots are never acted on)."""
+        if not items:
+            return
+        messages: list[ChatMessage] = []
+        notices: dict[str, str] = {}
+        for item in items:
+            message = self.chat_message(item, self.client.rooms.get(item.room_id))
+            message.actionable = item.content.get("msgtype") != "m.notice"
+            messages.append(message)
+            if item.notice:
+                notices[item.event_id] = item.notice
+        for kept in self.engine.keep_batch(messages):
+            result.stored += 1
+            result.kept.append(kept)
+            notice = notices.get(kept.stored.event_id)
+            if notice:
+                result.notices.append((kept, notice))
 
     def chat_message(self, item: PreparedEvent, room: MatrixRoom | None) -> ChatMessage:
         """The `ChatMessage` for a message event: thread, reply, mentions, direct flag and attachments."""

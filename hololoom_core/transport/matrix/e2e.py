@@ -36,7 +36,7 @@ class EncryptionManager:
         self.client = client
         config = engine.config.matrix
         self.policy = config.e2e_trust
-        self.trusted_patterns = list(config.e2e_trusted_users) or [*config.admins, *config.auto_join_users]
+        self.trusted_patterns = list(config.e2e_trusted_users) or [*engine.config.bot.admins, *config.auto_join_users]
         self.trusted_servers = [] if config.e2e_trusted_users else list(config.auto_join_servers)
         self.undecryptable_reported = 0
 

@@ -85,8 +85,7 @@ class RoomEventHandler:
         if stored is None or stored.redacted:
             return None
         self.engine.messages.redact(stored.id)
-        with self.engine.store.transaction() as conn:
-            conn.execute("DELETE FROM pending_actions WHERE message_id = ?", (stored.id,))
+        self.engine.cancel_action(stored.id)  # a withdrawn question or command is not answered
         changed = self.engine.messages.get(stored.id)
         if changed is not None:
             self.engine.bus.publish(MessageChanged(changed, "redacted"))
@@ -132,10 +131,5 @@ class RoomEventHandler:
             prev_membership=prev_membership, display_name=display_name, ts=ts,
         )
         if recorded and membership == "join" and display_name:
-            with self.engine.store.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO users(user_id, display_name, is_bot, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(user_id) DO UPDATE SET display_name = excluded.display_name",
-                    (user_id, display_name, int(user_id == self.engine.bot_id), ts, ts),
-                )
+            self.engine.messages.set_display_name(user_id, display_name, is_bot=user_id == self.engine.bot_id, ts=ts)
         return recorded

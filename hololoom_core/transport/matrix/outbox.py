@@ -9,13 +9,13 @@ marked `sent` and given the Matrix event id.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from nio import RoomSendResponse
 
+from hololoom_core.models import StoredMessage
 from hololoom_core.transport.matrix.render import Placement, message_content, place_reply, split_markdown
 from hololoom_core.transport.matrix.state import MatrixState, atomic_without_fsync
 
@@ -53,25 +53,20 @@ class Outbox:
 
     def pending_ids(self) -> list[int]:
         """Stored Matrix messages still waiting to be sent, oldest first."""
-        rows = self.engine.store.query(
-            "SELECT id FROM messages WHERE transport = 'matrix' AND delivery = 'pending' ORDER BY id"
-        )
-        return [int(row["id"]) for row in rows]
+        return self.engine.messages.undelivered("matrix")
 
-    def placement_for(self, row: Any, meta: dict[str, Any]) -> Placement:
+    def placement_for(self, message: StoredMessage, meta: dict[str, Any]) -> Placement:
         """Thread and reply target of one stored reply, from the question's own thread and the thread policy."""
         config = self.engine.config.matrix
         question_thread = None
-        if row["reply_to"]:
-            question = self.engine.store.query_one(
-                "SELECT thread_id FROM messages WHERE event_id = ?", (row["reply_to"],)
-            )
-            question_thread = question["thread_id"] if question is not None else None
+        if message.reply_to:
+            question = self.engine.messages.by_event_id(message.reply_to)
+            question_thread = question.thread_id if question is not None else None
         return place_reply(
-            kind=str(meta.get("reply_kind") or row["kind"]),
-            body=row["body"],
-            thread_id=row["thread_id"],
-            in_reply_to=row["reply_to"],
+            kind=str(meta.get("reply_kind") or message.kind),
+            body=message.body,
+            thread_id=message.thread_id,
+            in_reply_to=message.reply_to,
             question_thread_id=question_thread,
             policy=config.answer_threads,
             long_answer_chars=config.long_answer_chars,
@@ -88,16 +83,16 @@ class Outbox:
             self.in_flight.discard(message_id)
 
     async def _deliver(self, message_id: int) -> bool:
-        row = self.engine.store.query_one("SELECT * FROM messages WHERE id = ?", (message_id,))
-        if row is None or row["delivery"] != "pending" or row["redacted"]:
+        message = self.engine.messages.get(message_id)
+        if message is None or message.delivery != "pending" or message.redacted:
             return False
-        meta = json.loads(row["meta"] or "{}")
-        base = txn_base(row["event_id"], meta)
-        placement = self.placement_for(row, meta)
-        if placement.thread_id != row["thread_id"]:
-            with atomic_without_fsync(self.engine.store) as conn:
-                conn.execute("UPDATE messages SET thread_id = ? WHERE id = ?", (placement.thread_id, message_id))
-        parts = split_markdown(row["body"], self.engine.config.matrix.max_message_chars)
+        meta = dict(message.meta)
+        base = txn_base(message.event_id, meta)
+        placement = self.placement_for(message, meta)
+        if placement.thread_id != message.thread_id:
+            with atomic_without_fsync(self.engine.store):
+                self.engine.messages.set_thread(message_id, placement.thread_id)
+        parts = split_markdown(message.body, self.engine.config.matrix.max_message_chars)
         sent = self.state.sent_parts(message_id)
         msgtype = str(meta.get("msgtype") or "m.notice")
         for index, part in enumerate(parts):
@@ -106,25 +101,21 @@ class Outbox:
             content = message_content(part, placement=placement, msgtype=msgtype, first_part=index == 0)
             txn_id = f"{base}-{index}"
             try:
-                event_id = await self._send_with_retry(row["room_id"], content, txn_id)
+                event_id = await self._send_with_retry(message.room_id, content, txn_id)
             except DeliveryFailed as exc:
-                with self.engine.store.transaction() as conn:
-                    conn.execute("UPDATE messages SET delivery = 'failed' WHERE id = ?", (message_id,))
-                self.engine.report_error("matrix send", f"message {message_id} to {row['room_id']}: {exc}")
+                self.engine.messages.set_delivery(message_id, "failed")
+                self.engine.report_error("matrix send", f"message {message_id} to {message.room_id}: {exc}")
                 return False
             sent[index] = event_id
             if index < len(parts) - 1:
                 with atomic_without_fsync(self.engine.store):
                     self.state.record_sent(event_id, message_id, index, txn_id)
         meta["txn_id"] = base
-        with atomic_without_fsync(self.engine.store) as conn:
+        with atomic_without_fsync(self.engine.store):
             last = len(parts) - 1
             if last in sent:
                 self.state.record_sent(sent[last], message_id, last, f"{base}-{last}")
-            conn.execute(
-                "UPDATE messages SET delivery = 'sent', event_id = coalesce(?, event_id), meta = ? WHERE id = ?",
-                (sent.get(0), json.dumps(meta), message_id),
-            )
+            self.engine.messages.set_delivery(message_id, "sent", event_id=sent.get(0), meta=meta)
         self.sent_count += 1
         return True
 

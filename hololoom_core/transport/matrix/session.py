@@ -184,7 +184,7 @@ async def login(config: Config) -> AsyncClient:
     client = build_client(config, device_id=device_id, pickle_key=pickle_key)
     try:
         response = await client.login(matrix.password.get_secret_value(),
-                                      device_name=f"{config.hololoom.bot_name} bot")
+                                      device_name=f"{config.bot.name} bot")
     except Exception as exc:  # aiohttp connection errors, timeouts
         await client.close()
         raise MatrixLoginError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hololoom_core.store.db import Store, register_migrations
+from hololoom_core.store.messages import MessageStore
 
 MATRIX_V1 = """
 CREATE TABLE matrix_state (
@@ -122,6 +123,7 @@ class MatrixState:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.messages = MessageStore(store)
         self._cache: dict[str, str | None] = {}
 
     # -- sync token -----------------------------------------------------------------------------
@@ -245,8 +247,10 @@ class MatrixState:
 
     def seen(self, event_id: str) -> bool:
         """True when this event is already stored as a message, membership change, reaction or sent event."""
+        if self.messages.exists(event_id):
+            return True
         row = self.store.query_one(
-            "SELECT 1 FROM messages WHERE event_id = ?1 UNION ALL SELECT 1 FROM matrix_membership_events "
+            "SELECT 1 FROM matrix_membership_events "
             "WHERE event_id = ?1 UNION ALL SELECT 1 FROM matrix_reactions WHERE event_id = ?1 UNION ALL "
             "SELECT 1 FROM matrix_sent WHERE matrix_event_id = ?1 UNION ALL SELECT 1 FROM matrix_undecryptable "
             "WHERE event_id = ?1 LIMIT 1",

@@ -1,8 +1,9 @@
 """`MatrixTransport`: the engine as a Matrix bot, on the engine's event loop.
 
 It logs in, resumes unfinished work (answers whose messages were stored but not answered, replies stored
-but not sent), then syncs until stopped. Every message goes through the engine's one pipeline (keep,
-notice, act); replies leave through the outbox. The app runs `run()` in a named worker; `hololoom bot`
+but not sent), then syncs until stopped. Every message goes through the engine's two pipeline steps:
+`keep_batch` inside the sync batch's transaction (batch.py), then `respond` (notice, act, deliver); the
+engine hands each stored reply back to this transport's `deliver`, which sends it through the outbox. The app runs `run()` in a named worker; `hololoom bot`
 runs it headless.
 """
 
@@ -15,9 +16,9 @@ from typing import Any
 
 from nio import AsyncClient, JoinResponse, RoomResolveAliasResponse, SyncResponse
 
+from hololoom_core.engine.delivery import DeliveryState
 from hololoom_core.engine.pipeline import Engine, KeptMessage
-from hololoom_core.events import MessageStored, ReplySent
-from hololoom_core.models import ChatMessage, Reply, StoredMessage, new_event_id
+from hololoom_core.models import Reply, StoredMessage
 from hololoom_core.transport.matrix.addressing import AddressingPolicy
 from hololoom_core.transport.matrix.batch import AppliedBatch, BatchProcessor
 from hololoom_core.transport.matrix.capability import MatrixBot
@@ -35,7 +36,10 @@ RECEIPT_INTERVAL_S = 2.0
 
 
 class MatrixTransport:
-    """Connects one engine to one Matrix account; `run()` until `stop()`."""
+    """Connects one engine to one Matrix account; `run()` until `stop()`. A `Transport` for the engine."""
+
+    name = "matrix"
+    reply_state: DeliveryState = "pending"  # stored first, then sent exactly once by the outbox
 
     def __init__(self, engine: Engine) -> None:
         if not engine.config.matrix.configured:
@@ -57,12 +61,10 @@ class MatrixTransport:
         self._answer_slots = asyncio.Semaphore(self.config.max_concurrent_answers)
         self._stop = asyncio.Event()
         self._handled_invites: set[str] = set()
-        self._acting: set[int] = set()
         self._joined_rooms = -1
         self._unfinished: list[tuple[StoredMessage, str]] = []
         self._receipts: dict[str, str] = {}
         self._receipt_task: asyncio.Task[Any] | None = None
-        self._unsubscribe: Any = None
         self.send_backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
         engine.provide(self)
         engine.provide(self, as_type=MatrixBot)  # the app looks the transport up without importing matrix-nio
@@ -83,6 +85,16 @@ class MatrixTransport:
         if error is not None or state == "error":
             extra["last_error"] = error or detail
         self.engine.set_status("matrix", state, detail, **extra)
+
+    @property
+    def display_name(self) -> str:
+        """The bot's display name in Matrix rooms."""
+        return self.engine.config.bot.display_name
+
+    async def deliver(self, reply: Reply) -> None:
+        """Send one stored reply through the outbox (it stays pending, and is resent on start, until sent)."""
+        if self.outbox is not None and reply.message_id is not None and self.state.room(reply.room_id) is not None:
+            await self.outbox.deliver(reply.message_id)
 
     def is_direct_room(self, room_id: str) -> bool:
         """True for Matrix rooms the transport knows as direct (for the access policy)."""
@@ -156,11 +168,11 @@ class MatrixTransport:
     async def _prepare(self, client: AsyncClient) -> None:
         """Display name, room allowlist, helpers, the outbox subscription and the resume of unfinished work."""
         try:
-            await set_display_name(client, self.config.display_name)
+            await set_display_name(client, self.engine.config.bot.display_name)
         except Exception as exc:  # not fatal: the bot works under its old name
             log.warning("could not set the display name: %s", exc)
         allowed = await self._resolve_rooms(client)
-        self.policy = AddressingPolicy.from_config(self.config, client.user_id, allowed)
+        self.policy = AddressingPolicy.from_config(self.config, self.engine.config.bot, client.user_id, allowed)
         self.encryption = EncryptionManager(self.engine, self.state, client)
         handler = RoomEventHandler(self.engine, self.state)
         processor = BatchProcessor(self.engine, self.state, client, self.policy, handler, self.encryption)
@@ -171,8 +183,8 @@ class MatrixTransport:
         )
         if self.encryption.enabled:
             await self.encryption.after_sync()  # upload the device keys before the first message
-        self._unfinished = [(m, a) for m, a in self.engine.pending_actions() if m.transport == "matrix"]
-        self._unsubscribe = self.engine.bus.subscribe(self._on_bus_event)
+        self._unfinished = self.engine.pending_actions("matrix")
+        self.engine.attach_transport(self)
         for room_id in allowed:
             if room_id not in client.rooms:
                 self._spawn(self._join(room_id, reason="configured"))
@@ -200,7 +212,7 @@ class MatrixTransport:
         await self.sync.first_sync_done.wait()
         resumed = len(self._unfinished)
         for message, action in self._unfinished:
-            self._spawn(self._act(KeptMessage(message, message.body, action), [], question=action == "question"))
+            self._spawn(self._respond(KeptMessage(message, message.body, action), resumed=True))
         self._unfinished = []
         pending = self.outbox.pending_ids()
         for message_id in pending:
@@ -218,8 +230,7 @@ class MatrixTransport:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self.engine.detach_transport(self)
         if self.client is not None:
             await self.client.close()
         self.set_status("stopped", "")
@@ -245,17 +256,11 @@ class MatrixTransport:
             if room_id not in self._handled_invites:
                 self._handled_invites.add(room_id)
                 self._spawn(self._answer_invite(room_id, info))
-        for kept in applied.kept:  # the rest of the engine's pipeline, as `Engine.handle` runs it
-            insights = self.engine.notice(kept.stored)
-            if kept.action is not None or self.engine.suggesters:
-                self._spawn(self._act(kept, insights, question=kept.action == "question"))
+        for kept in applied.kept:  # the engine's second step for each kept message, as `Engine.handle` runs it
+            self._spawn(self._respond(kept))
         for kept, notice in applied.notices:
-            self.engine.deliver_replies(
-                kept.stored,
-                [Reply(room_id=kept.stored.room_id, body=notice, kind="notice", thread_id=kept.stored.thread_id,
-                       in_reply_to=kept.stored.event_id)],
-                transport="matrix",
-            )
+            self.engine.say(kept.stored.room_id, notice, kind="notice", thread_id=kept.stored.thread_id,
+                            in_reply_to=kept.stored.event_id, transport=self.name)
         if applied.stored:
             self.engine.publish_stats()
         joined = len(self.state.rooms())
@@ -267,49 +272,24 @@ class MatrixTransport:
             if self._receipt_task is None or self._receipt_task.done():
                 self._receipt_task = self._spawn(self._send_receipts())
 
-    async def _act(self, kept: KeptMessage, insights: list[Any], *, question: bool) -> None:
-        """Run the engine's act step for one stored message (replies are stored, then the outbox sends them)."""
-        room_id = kept.stored.room_id
-        if kept.stored.id in self._acting:
+    async def _respond(self, kept: KeptMessage, *, resumed: bool = False) -> None:
+        """Run the engine's `respond` step; commands and questions share `max_concurrent_answers` slots."""
+        if kept.action is None:
+            await self.engine.respond(kept)
             return
-        self._acting.add(kept.stored.id)
-        try:
-            await self._act_once(kept, insights, room_id, question)
-        finally:
-            self._acting.discard(kept.stored.id)
-
-    async def _act_once(self, kept: KeptMessage, insights: list[Any], room_id: str, question: bool) -> None:
+        room_id = kept.stored.room_id
         async with self._answer_slots:
-            if kept.action is not None and self.engine.store.scalar(
-                "SELECT 1 FROM pending_actions WHERE message_id = ?", (kept.stored.id,)
-            ) is None:
-                return  # answered meanwhile (or redacted)
             typing: asyncio.Task[bool] | None = None
-            if self.config.typing_notifications and question and self.client is not None:
+            if self.config.typing_notifications and kept.action == "question" and self.client is not None:
                 typing = self._spawn(self._typing_after(room_id, TYPING_DELAY_S))
             try:
-                replies = await self.engine.act(kept, insights)
-                if self.outbox is not None:
-                    for reply in replies:
-                        if reply.message_id is not None:
-                            await self.outbox.deliver(reply.message_id)
-                self.engine.publish_stats()
+                await self.engine.respond(kept, notice=not resumed)
             finally:
                 if typing is not None:
                     if typing.done() and not typing.cancelled() and typing.result():
                         self._spawn(self._typing(room_id, False))
                     else:
                         typing.cancel()
-
-    def _on_bus_event(self, event: Any) -> None:
-        """Send every reply the engine stored for a Matrix room (however it was produced)."""
-        if isinstance(event, ReplySent) and event.reply.message_id is not None and self.outbox is not None:
-            if event.reply.in_reply_to is not None and self._acting:
-                question = self.engine.messages.by_event_id(event.reply.in_reply_to)
-                if question is not None and question.id in self._acting:
-                    return  # `_act` delivers it right away
-            if self.state.room(event.reply.room_id) is not None:
-                self._spawn(self.outbox.deliver(event.reply.message_id))
 
     # -- talking to the homeserver ----------------------------------------------------------------------
 
@@ -377,23 +357,7 @@ class MatrixTransport:
     # -- the operator speaks as the bot ------------------------------------------------------------------
 
     async def send_as_bot(self, room_id: str, text: str) -> StoredMessage:
-        """Store a message from the operator, as the bot, in a Matrix room, and send it."""
+        """Store a message from the operator, as the bot, in a Matrix room; the engine sends it through `deliver`."""
         if self.state.room(room_id) is None:
             raise ValueError(f"{room_id} is not a Matrix room the bot is in")
-        if not text.strip():
-            raise ValueError("the message is empty")
-        message = ChatMessage(
-            room_id=room_id, sender=self.engine.bot_id, body=text, transport="matrix",
-            event_id=new_event_id("op"), ts=self.engine.clock.now(), sender_name=self.config.display_name,
-        )
-        with self.engine.store.transaction() as conn:
-            stored = self.engine.messages.insert(message, text, is_bot=True, kind="operator",
-                                                 meta={"reply_kind": "operator", "msgtype": "m.text"})
-            assert stored is not None
-            conn.execute("UPDATE messages SET delivery = 'pending' WHERE id = ?", (stored.id,))
-        self.engine.stats.messages += 1
-        self.engine.bus.publish(MessageStored(stored))
-        self.engine.publish_stats()
-        if self.outbox is not None:
-            self._spawn(self.outbox.deliver(stored.id))
-        return stored
+        return self.engine.say(room_id, text, kind="operator", meta={"msgtype": "m.text"}, transport=self.name)
