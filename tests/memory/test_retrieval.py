@@ -304,3 +304,37 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
     hits = index.search(embed(["zookeeper quorum lost after the network partition"])[0], 3)
     assert hits[0][0] == edited and hits[0][1] > 0.99
     await restarted.close()
+
+
+async def test_common_terms_rank_the_newest_matches_of_all_of_them(engine: Engine,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hololoom_core.memory import search
+    from hololoom_core.models import ChatMessage
+
+    monkeypatch.setattr(search, "SCORE_BUDGET", 20)  # every term below is "too common" for an OR query
+    with engine.store.transaction():
+        for index in range(120):
+            room = "#db" if index % 2 else "#ops"
+            body = (f"restart the replica pool {index}" if index % 3 == 0 else
+                    f"restart the web pool number {index} with a much longer explanation of why" if index % 3 == 1
+                    else f"replica lag report {index}")
+            engine.messages.insert(ChatMessage(room_id=room, sender="alice", body=body, ts=1_700_000_000 + index),
+                                   body)
+    memory = engine.extensions["memory"]
+    searcher = memory.search_engine
+    found = searcher.bm25("restart replica", search.RecallFilters(), 8)
+    messages = searcher.fetch([message_id for message_id, _ in found])
+    assert len(found) == 8
+    assert all({"restart", "replica"} <= set(messages[i].body.split()) for i, _ in found)  # AND: both terms
+    newest = max(message_id for message_id, _ in found)
+    assert newest == max(m.id for m in engine.messages.recent(limit=200) if "restart the replica" in m.body)
+    scores = [score for _, score in found]
+    assert scores == sorted(scores) and all(score < 0 for score in scores)  # FTS5's sign: lower is better
+    in_db = searcher.bm25("restart replica", search.RecallFilters(room_id="#db"), 8)
+    assert in_db and {searcher.fetch([i])[i].room_id for i, _ in in_db} == {"#db"}
+    excluded = searcher.bm25("restart replica", search.RecallFilters(exclude_ids=(newest,)), 8)
+    assert newest not in {message_id for message_id, _ in excluded} and len(excluded) == 8
+    # Shorter matches rank first (BM25's length normalisation): the short "restart the replica pool N" lines
+    # beat the long "restart the web pool ..." ones for "restart pool".
+    ranked = searcher.fetch([i for i, _ in searcher.bm25("restart pool", search.RecallFilters(), 8)])
+    assert all("replica" in message.body for message in ranked.values())
