@@ -7,7 +7,8 @@ the pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -295,19 +296,39 @@ class AnswerPath:
             grounded=bool(sources),
             loop_steps=loop_steps,
         )
-        answer.interaction_id = engine.interactions.record(
-            answer,
-            query=context.question,
-            message_id=context.message_id,
-            room_id=context.room_id,
-            asker=context.asker,
-            ts=engine.clock.now(),
-        )
-        engine.stats.add_answer(answer.quality, answer.latency_ms)
-        for observer in self.observers:
-            try:
-                observer(answer, context)
-            except Exception as exc:
-                engine.report_error("answer observer", str(exc))
+        with _durable_with_the_reply(engine.store):
+            answer.interaction_id = engine.interactions.record(
+                answer,
+                query=context.question,
+                message_id=context.message_id,
+                room_id=context.room_id,
+                asker=context.asker,
+                ts=engine.clock.now(),
+            )
+            engine.stats.add_answer(answer.quality, answer.latency_ms)
+            for observer in self.observers:
+                try:
+                    observer(answer, context)
+                except Exception as exc:
+                    engine.report_error("answer observer", str(exc))
         engine.bus.publish(AnswerReady(context.room_id or "", answer, context.message_id))
         return answer
+
+
+@contextmanager
+def _durable_with_the_reply(store: Any) -> Iterator[None]:
+    """Commit the answer's bookkeeping (the interaction row, observers' feedback rows) without waiting for the
+    disk (WAL, `synchronous=NORMAL`); no await may run inside.
+
+    The reply's own fully synchronous commit (`deliver_replies`, which also clears the pending action) follows
+    at once and makes these rows durable with it, since the WAL is written in order; a crash before it leaves
+    the question pending, to be answered again. One fsync less per answer (5-10 ms on this disk).
+    """
+    relax = store.synchronous == "FULL" and not store.conn.in_transaction
+    if relax:
+        store.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        if relax:
+            store.execute("PRAGMA synchronous=FULL")
