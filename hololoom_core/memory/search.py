@@ -13,9 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hololoom_core.memory.entities import extract_entities
 from hololoom_core.memory.graph import MemoryGraph
@@ -24,6 +22,9 @@ from hololoom_core.memory.vectors import VectorFilter, VectorIndex
 from hololoom_core.models import StoredMessage
 from hololoom_core.store.db import Store
 from hololoom_core.store.messages import row_to_message
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RRF_K = 60
 # Query planning for FTS5 BM25 (see MemorySearch.bm25): at most this many messages scored per query,
