@@ -6,7 +6,11 @@ both see the same server conditions. Prints p50/p95 round trips (person → bot 
 person's client from send to the reply arriving through sync) for `!ping` and for a question, their ratio
 to the echo bot, and the throughput with 8 messages in flight.
 
-    python bench/matrix_roundtrip.py [--pings 60] [--questions 20] [--burst 80] [--shm]
+    python bench/matrix_roundtrip.py [--pings 60] [--questions 20] [--burst 80] [--shm] [--profile-bot FILE]
+
+With `--profile-bot FILE` the HoloLoom bot runs under cProfile and its statistics are written to FILE
+when it stops (read them with `python -m pstats FILE`, e.g. `sort cumulative`, `stats answer`); the
+figures of such a run are slower than usual.
 """
 
 from __future__ import annotations
@@ -67,6 +71,31 @@ async def echo_bot(homeserver: str, user_id: str, token: str, device_id: str) ->
     # Without this filter its own replies use up the default timeline limit (10) and it misses messages.
     await client.sync_forever(timeout=30_000, since=first.next_batch,
                               sync_filter={"room": {"timeline": {"limit": 50, "not_senders": [user_id]}}})
+
+
+# -- the bot under cProfile (run as `matrix_roundtrip.py --profiled-bot FILE -- hololoom arguments`) -----------
+
+
+def profiled_bot(output: str, argv: list[str]) -> int:
+    """Run `hololoom ARGS` under cProfile; a SIGTERM stops it like Ctrl-C, and the statistics go to `output`."""
+    import cProfile
+    import signal
+
+    from hololoom_core.cli.main import main as hololoom
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        return hololoom(argv)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        profile.disable()
+        profile.dump_stats(output)
 
 
 # -- the measuring person ------------------------------------------------------------------------------
@@ -182,9 +211,10 @@ async def run(args: argparse.Namespace) -> None:
         processes.append(subprocess.Popen(
             [sys.executable, __file__, "--echo-bot", hs.base_url, echo.user_id, echo.access_token, echo.device_id],
             stdout=log, stderr=log, cwd=ROOT))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "hololoom_core.cli", "bot", "--config", str(work / "bot.yaml"),
-             "--log-level", args.bot_log_level], stdout=log, stderr=log, cwd=ROOT))
+        bot_args = ["bot", "--config", str(work / "bot.yaml"), "--log-level", args.bot_log_level]
+        launcher = ([sys.executable, __file__, "--profiled-bot", str(Path(args.profile_bot).resolve()), "--"]
+                    if args.profile_bot else [sys.executable, "-m", "hololoom_core.cli"])
+        processes.append(subprocess.Popen([*launcher, *bot_args], stdout=log, stderr=log, cwd=ROOT))
         person = Person(hs.base_url, human)
         await person.start()
         await asyncio.sleep(1.5)  # both bots log in and do their first sync
@@ -256,7 +286,10 @@ def main() -> None:
     parser.add_argument("--synchronous", choices=["full", "normal"], default="full", help="store.synchronous")
     parser.add_argument("--bot-log-level", default="WARNING", help="log level of the HoloLoom bot process")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
+    parser.add_argument("--profile-bot", metavar="FILE", help="run the HoloLoom bot under cProfile, stats to FILE")
     parser.add_argument("--echo-bot", nargs=4, metavar=("URL", "USER", "TOKEN", "DEVICE"), help=argparse.SUPPRESS)
+    if len(sys.argv) > 2 and sys.argv[1] == "--profiled-bot":
+        sys.exit(profiled_bot(sys.argv[2], sys.argv[4:] if sys.argv[3:4] == ["--"] else sys.argv[3:]))
     args = parser.parse_args()
     if args.echo_bot:
         asyncio.run(echo_bot(*args.echo_bot))

@@ -339,19 +339,24 @@ class AnswerPath:
             grounded=bool(sources),
             loop_steps=loop_steps,
         )
-        answer.interaction_id = engine.interactions.record(
-            answer,
-            query=context.question,
-            message_id=context.message_id,
-            room_id=context.room_id,
-            asker=context.asker,
-            ts=engine.clock.now(),
-        )
-        engine.stats.add_answer(answer.quality, answer.latency_ms)
-        for observer in self.observers:
-            try:
-                observer(answer, context)
-            except Exception as exc:
-                engine.report_error("answer observer", str(exc))
+        # The interaction row and the observers' rows commit without waiting for the disk: the reply's own
+        # synchronous commit follows at once and makes them durable; a crash before it leaves the question
+        # pending, to be answered again. One fsync less per answer (5-10 ms on this disk).
+        with engine.store.relaxed_sync():
+            answer.interaction_id = engine.interactions.record(
+                answer,
+                query=context.question,
+                message_id=context.message_id,
+                room_id=context.room_id,
+                asker=context.asker,
+                ts=engine.clock.now(),
+            )
+            engine.stats.add_answer(answer.quality, answer.latency_ms)
+            for observer in self.observers:
+                try:
+                    observer(answer, context)
+                except Exception as exc:
+                    engine.report_error("answer observer", str(exc))
         engine.bus.publish(AnswerReady(context.room_id or "", answer, context.message_id))
         return answer
+

@@ -12,9 +12,10 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class EmbedderUnavailable(Exception):
@@ -34,6 +35,8 @@ class Embedder(Protocol):
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -68,6 +71,8 @@ class WordLlamaEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed a batch (thread-safe)."""
         if not texts:
+            import numpy as np
+
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             vectors = self.model.embed(texts, norm=False, batch_size=256)
@@ -114,6 +119,8 @@ class MiniLMEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed a batch (thread-safe)."""
         if not texts:
+            import numpy as np
+
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 

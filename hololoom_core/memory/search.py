@@ -8,14 +8,12 @@ the knowledge graph. Lists are merged by reciprocal rank fusion (each list contr
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hololoom_core.memory.graph import MemoryGraph
 from hololoom_core.memory.vectors import VectorFilter, VectorIndex
@@ -25,6 +23,9 @@ from hololoom_core.store.messages import row_to_message
 from hololoom_core.text.entities import extract_entities
 from hololoom_core.text.terms import STOP_WORDS, words
 
+if TYPE_CHECKING:
+    import numpy as np
+
 RRF_K = 60
 # Query planning for FTS5 BM25 (see MemorySearch.bm25): at most this many messages scored per query,
 # terms in more than this share of messages dropped when others exist, at most this many OR-ed terms.
@@ -32,7 +33,6 @@ SCORE_BUDGET = 600
 VERY_COMMON_SHARE = 0.1
 MAX_OR_TERMS = 4
 _FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
-_VECTOR_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-vector-search")
 # Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
 # and paraphrases above ~0.3); such hits do not enter the fusion.
 VECTOR_FLOOR = 0.2
@@ -146,6 +146,7 @@ class MemorySearch:
         self._df: dict[str, tuple[int, int]] = {}
         self._count = 0
         self._count_checked = -1e9
+        self._average: tuple[float, int] | None = None
 
     def query_terms(self, text: str) -> list[str]:
         """The query's searchable words: lower-case, no stop words, no FTS syntax, at most 12."""
@@ -184,15 +185,17 @@ class MemorySearch:
         return self._count
 
     def bm25(self, text: str, filters: RecallFilters, limit: int) -> list[tuple[int, float]]:
-        """Message ids by FTS5 BM25 (best first) with filters; bot messages and redactions excluded.
+        """Message ids by BM25 (best first, FTS5's sign: lower is better) with filters; bot messages and
+        redactions excluded.
 
-        FTS5 scores every message that contains any OR-ed term (a few microseconds each), so a query
-        is planned to score at most `SCORE_BUDGET` messages: terms in more than `VERY_COMMON_SHARE` of
-        all messages are dropped when the query has others (their IDF is near zero); the rarest terms
-        are OR-ed while their document counts fit the budget; when even the rarest term is too common,
-        the rarest terms must all match (AND, dropping the most common one while too few messages
-        match), and as a last resort the rarest term is searched in the
-        most recent messages only (newest context first, as chat search wants).
+        FTS5 scores every message that contains any OR-ed term, and its `bm25()` reads each term's whole
+        posting list to count documents, so a query is planned to touch at most `SCORE_BUDGET` messages:
+        terms in more than `VERY_COMMON_SHARE` of all messages are dropped when the query has others
+        (their IDF is near zero); the rarest terms are OR-ed and ranked by FTS5 while their document
+        counts fit the budget. When even the rarest term is too common, the rarest terms must all match
+        (AND, dropping the most common one while too few messages match) and only the newest
+        `SCORE_BUDGET` matches are ranked, by BM25 computed here from the cached document counts
+        (every match holds every AND-ed term, so what orders them is their length).
         """
         terms = self.query_terms(text)
         if not terms:
@@ -214,16 +217,43 @@ class MemorySearch:
         if budget <= SCORE_BUDGET:
             return self._bm25_query(" OR ".join(f'"{t}"' for t in chosen), None, filters, limit)
         found: list[tuple[int, float]] = []
-        for size in range(min(len(usable), MAX_OR_TERMS), 1, -1)[:3]:
+        for size in range(min(len(usable), MAX_OR_TERMS), 0, -1)[:4]:
             # All of the rarest terms must match; drop the most common one while too few messages do.
-            found = self._bm25_query(" AND ".join(f'"{t}"' for t in usable[:size]), None, filters, limit)
+            matched = self._newest_matches(usable[:size], frequencies, total, filters, limit)
+            seen = {message_id for message_id, _ in found}
+            found += [hit for hit in matched if hit[0] not in seen][: max(0, limit - len(found))]
             if len(found) >= min(limit, 8):
-                return found
-        rarest = usable[0]
-        window = max(1, int(total * SCORE_BUDGET / max(1, frequencies[rarest])))
-        recent = self._bm25_query(f'"{rarest}"', max(0, total - window), filters, limit)
-        seen = {message_id for message_id, _ in found}
-        return found + [hit for hit in recent if hit[0] not in seen][: max(0, limit - len(found))]
+                break
+        return found
+
+    def _newest_matches(self, terms: list[str], frequencies: dict[str, int], total: int, filters: RecallFilters,
+                        limit: int) -> list[tuple[int, float]]:
+        """The newest `SCORE_BUDGET` messages holding all `terms` (and passing the filters), ranked by BM25."""
+        outer, outer_params = filters.sql("m.")
+        if filters.exclude_ids:
+            outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
+            outer_params.extend(filters.exclude_ids)
+        where = " AND ".join(["messages_fts MATCH ?", *outer])
+        rows = self.store.query(
+            "SELECT id, size FROM (SELECT m.id AS id, length(m.body) AS size FROM messages_fts "
+            f"JOIN messages m ON m.id = messages_fts.rowid WHERE {where} ORDER BY messages_fts.rowid DESC LIMIT ?) "
+            "ORDER BY size, id DESC LIMIT ?",
+            (" AND ".join(f'"{t}"' for t in terms), *outer_params, SCORE_BUDGET, limit),
+        )
+        # FTS5's BM25 (k1 1.2, b 0.75) with term frequency 1, lengths in characters against the recent average:
+        # the shortest match scores best.
+        idf = sum(max(1e-6, math.log((total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))) for t in terms)
+        average = self._average_length()
+        return [(int(row[0]), -idf * 2.2 / (1.0 + 1.2 * (0.25 + 0.75 * row[1] / average))) for row in rows]
+
+    def _average_length(self) -> float:
+        """Average body length (characters) of the newest 2,000 messages, recomputed every 5,000 messages."""
+        generation = self._message_count() // 5000
+        if self._average is None or self._average[1] != generation:
+            value = self.store.scalar(
+                "SELECT avg(length(body)) FROM (SELECT body FROM messages ORDER BY id DESC LIMIT 2000)")
+            self._average = (float(value or 1.0) or 1.0, generation)
+        return self._average[0]
 
     def _bm25_query(self, query: str, min_rowid: int | None, filters: RecallFilters,
                     limit: int) -> list[tuple[int, float]]:
@@ -288,27 +318,17 @@ class MemorySearch:
         started = time.perf_counter()
         filters = filters or RecallFilters()
         depth = max(self.candidates, k * 3)
-        vector_job: Future[list[tuple[int, float]]] | None = None
-        if mode in ("fast", "fused"):
-            vectors = self.vectors(mode)
-            if vectors is not None:
-                index, embed = vectors
-
-                def vector_search() -> list[tuple[int, float]]:
-                    query_vector = embed([text])[0]
-                    return [(message_id, similarity) for message_id, similarity in
-                            index.search(query_vector, depth, filters.vector_filter())
-                            if similarity >= VECTOR_FLOOR]
-
-                # The embedding and the matrix scan release the GIL, and so does SQLite: run the vector
-                # side in a worker thread while FTS5 ranks on this one.
-                vector_job = _VECTOR_POOL.submit(vector_search)
         bm25 = self.bm25(text, filters, depth)
         lists: dict[str, list[int]] = {"bm25": [message_id for message_id, _ in bm25]}
         bm25_scores = dict(bm25)
         similarities: dict[int, float] = {}
-        if vector_job is not None:
-            found = vector_job.result()
+        vectors = self.vectors(mode) if mode in ("fast", "fused") else None
+        if vectors is not None:
+            # On this thread: the query's embedding and the IVF search take well under a millisecond, less
+            # than handing them to a worker thread cost on a busy 2-core machine.
+            index, embed = vectors
+            found = [(message_id, similarity) for message_id, similarity in
+                     index.search(embed([text])[0], depth, filters.vector_filter()) if similarity >= VECTOR_FLOOR]
             lists["vector"] = [message_id for message_id, _ in found]
             similarities = dict(found)
         if mode == "fused":

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from hololoom_core.events import MessageChanged
 from hololoom_core.memory.embeddings import Embedder, EmbedderUnavailable, load_embedder
 from hololoom_core.memory.events import MemoryChanged
@@ -31,6 +29,8 @@ from hololoom_core.models import ChatMessage, Insight, StoredMessage
 from hololoom_core.text.entities import extract_entities
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hololoom_core.engine.pipeline import Engine
 
 log = logging.getLogger(__name__)

@@ -1,20 +1,37 @@
-"""Stored message embeddings: BLOB rows in SQLite, and an in-memory matrix for brute-force search.
+"""Stored message embeddings: BLOB rows in SQLite, an in-memory matrix, and an IVF index over it.
 
 Vectors are kept as float16 BLOBs (`memory_vectors`, one row per message and model), so a restart
 reloads them instead of recomputing. In memory the index holds the float16 vectors, plus, for
-embedders with Matryoshka-ordered dimensions, a float32 copy of the first `coarse_dim` dimensions:
-a query scans the small coarse matrix, then rescores the best candidates with the full vectors.
-At 100k messages that is a 19 MB scan instead of 100 MB.
+embedders with Matryoshka-ordered dimensions, a float32 copy of the first `coarse_dim` dimensions.
+
+Below `ann_min` live vectors a query scans the small coarse matrix, then rescores the best
+candidates with the full vectors. From `ann_min` on, an IVF index (`memory/ann.py`, faiss) is built
+from these vectors in a background thread (queries scan until it is ready) and kept up to date as
+vectors are added; a query asks it for candidates and rescores them with the full vectors, so the
+similarities returned are always exact. A redacted or edited message's old row is marked dead and
+never returned. numpy is imported on first use, not when this module is.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from hololoom_core.store.db import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hololoom_core.memory.ann import IvfIndex
+
+# From this many live vectors on, queries use the IVF index (a coarse scan of 20k rows takes ~0.3 ms).
+ANN_MIN = 20_000
+# A filtered query whose filter leaves at most this many rows scans those rows instead of the IVF index.
+SUBSET_SCAN_MAX = 20_000
+# Rebuild the IVF index (new cells) when the vectors grew this many times over what it was trained for.
+RETRAIN_GROWTH = 4.0
 
 
 @dataclass(slots=True)
@@ -72,7 +89,10 @@ def single_threaded_blas() -> None:
 class VectorIndex:
     """All stored vectors of one model, searchable by cosine similarity with filters."""
 
-    def __init__(self, store: Store, model: str, dim: int, coarse_dim: int | None = None) -> None:
+    def __init__(self, store: Store, model: str, dim: int, coarse_dim: int | None = None,
+                 ann_min: int | None = None) -> None:
+        import numpy as np
+
         self.store = store
         self.model = model
         self.dim = dim
@@ -90,6 +110,11 @@ class VectorIndex:
         self.position: dict[int, int] = {}
         self.removed = 0
         self._rooms, self._senders, self._threads = _Codes(), _Codes(), _Codes()
+        self.ann_min = ANN_MIN if ann_min is None else ann_min
+        self.ann: IvfIndex | None = None
+        self._ann_lock = threading.RLock()
+        self._builder: threading.Thread | None = None
+        self.ann_error: str | None = None
 
     def __len__(self) -> int:
         return len(self.position)
@@ -105,6 +130,8 @@ class VectorIndex:
         )
         if not rows:
             return 0
+        import numpy as np
+
         ids = [row[0] for row in rows]
         vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), self.dim)
         metas = [(row[2], row[3], row[4], row[5]) for row in rows]
@@ -114,6 +141,8 @@ class VectorIndex:
     def store_vectors(self, conn: sqlite3.Connection, ids: list[int], vectors: np.ndarray,
                       metas: list[tuple[str, str, str | None, float]]) -> None:
         """Write vectors as BLOBs (inside the caller's transaction) and add them to the in-memory index."""
+        import numpy as np
+
         half = np.asarray(vectors, dtype=np.float16)
         conn.executemany(
             "INSERT OR REPLACE INTO memory_vectors(message_id, model, vector) VALUES (?, ?, ?)",
@@ -128,6 +157,8 @@ class VectorIndex:
         while capacity < needed:
             capacity *= 2
 
+        import numpy as np
+
         def grown(array: np.ndarray) -> np.ndarray:
             bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
             bigger[: self.size] = array[: self.size]
@@ -138,31 +169,87 @@ class VectorIndex:
         self.times, self.alive = grown(self.times), grown(self.alive)
 
     def _append(self, ids: list[int], vectors: np.ndarray, metas: list[tuple[str, str, str | None, float]]) -> None:
-        for message_id in ids:
-            if message_id in self.position:
-                self.alive[self.position[message_id]] = False
-                self.removed += 1
-        start = self.size
-        end = start + len(ids)
-        self._grow(end)
-        half = np.asarray(vectors, dtype=np.float16)
-        self.full[start:end] = half
-        prefix = half[:, : self.coarse.shape[1]].astype(np.float32)
-        if self.coarse_dim:
-            norms = np.linalg.norm(prefix, axis=1, keepdims=True)
-            norms[norms == 0] = 1.0
-            prefix /= norms
-        self.coarse[start:end] = prefix
-        self.ids[start:end] = ids
-        for offset, (room, sender, thread, ts) in enumerate(metas):
-            row = start + offset
-            self.rooms[row] = self._rooms.code(room)
-            self.senders[row] = self._senders.code(sender)
-            self.threads[row] = self._threads.code(thread)
-            self.times[row] = ts
-            self.position[ids[offset]] = row
-        self.alive[start:end] = True
-        self.size = end
+        import numpy as np
+
+        with self._ann_lock:
+            for message_id in ids:
+                if message_id in self.position:
+                    self.alive[self.position[message_id]] = False
+                    self.removed += 1
+            start = self.size
+            end = start + len(ids)
+            self._grow(end)
+            half = np.asarray(vectors, dtype=np.float16)
+            self.full[start:end] = half
+            prefix = half[:, : self.coarse.shape[1]].astype(np.float32)
+            if self.coarse_dim:
+                norms = np.linalg.norm(prefix, axis=1, keepdims=True)
+                norms[norms == 0] = 1.0
+                prefix /= norms
+            self.coarse[start:end] = prefix
+            self.ids[start:end] = ids
+            for offset, (room, sender, thread, ts) in enumerate(metas):
+                row = start + offset
+                self.rooms[row] = self._rooms.code(room)
+                self.senders[row] = self._senders.code(sender)
+                self.threads[row] = self._threads.code(thread)
+                self.times[row] = ts
+                self.position[ids[offset]] = row
+            self.alive[start:end] = True
+            self.size = end
+            if self.ann is not None:
+                self.ann.add(np.arange(start, end), self.full[start:end].astype(np.float32))
+        self._maybe_build_ann()
+
+    # -- the IVF index -----------------------------------------------------------------------
+
+    def _maybe_build_ann(self) -> None:
+        """Start building the IVF index in the background when there are enough vectors (or many more than
+        it was trained for, or many dead rows in it)."""
+        live = len(self.position)
+        if live < self.ann_min or self.ann_error is not None:
+            return
+        if self._builder is not None and self._builder.is_alive():
+            return
+        ann = self.ann
+        if ann is not None and live <= ann.trained_for * RETRAIN_GROWTH and \
+                self.removed - ann.dead_before <= ann.count // 4:
+            return
+        self._builder = threading.Thread(target=self._build_ann, name=f"memory-ivf-{self.model}", daemon=True)
+        self._builder.start()
+
+    def _build_ann(self) -> None:
+        """Train and fill a new IVF index from the rows present now, catch up with rows added meanwhile, swap it in."""
+        import numpy as np
+
+        from hololoom_core.memory.ann import IvfIndex, cells_for
+
+        try:
+            with self._ann_lock:
+                end = self.size
+                full, alive = self.full, self.alive[:end].copy()
+            rows = np.flatnonzero(alive)
+            rng = np.random.default_rng(0)
+            sample_rows = np.sort(rng.choice(rows, min(len(rows), 64 * cells_for(len(rows))), replace=False))
+            ann = IvfIndex(self.dim, full[sample_rows].astype(np.float32), len(rows))
+            for chunk in range(0, len(rows), 65_536):
+                part = rows[chunk:chunk + 65_536]
+                ann.add(part, full[part].astype(np.float32))
+            with self._ann_lock:
+                late = np.arange(end, self.size)
+                if len(late):
+                    ann.add(late, self.full[end:self.size].astype(np.float32))
+                ann.dead_before = self.removed - int(np.count_nonzero(~self.alive[end:self.size]))
+                self.ann = ann
+        except Exception as exc:  # faiss missing or failing: queries keep scanning, and say why once
+            self.ann_error = f"{type(exc).__name__}: {exc}"
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for a background IVF build to finish; True when queries use the IVF index."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+        return self.ann is not None
 
     def remove(self, message_id: int) -> bool:
         """Drop a message's vector from memory (the row is deleted by the caller)."""
@@ -196,26 +283,87 @@ class VectorIndex:
 
     def search(self, query: np.ndarray, k: int, filters: VectorFilter | None = None) -> list[tuple[int, float]]:
         """The `k` most similar messages as (message id, cosine), best first."""
+        import numpy as np
+
         n = self.size
         if n == 0 or k <= 0:
             return []
         single_threaded_blas()
         query = np.asarray(query, dtype=np.float32).reshape(-1)
+        filters = filters or VectorFilter()
+        candidates = max(k * 6, 300) if self.coarse_dim else k
+        with self._ann_lock:
+            ann = self.ann
+            if ann is not None:
+                top = self._ann_candidates(ann, query, candidates, filters)
+                if top is not None:
+                    return self._rescored(top, query, k)
+            return self._scan(query, k, candidates, filters)
+
+    def _ann_candidates(self, ann: IvfIndex, query: np.ndarray, candidates: int,
+                        filters: VectorFilter) -> np.ndarray | None:
+        """Candidate rows from the IVF index, or None when the filter leaves so few rows that scanning them is better."""
+        import numpy as np
+
+        narrowing = (filters.room_id or filters.thread_id or filters.sender or filters.since is not None
+                     or filters.until is not None)
+        if not narrowing:
+            # Dead rows and excluded messages are dropped afterwards: ask for enough extra candidates.
+            found = ann.search(query, candidates + len(filters.exclude_ids))
+            found = found[self.alive[found]]
+            if filters.exclude_ids:
+                excluded = {self.position[i] for i in filters.exclude_ids if i in self.position}
+                found = np.array([row for row in found if row not in excluded], dtype=np.int64)
+            return found[:candidates]
+        mask = self._mask(filters)
+        allowed = int(np.count_nonzero(mask))
+        if allowed <= SUBSET_SCAN_MAX:
+            return None
+        return ann.search(query, candidates, mask, widen=min(8.0, self.size / allowed))
+
+    def _rescored(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact cosine of candidate rows with the full vectors; the best `k`."""
+        import numpy as np
+
+        if not len(rows):
+            return []
+        exact = self.full[rows].astype(np.float32) @ query
+        order = np.argsort(-exact)[:k]
+        return [(int(self.ids[rows[i]]), float(exact[i])) for i in order]
+
+    def _scan(self, query: np.ndarray, k: int, candidates: int, filters: VectorFilter) -> list[tuple[int, float]]:
+        """Scan the coarse matrix (of the filtered rows only, when they are few), rescore the best rows."""
+        import numpy as np
+
+        n = self.size
         dims = self.coarse.shape[1]
         probe = query[:dims]
         if self.coarse_dim:
             norm = float(np.linalg.norm(probe)) or 1.0
             probe = probe / norm
-        scores = self.coarse[:n] @ probe
-        filters = filters or VectorFilter()
-        if not filters.empty or self.removed:
-            scores[~self._mask(filters)] = -np.inf
-        candidates = min(n, max(k * 6, 300) if self.coarse_dim else k)
-        top = np.argpartition(-scores, candidates - 1)[:candidates] if candidates < n else np.arange(n)
-        top = top[np.isfinite(scores[top])]
-        if self.coarse_dim and len(top):
-            exact = self.full[top].astype(np.float32) @ query
+        if filters.empty and not self.removed:
+            rows = None
+            scores = self.coarse[:n] @ probe
         else:
-            exact = scores[top]
+            mask = self._mask(filters)
+            allowed = int(np.count_nonzero(mask))
+            if allowed <= SUBSET_SCAN_MAX:
+                rows = np.flatnonzero(mask)
+                scores = self.coarse[rows] @ probe
+            else:
+                rows = None
+                scores = self.coarse[:n] @ probe
+                scores[~mask] = -np.inf
+        count = len(scores)
+        if count == 0:
+            return []
+        wanted = min(count, candidates)
+        top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < count else np.arange(count)
+        top = top[np.isfinite(scores[top])]
+        if rows is not None:
+            top = rows[top]
+        if self.coarse_dim:
+            return self._rescored(top, query, k)
+        exact = (scores[top] if rows is None else self.coarse[top] @ probe)
         order = np.argsort(-exact)[:k]
         return [(int(self.ids[top[i]]), float(exact[i])) for i in order]

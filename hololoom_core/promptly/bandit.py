@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class ArmSummary:
 
 def thompson_choose(arms: Sequence[Arm], rng: np.random.Generator) -> int:
     """Draw once from each posterior and return the index of the largest draw."""
+    import numpy as np
+
     alphas = np.array([a.alpha for a in arms])
     betas = np.array([a.beta for a in arms])
     return int(np.argmax(rng.beta(alphas, betas)))
@@ -67,6 +71,8 @@ def thompson_choose(arms: Sequence[Arm], rng: np.random.Generator) -> int:
 
 def posterior_draws(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -> np.ndarray:
     """A (draws x arms) matrix of posterior samples."""
+    import numpy as np
+
     alphas = np.array([a.alpha for a in arms])
     betas = np.array([a.beta for a in arms])
     return rng.beta(alphas, betas, size=(draws, len(arms)))
@@ -74,6 +80,8 @@ def posterior_draws(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -
 
 def probability_best(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -> list[float]:
     """Monte-Carlo probability that each variant has the highest true reward."""
+    import numpy as np
+
     if not arms:
         return []
     samples = posterior_draws(arms, draws, rng)
@@ -84,6 +92,8 @@ def probability_best(arms: Sequence[Arm], draws: int, rng: np.random.Generator) 
 
 def summarise(arms: Sequence[Arm], draws: int, rng: np.random.Generator, level: float = 0.95) -> list[ArmSummary]:
     """Posterior mean, equal-tailed credible interval and probability-to-be-best of every arm, from one sample."""
+    import numpy as np
+
     if not arms:
         return []
     samples = posterior_draws(arms, draws, rng)
@@ -112,6 +122,8 @@ def promotion_candidate(
     a variant that was barely tried (Thompson sampling starves clear losers, so they cannot be held to the
     winner's minimum).
     """
+    import numpy as np
+
     if not arms:
         return None
     best = int(np.argmax(probabilities))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 
 from hololoom_core.answers.types import AnswerContext, Configuration
@@ -32,6 +31,8 @@ from hololoom_core.promptly.bandit import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hololoom_core.engine.pipeline import Engine
 
 PRESETS_PATH = Path(__file__).parent / "specs" / "experiments.yaml"
@@ -172,11 +173,28 @@ class ExperimentService:
         self.engine = engine
         self.store = engine.store
         self.settings = settings or engine.config.promptly.experiments
-        self.rng = np.random.default_rng(self.settings.seed)
-        # Reports draw from their own generator, so how often the app refreshes never changes assignments.
-        self.report_rng = np.random.default_rng(None if self.settings.seed is None else self.settings.seed + 1)
+        self._rng: np.random.Generator | None = None
+        self._report_rng: np.random.Generator | None = None
         self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None | bool = False
         self._cached_at = 0.0
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator for assignments (numpy is imported on first use, not at start-up)."""
+        if self._rng is None:
+            import numpy as np
+
+            self._rng = np.random.default_rng(self.settings.seed)
+        return self._rng
+
+    @property
+    def report_rng(self) -> np.random.Generator:
+        """Reports draw from their own generator, so how often the app refreshes never changes assignments."""
+        if self._report_rng is None:
+            import numpy as np
+
+            self._report_rng = np.random.default_rng(None if self.settings.seed is None else self.settings.seed + 1)
+        return self._report_rng
 
     # -- definitions -----------------------------------------------------------------------------
 

@@ -126,6 +126,25 @@ class Store:
             for callback in callbacks:
                 callback()
 
+    @contextmanager
+    def relaxed_sync(self) -> Iterator[None]:
+        """Commits made inside the block do not wait for the disk (WAL, `synchronous=NORMAL`).
+
+        For writes whose loss on power failure is harmless because they are atomic and re-derivable, or that
+        the fully synchronous commit following at once makes durable too (the WAL is written in order). Inside
+        an open transaction it changes nothing: SQLite cannot change the setting mid-transaction.
+        """
+        with self._lock:
+            relax = self.synchronous == "FULL" and not self.conn.in_transaction
+            if relax:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            if relax:
+                with self._lock:
+                    self.conn.execute("PRAGMA synchronous=FULL")
+
     def in_transaction(self) -> bool:
         """True when the calling thread is inside a `transaction()` block."""
         return self._depth > 0 and self._owner == threading.get_ident()

@@ -190,3 +190,152 @@ async def test_answers_cite_the_memory_they_used(engine: Engine) -> None:
     assert "marco" in recall and "msg #" in recall and "bare mode" in recall
     again = (await say(engine, "bob", "!recall disk db-02.prod")).replies[0].body
     assert "!recall" not in again  # earlier commands are not memory
+
+
+FILLER_WORDS = ("deploy rollback restart latency timeout pool queue replica cache index schema flag canary alert "
+                "dashboard logs metrics trace cluster network retry quota vacuum shard kafka redis nginx vault "
+                "lunch coffee weekend meeting standup review ticket sprint board retro demo").split()
+
+
+def filler_texts(count: int, seed: int = 3) -> list[tuple[str, str]]:
+    """(room, text) pairs of varied ops chat, reproducible."""
+    import random
+
+    rng = random.Random(seed)
+    rooms = ["#ops", "#db", "#random", "#deploys"]
+    return [(rooms[i % len(rooms)], " ".join(rng.choice(FILLER_WORDS) for _ in range(rng.randint(3, 8))) + f" {i}")
+            for i in range(count)]
+
+
+async def ivf_engine(engine_factory: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch,
+                     count: int = 2500) -> tuple[Engine, dict[str, int]]:
+    """A fast-mode engine holding HISTORY plus `count` filler messages, whose vector index uses IVF from 500 on."""
+    from hololoom_core.memory import vectors
+    from hololoom_core.models import ChatMessage
+
+    monkeypatch.setattr(vectors, "ANN_MIN", 500)
+    engine = engine_factory("fast")
+    ids = await fill(engine)
+    with engine.store.transaction():
+        for index, (room, text) in enumerate(filler_texts(count)):
+            engine.messages.insert(ChatMessage(room_id=room, sender=f"user{index % 7}", body=text,
+                                               ts=1_700_100_000 + index), text)
+    memory = engine.extensions["memory"]
+    assert await memory.prepare() == "fast"
+    await memory.embed_backlog()
+    assert memory.index("fast").wait_ready(30)
+    return engine, ids
+
+
+def exact_top(index, query, k: int, rows=None):  # noqa: ANN001, ANN201 - numpy arrays
+    """Message ids and cosines of the k best rows by an exhaustive float32 scan (of `rows` when given)."""
+    import numpy as np
+
+    rows = np.flatnonzero(index.alive[: index.size]) if rows is None else rows
+    scores = index.full[rows].astype(np.float32) @ query
+    order = np.argsort(-scores)
+    return [int(index.ids[rows[i]]) for i in order[:k]], scores[order]
+
+
+async def test_ivf_index_agrees_with_the_exhaustive_scan(engine_factory: Callable[..., Engine],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    engine, _ = await ivf_engine(engine_factory, monkeypatch)
+    memory = engine.extensions["memory"]
+    index, embed = memory.search_engine.vectors("fast")
+    assert index.ann is not None and index.ann.count == len(index)
+    recalls = []
+    for _room, text in filler_texts(40, seed=99):
+        query = embed([text])[0]
+        found = index.search(query, 10)
+        _, exact_scores = exact_top(index, query, 10)
+        kth = exact_scores[9]
+        assert len(found) == 10 and [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+        for message_id, similarity in found:  # similarities are exact cosines, not the 8-bit codes' estimates
+            row = index.position[message_id]
+            assert similarity == pytest.approx(float(index.full[row].astype(np.float32) @ query), abs=1e-4)
+        recalls.append(np.mean([similarity >= kth - 1e-4 for _, similarity in found]))
+    assert float(np.mean(recalls)) >= 0.9
+    # The paraphrase found by vectors alone is still found through the IVF index among 2,500 other messages.
+    result = memory.recall("authentication failures for users")
+    assert bodies(result)[0] == HISTORY[2][2] and result.hits[0].ranks.get("vector") == 1
+    await engine.close()
+
+
+async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Callable[..., Engine],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from hololoom_core.memory import vectors
+
+    engine, ids = await ivf_engine(engine_factory, monkeypatch)
+    memory = engine.extensions["memory"]
+    index, embed = memory.search_engine.vectors("fast")
+    query = embed(["restart the kafka replica after the deploy"])[0]
+    for scan_max in (100_000, 100):  # a filtered subset scan, then the IVF index with a filter bitmap
+        monkeypatch.setattr(vectors, "SUBSET_SCAN_MAX", scan_max)
+        found = index.search(query, 10, vectors.VectorFilter(room_id="#db"))
+        assert len(found) == 10
+        rooms = {memory.message(message_id).room_id for message_id, _ in found}
+        assert rooms == {"#db"}
+        db_rows = np.flatnonzero(index.alive[: index.size] & (index.rooms[: index.size] == index._rooms.lookup("#db")))
+        best, _ = exact_top(index, query, 3, db_rows)
+        assert found[0][0] == best[0]
+    top_id = index.search(query, 1)[0][0]
+    assert memory.forget_message(top_id)
+    assert top_id not in {message_id for message_id, _ in index.search(query, 50)}
+    assert top_id not in {message_id for message_id, _ in
+                          index.search(query, 50, vectors.VectorFilter(exclude_ids=(ids[HISTORY[0][2]],)))}
+    # An edit: the old vector goes, the new text is embedded under the same message id and found by it.
+    edited = ids[HISTORY[4][2]]
+    engine.messages.update_body(edited, "zookeeper quorum lost after the network partition", 1_700_200_000)
+    memory.reindex_message(edited)
+    await memory.embed_backlog()
+    hits = index.search(embed(["zookeeper quorum lost after the network partition"])[0], 3)
+    assert hits[0][0] == edited and hits[0][1] > 0.99
+    assert sum(1 for message_id, _ in index.search(query, 200) if message_id == edited) <= 1
+    await engine.close()
+
+    restarted = engine_factory("fast")  # the IVF index is rebuilt from the vectors kept in SQLite
+    memory = restarted.extensions["memory"]
+    await memory.prepare()
+    index, embed = memory.search_engine.vectors("fast")
+    assert index.wait_ready(30) and top_id not in index.position
+    hits = index.search(embed(["zookeeper quorum lost after the network partition"])[0], 3)
+    assert hits[0][0] == edited and hits[0][1] > 0.99
+    await restarted.close()
+
+
+async def test_common_terms_rank_the_newest_matches_of_all_of_them(engine: Engine,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hololoom_core.memory import search
+    from hololoom_core.models import ChatMessage
+
+    monkeypatch.setattr(search, "SCORE_BUDGET", 20)  # every term below is "too common" for an OR query
+    with engine.store.transaction():
+        for index in range(120):
+            room = "#db" if index % 2 else "#ops"
+            body = (f"restart the replica pool {index}" if index % 3 == 0 else
+                    f"restart the web pool number {index} with a much longer explanation of why" if index % 3 == 1
+                    else f"replica lag report {index}")
+            engine.messages.insert(ChatMessage(room_id=room, sender="alice", body=body, ts=1_700_000_000 + index),
+                                   body)
+    memory = engine.extensions["memory"]
+    searcher = memory.search_engine
+    found = searcher.bm25("restart replica", search.RecallFilters(), 8)
+    messages = searcher.fetch([message_id for message_id, _ in found])
+    assert len(found) == 8
+    assert all({"restart", "replica"} <= set(messages[i].body.split()) for i, _ in found)  # AND: both terms
+    newest = max(message_id for message_id, _ in found)
+    assert newest == max(m.id for m in engine.messages.recent(limit=200) if "restart the replica" in m.body)
+    scores = [score for _, score in found]
+    assert scores == sorted(scores) and all(score < 0 for score in scores)  # FTS5's sign: lower is better
+    in_db = searcher.bm25("restart replica", search.RecallFilters(room_id="#db"), 8)
+    assert in_db and {searcher.fetch([i])[i].room_id for i, _ in in_db} == {"#db"}
+    excluded = searcher.bm25("restart replica", search.RecallFilters(exclude_ids=(newest,)), 8)
+    assert newest not in {message_id for message_id, _ in excluded} and len(excluded) == 8
+    # Shorter matches rank first (BM25's length normalisation): the short "restart the replica pool N" lines
+    # beat the long "restart the web pool ..." ones for "restart pool".
+    ranked = searcher.fetch([i for i, _ in searcher.bm25("restart pool", search.RecallFilters(), 8)])
+    assert all("replica" in message.body for message in ranked.values())

@@ -95,15 +95,8 @@ def atomic_without_fsync(store: Store) -> Iterator[sqlite3.Connection]:
     fully synchronous commit (a stored reply, before it is sent) makes these durable too, since the WAL is
     written in order.
     """
-    relax = store.synchronous == "FULL" and not store.conn.in_transaction
-    if relax:
-        store.execute("PRAGMA synchronous=NORMAL")
-    try:
-        with store.transaction() as conn:
-            yield conn
-    finally:
-        if relax:
-            store.execute("PRAGMA synchronous=FULL")
+    with store.relaxed_sync(), store.transaction() as conn:
+        yield conn
 
 
 @dataclass(slots=True)
