@@ -56,6 +56,7 @@ class EngineOverview:
     high_quality_answers: int
     runbooks: int
     extra: dict[str, Any] = field(default_factory=dict)
+    workflows: int = 0  # workflow definitions installed (shipped and the user's), 0 when workflows are off
 
 
 def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) -> EngineOverview:
@@ -98,4 +99,11 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
         high_quality_answers=good,
         runbooks=len(engine.runbooks),
         extra=overview_extras(engine),
+        workflows=installed_workflows(engine),
     )
+
+
+def installed_workflows(engine: Engine) -> int:
+    """How many workflow definitions the engine's workflow service has loaded (0 without the service)."""
+    service = engine.extensions.get("workflows")
+    return len(service.library) if service is not None else 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -11,9 +11,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from hololoom_core.engine.overview import EngineOverview
 from hololoom_tui.format import bar
 from hololoom_tui.tabs.base import OverviewTab
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.overview import EngineOverview
 
 CHART_WIDTH = 40
 
