@@ -7,9 +7,10 @@ with the engine started (RSS stable for a second) and reads the process's reside
 /proc. The anchor is `python -c "import textual.app"` measured in the same run, so the figures can
 be compared across machines as ratios.
 
-    python bench/startup_bench.py [--runs 5] [--mode fast|bare|fused] [--code DIR]
+    python bench/startup_bench.py [--runs 5] [--mode fast|bare|fused] [--code DIR ...]
 
-`--code DIR` measures another checkout (it is put first on PYTHONPATH), e.g. main for a before/after.
+`--code DIR` measures another checkout (it is put first on PYTHONPATH); give it several times (e.g. main and
+this worktree) for a before/after in the same run: the runs of the checkouts are interleaved.
 Goals (issue 9): first frame <= 0.8 s, idle RSS in fast mode <= 150 MB.
 """
 
@@ -120,24 +121,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mode", default="fast", choices=["bare", "fast", "fused"])
-    parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="the checkout to measure (default: this one)")
+    parser.add_argument("--code", type=Path, action="append",
+                        help="a checkout to measure (repeatable; default: this one)")
     parser.add_argument("--settle", type=float, default=1.5, help="seconds of stable RSS that count as idle")
     args = parser.parse_args()
     python = sys.executable
+    checkouts = [code.resolve() for code in (args.code or [Path(__file__).resolve().parent.parent])]
     anchor = anchor_seconds(python, args.runs)
-    frames, memories = [], []
+    frames: dict[Path, list[float]] = {code: [] for code in checkouts}
+    memories: dict[Path, list[float]] = {code: [] for code in checkouts}
     for _ in range(args.runs):
-        frame, memory = one_run(python, args.code.resolve(), args.mode, args.settle)
-        frames.append(frame)
-        memories.append(memory)
-    frame, memory = statistics.median(frames), statistics.median(memories)
-    print(f"code: {args.code.resolve()}  mode: {args.mode}  runs: {args.runs}")
-    print(f"anchor `import textual.app`: {anchor:.3f} s")
-    print(f"first frame: median {frame:.3f} s (min {min(frames):.3f}, max {max(frames):.3f}) "
-          f"= {frame / anchor:.1f}x anchor   goal <= 0.8 s: {'met' if frame <= 0.8 else 'NOT met'}")
-    print(f"idle RSS ({args.mode}): median {memory:.0f} MB (min {min(memories):.0f}, max {max(memories):.0f})   "
-          f"goal <= 150 MB: {'met' if memory <= 150 else 'NOT met'}")
+        for code in checkouts:
+            frame, memory = one_run(python, code, args.mode, args.settle)
+            frames[code].append(frame)
+            memories[code].append(memory)
+    anchor = statistics.median([anchor, anchor_seconds(python, args.runs)])  # before and after the runs
+    print(f"mode: {args.mode}  runs: {args.runs} per checkout, interleaved")
+    print(f"anchor `python -c 'import textual.app'`: {anchor:.3f} s")
+    for code in checkouts:
+        frame, memory = statistics.median(frames[code]), statistics.median(memories[code])
+        print(f"{code}")
+        print(f"  first frame: median {frame:.3f} s (min {min(frames[code]):.3f}, max {max(frames[code]):.3f}) "
+              f"= {frame / anchor:.1f}x anchor   goal <= 0.8 s: {'met' if frame <= 0.8 else 'NOT met'}")
+        print(f"  idle RSS ({args.mode}): median {memory:.0f} MB (min {min(memories[code]):.0f}, "
+              f"max {max(memories[code]):.0f})   goal <= 150 MB: {'met' if memory <= 150 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -97,6 +98,7 @@ class HoloLoomApp(App[None]):
         self.engine_restarts = 0
         self.matrix_restarts = 0
         self.startup_error: str | None = None
+        self.tab_widgets: dict[str, Widget] = {}
 
     @property
     def engine(self) -> Engine:
@@ -117,16 +119,17 @@ class HoloLoomApp(App[None]):
         yield StatusBar(id="status-bar")
         context = TabContext(view=self.view, bot_name=self.config.hololoom.bot_name)
         with TabbedContent(initial=TABS[0].id, id="tabs"):
-            for spec in TABS:
+            for index, spec in enumerate(TABS):
                 with TabPane(spec.title, id=spec.id):
                     widget = spec.factory(context)
                     widget.id = spec.widget_id
-                    yield widget
+                    self.tab_widgets[spec.id] = widget
+                    yield widget if index == 0 else Lazy(widget)  # hidden tabs mount after the first frame
         yield Footer()
 
     def tab_widget(self, tab_id: str) -> Widget:
-        """The widget of a registry tab."""
-        return self.query_one(f"#{tab_id}-tab")
+        """The widget of a registry tab (built at compose; hidden tabs are mounted just after the first frame)."""
+        return self.tab_widgets[tab_id]
 
     @property
     def chat(self) -> ChatTab:

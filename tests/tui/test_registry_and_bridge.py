@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import Static, TabbedContent, TabPane
 
 from hololoom_core.config import load_config
-from hololoom_core.events import AnswerDelta, EngineError, MessageStored, StatsChanged, StatusChanged
+from hololoom_core.events import AnswerDelta, EngineError, StatsChanged, StatusChanged
 from hololoom_core.transport.local import LocalRoom
 from hololoom_tui.app import make_app
 from hololoom_tui.bridge import (
