@@ -65,6 +65,7 @@ async def capture(data_dir: Path) -> list[Path]:
         for spec in TABS:
             app.action_show_tab(spec.id)
             await pilot.pause(0.3)
+            await pilot.wait_for_scheduled_animations()  # the tab underline has finished moving
             path = HERE / f"{spec.id}.svg"
             app.save_screenshot(filename=path.name, path=str(HERE))
             written.append(path)
