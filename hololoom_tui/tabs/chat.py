@@ -178,7 +178,7 @@ class ChatTab(Vertical):
             view.mount(Static(self._empty_hint(), classes="empty-hint"))
             return
         view.mount_all([entry_for(message) for message in messages[-MAX_ENTRIES:]])
-        view.scroll_end(animate=False)
+        view.anchor()  # stay at the bottom while the entries render (Markdown grows after mounting), until the reader scrolls
 
     def _empty_hint(self) -> str:
         return (
