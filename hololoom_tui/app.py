@@ -1,66 +1,50 @@
-"""The HoloLoom app: six tabs bound live to an in-process engine, which runs in a named worker."""
+"""The HoloLoom app: the tabs of the registry, bound live to an in-process engine that runs in a named worker.
+
+The app paints its first frame before the engine exists: `make_app` without an engine gives the app
+a factory, and the `engine` worker builds the engine after the first frame, binds it and starts the
+bridge. Tests and snapshots pass a ready engine, which is bound at mount.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from hololoom_core.clock import Clock
 from hololoom_core.config import Config
-from hololoom_core.engine import Engine
-from hololoom_core.engine.overview import build_overview
-from hololoom_core.events import (
-    AnswerDelta,
-    AnswerReady,
-    EngineError,
-    ExperimentChanged,
-    FeedbackRecorded,
-    InsightDetected,
-    MessageStored,
-    StatsChanged,
-    StatusChanged,
+from hololoom_tui.bridge import (
+    EngineBridge,
+    EngineErrors,
+    InsightsDetected,
+    MemoryUpdated,
+    StatsUpdated,
+    StatusUpdated,
 )
-from hololoom_core.memory.events import MemoryChanged
-from hololoom_core.transport.local import DEFAULT_ROOM, LocalRoom, SimulatedUser
-from hololoom_core.transport.matrix.capability import MatrixBot
-from hololoom_core.transport.scenarios import (
-    Scenario,
-    ScenarioError,
-    load_scenario,
-    play_scenario,
-    shipped_scenarios,
-)
-from hololoom_tui.bridge import EngineBridge, EngineUpdate
-from hololoom_tui.screens.dashboard import DashboardScreen
-from hololoom_tui.screens.scenario_picker import ScenarioPicker
-from hololoom_tui.tabs.base import OverviewTab
+from hololoom_tui.engine_view import EngineView
 from hololoom_tui.tabs.chat import ChatTab
-from hololoom_tui.tabs.marketplace import MarketplaceTab
-from hololoom_tui.tabs.multi_agent import MultiAgentTab
-from hololoom_tui.tabs.predictive_quality import PredictiveQualityTab
-from hololoom_tui.tabs.self_improving import SelfImprovingTab
-from hololoom_tui.tabs.team_learning import TeamLearningTab
+from hololoom_tui.tabs.registry import TABS, TabContext, TabSpec
 from hololoom_tui.widgets.memory_panel import MemoryPanel
 from hololoom_tui.widgets.status_bar import StatusBar
 
-TABS: list[tuple[str, str]] = [
-    ("chat", "Chat"),
-    ("self-improving", "Self-Improving"),
-    ("team-learning", "Team Learning"),
-    ("marketplace", "Marketplace"),
-    ("predictive-quality", "Predictive Quality"),
-    ("multi-agent", "Multi-Agent"),
-]
+if TYPE_CHECKING:
+    from hololoom_core.clock import Clock
+    from hololoom_core.engine import Engine
+    from hololoom_core.transport.local import LocalRoom
+    from hololoom_core.transport.matrix.capability import MatrixBot
+    from hololoom_core.transport.scenarios import Scenario
+
+EngineFactory = Callable[[], "Engine"]
 
 
 def display_path(path: Path) -> str:
@@ -71,8 +55,13 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def tab_bindings(tabs: Iterable[TabSpec]) -> list[Binding]:
+    """One hidden binding per registry tab: its key shows it; the binding id is `tab.<id>`."""
+    return [Binding(spec.key, f"show_tab('{spec.id}')", spec.title, id=spec.binding_id, show=False) for spec in tabs]
+
+
 class HoloLoomApp(App[None]):
-    """The operator's terminal: Chat plus five tabs of live engine state."""
+    """The operator's terminal: the registry's tabs (Chat plus five of live engine state)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "HoloLoom ChatOps"
@@ -84,41 +73,64 @@ class HoloLoomApp(App[None]):
         Binding("f4", "toggle_to_bot", "Ask bot", id="chat.to_bot"),
         Binding("f5", "show_dashboard", "Dashboard", id="app.dashboard"),
         Binding("f6", "next_room", "Room", id="chat.next_room"),
-        *[
-            Binding(f"alt+{number}", f"show_tab('{tab_id}')", title, id=f"tab.{tab_id}", show=False)
-            for number, (tab_id, title) in enumerate(TABS, start=1)
-        ],
+        *tab_bindings(TABS),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, engine: Engine, *, scenario: Scenario | None = None, watch_css: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: Engine | None = None,
+        engine_factory: EngineFactory | None = None,
+        scenario: Scenario | None = None,
+        watch_css: bool = False,
+    ) -> None:
         super().__init__(watch_css=watch_css)
-        self.engine = engine
+        if engine is None and engine_factory is None:
+            raise ValueError("HoloLoomApp needs an engine or an engine factory")
+        self.config = config
+        self._engine = engine
+        self.engine_factory = engine_factory
+        self.view = EngineView()
         self.initial_scenario = scenario
         self.rooms: dict[str, LocalRoom] = {}
-        self.bridge: EngineBridge | None = None
+        self.bridge = EngineBridge()
         self.engine_restarts = 0
         self.matrix_restarts = 0
+        self.startup_error: str | None = None
+        self.tab_widgets: dict[str, Widget] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (raises until it is built: everything that needs it runs after `engine_bound`)."""
+        if self._engine is None:
+            raise RuntimeError("the engine is not built yet")
+        return self._engine
+
+    @property
+    def engine_bound(self) -> bool:
+        """True once the engine is built and bound to the tabs."""
+        return self.view.ready
 
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Status bar, the six tabs, the footer."""
+        """Status bar, one pane per registry tab, the footer."""
         yield StatusBar(id="status-bar")
-        with TabbedContent(initial="chat", id="tabs"):
-            with TabPane("Chat", id="chat"):
-                yield ChatTab(self.engine.bot_name, id="chat-tab")
-            with TabPane("Self-Improving", id="self-improving"):
-                yield SelfImprovingTab(id="self-improving-tab")
-            with TabPane("Team Learning", id="team-learning"):
-                yield TeamLearningTab(id="team-learning-tab")
-            with TabPane("Marketplace", id="marketplace"):
-                yield MarketplaceTab(id="marketplace-tab")
-            with TabPane("Predictive Quality", id="predictive-quality"):
-                yield PredictiveQualityTab(id="predictive-quality-tab")
-            with TabPane("Multi-Agent", id="multi-agent"):
-                yield MultiAgentTab(id="multi-agent-tab")
+        context = TabContext(view=self.view, bot_name=self.config.bot.name)
+        with TabbedContent(initial=TABS[0].id, id="tabs"):
+            for index, spec in enumerate(TABS):
+                with TabPane(spec.title, id=spec.id):
+                    widget = spec.factory(context)
+                    widget.id = spec.widget_id
+                    self.tab_widgets[spec.id] = widget
+                    yield widget if index == 0 else Lazy(widget)  # hidden tabs mount after the first frame
         yield Footer()
+
+    def tab_widget(self, tab_id: str) -> Widget:
+        """The widget of a registry tab (built at compose; hidden tabs are mounted just after the first frame)."""
+        return self.tab_widgets[tab_id]
 
     @property
     def chat(self) -> ChatTab:
@@ -132,22 +144,39 @@ class HoloLoomApp(App[None]):
 
     def room(self, room_id: str) -> LocalRoom:
         """The simulated room with this id (created on first use)."""
+        from hololoom_core.transport.local import LocalRoom
+
         if room_id not in self.rooms:
             self.rooms[room_id] = LocalRoom(self.engine, room_id=room_id)
         return self.rooms[room_id]
 
     def on_mount(self) -> None:
-        """Fill the status bar and the chat from the store, then start the engine."""
-        config = self.engine.config
+        """Route bridge messages to the widgets that show them; bind a given engine now, else build one."""
         bar = self.status_bar
-        bar.mode = config.mode
-        bar.provider = self.engine.provider.name
-        bar.data_path = display_path(config.database_path)
-        bar.stats = self.engine.stats.as_dict()
-        self.chat.room_id = DEFAULT_ROOM
-        self._show_room(DEFAULT_ROOM)
+        bar.mode = self.config.mode
+        bar.data_path = display_path(self.config.database_path)
+        self.bridge.listen(bar, StatsUpdated, StatusUpdated)
+        self.bridge.listen(self.query_one(MemoryPanel), InsightsDetected, MemoryUpdated)
+        self.bridge.listen(self, EngineErrors)
+        for spec in TABS:
+            self.bridge.listen(self.tab_widget(spec.id), *spec.refresh_on)
+        if self._engine is not None:
+            self.bind_engine(self._engine)
+        else:
+            bar.activity = "starting the engine…"
+            self.call_after_refresh(self.start_engine)
+
+    def bind_engine(self, engine: Engine) -> None:
+        """Show the engine's state, start its worker (and Matrix when configured) and any start-up scenario."""
+        self._engine = engine
+        self.view.bind(engine)
+        bar = self.status_bar
+        bar.activity = ""
+        bar.provider = engine.provider.name
+        bar.stats = engine.stats.as_dict()
+        self._show_room(self.chat.room_id)
         self.start_engine()
-        if config.matrix.configured:
+        if self.config.matrix.configured:
             bar.matrix = {"state": "connecting"}
             self.start_matrix()
         if self.initial_scenario is not None:
@@ -157,19 +186,35 @@ class HoloLoomApp(App[None]):
 
     @work(group="engine", exit_on_error=False, name="engine")
     async def start_engine(self) -> None:
-        """Start the engine and pump its events to the UI until the app exits."""
+        """Build the engine if there is none yet, start it and pump its events to the UI until the app exits."""
+        if self._engine is None:
+            from hololoom_core.store import StoreError
+
+            await asyncio.sleep(0)  # let the first frame reach the terminal
+            try:
+                engine = self.engine_factory()  # type: ignore[misc]
+            except StoreError as exc:
+                self.startup_error = f"store error: {exc}"
+                self.exit(return_code=1)
+                return
+            self.bind_engine(engine)  # starts this worker again, now with an engine
+            return
         await self.engine.start(long_running=True)
-        if self.bridge is not None:
-            self.bridge.close()
-        self.bridge = EngineBridge(self.engine.bus, self)
+        self.bridge.connect(self.engine.bus)
         await self.bridge.run()
+
+    def matrix_bot(self) -> MatrixBot | None:
+        """The running Matrix bot, if the engine has one (its module loads with the engine, not at app import)."""
+        from hololoom_core.transport.matrix.capability import MatrixBot
+
+        return self.engine.find_capability(MatrixBot)
 
     @work(group="matrix", exit_on_error=False, name="matrix")
     async def start_matrix(self) -> None:
         """Run the Matrix bot on the app's loop until the app exits (errors restart it with backoff)."""
         from hololoom_core.transport.matrix.transport import MatrixTransport
 
-        transport = self.engine.find_capability(MatrixBot) or MatrixTransport(self.engine)
+        transport = self.matrix_bot() or MatrixTransport(self.engine)
         await transport.run()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -187,62 +232,23 @@ class HoloLoomApp(App[None]):
             self.matrix_restarts += 1
             self.set_timer(min(60.0, 2.0 * 2 ** min(self.matrix_restarts, 5)), self.start_matrix)
 
-    # -- engine updates --------------------------------------------------------------------------
+    # -- engine messages the app itself handles ------------------------------------------------------
 
-    @on(EngineUpdate)
-    def _engine_update(self, update: EngineUpdate) -> None:
-        overview_dirty = False
-        for event in update.events:
-            if isinstance(event, MessageStored):
-                self.chat.add_message(event.message)
-            elif isinstance(event, StatsChanged):
-                self.status_bar.stats = event.stats
-            elif isinstance(event, StatusChanged) and event.part == "llm":
-                self.status_bar.provider_state = event.state
-            elif isinstance(event, StatusChanged) and event.part == "matrix":
-                self.status_bar.matrix = {"state": event.state, "detail": event.detail, **event.extra}
-            elif isinstance(event, EngineError):
-                self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6)
-            elif isinstance(event, AnswerDelta):
-                self.chat.stream_delta(event.room_id, event.message_id, event.text)
-            if isinstance(event, (AnswerReady, FeedbackRecorded, ExperimentChanged)):
-                overview_dirty = True
-        if any(isinstance(e, (MessageStored, StatusChanged)) for e in update.events):
-            self.chat.set_rooms(self.engine.messages.rooms())
-        if any(isinstance(e, (InsightDetected, MemoryChanged)) for e in update.events):
-            self._refresh_memory()
-        if overview_dirty:
-            self._refresh_active_overview()
-
-    def _refresh_active_overview(self) -> None:
-        active = self.query_one(TabbedContent).active
-        if active == "chat":
-            return
-        tab = self.query_one(f"#{active}-tab", OverviewTab)
-        tab.overview = build_overview(self.engine)
+    @on(EngineErrors)
+    def _engine_errors(self, message: EngineErrors) -> None:
+        for event in message.events:
+            self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.query_one(TabbedContent).active == "chat":
             self.chat.focus_composer()
-        self._refresh_active_overview()
 
     # -- chat ------------------------------------------------------------------------------------
 
     def _show_room(self, room_id: str) -> None:
-        self.chat.room_id = room_id
-        self.chat.set_rooms(self.engine.messages.rooms())
-        self.chat.show_history(self.engine.messages.recent(room_id, limit=200))
+        self.chat.show_room(room_id)
         self._sync_speaker()
-        self._refresh_memory()
-
-    def _refresh_memory(self) -> None:
-        """Show the current room's decisions, open action items and open questions in the memory panel."""
-        from hololoom_core.memory.service import MemoryService  # loaded with the engine, not at app import
-
-        memory = self.engine.find_capability(MemoryService)
-        if memory is not None:
-            self.query_one(MemoryPanel).digest = memory.room_digest(self.chat.room_id)
 
     def _sync_speaker(self) -> None:
         room = self.room(self.chat.room_id)
@@ -255,7 +261,9 @@ class HoloLoomApp(App[None]):
 
     def room_choices(self) -> list[tuple[str, str]]:
         """Every room the Chat tab can show: (room id, name), the simulated ones and Matrix ones."""
-        rooms = self.engine.messages.rooms()
+        from hololoom_core.transport.local import DEFAULT_ROOM
+
+        rooms = self.view.rooms()
         choices = [(room["room_id"], str(room.get("name") or room["room_id"])) for room in rooms]
         for always in (self.chat.room_id, DEFAULT_ROOM):
             if always not in [room_id for room_id, _ in choices]:
@@ -271,7 +279,7 @@ class HoloLoomApp(App[None]):
 
     @on(ChatTab.Send)
     def _send(self, event: ChatTab.Send) -> None:
-        matrix = self.engine.find_capability(MatrixBot)
+        matrix = self.matrix_bot()
         if matrix is not None and matrix.state.room(event.room_id) is not None:
             self.send_matrix(event.room_id, event.text)
             return
@@ -281,7 +289,10 @@ class HoloLoomApp(App[None]):
     async def send_matrix(self, room_id: str, text: str) -> None:
         """Say something in a Matrix room as the bot; it is stored, then sent by the transport's outbox."""
         try:
-            await self.engine.capability(MatrixBot).send_as_bot(room_id, text)
+            matrix = self.matrix_bot()
+            if matrix is None:
+                raise ValueError("the Matrix bot is not running")
+            await matrix.send_as_bot(room_id, text)
         except ValueError as exc:
             self.notify(str(exc), title="Matrix", severity="warning", timeout=6)
 
@@ -298,6 +309,8 @@ class HoloLoomApp(App[None]):
 
     def run_scenario(self, scenario: Scenario) -> None:
         """Switch to the scenario's room and replay it live."""
+        from hololoom_core.transport.local import SimulatedUser
+
         room = self.room(scenario.room)
         for speaker in scenario.speakers:
             if speaker.id not in [user.id for user in room.users]:
@@ -309,6 +322,8 @@ class HoloLoomApp(App[None]):
     @work(group="scenario", exclusive=True, exit_on_error=False, name="scenario")
     async def replay(self, scenario: Scenario) -> None:
         """Replay the scenario, showing progress in the status bar."""
+        from hololoom_core.transport.scenarios import play_scenario
+
         bar = self.status_bar
 
         def progress(index: int, total: int, *_: Any) -> None:
@@ -324,6 +339,8 @@ class HoloLoomApp(App[None]):
 
     def start_scenario_by_name(self, name: str) -> None:
         """Load and replay a scenario; a bad one is reported, not raised."""
+        from hololoom_core.transport.scenarios import ScenarioError, load_scenario
+
         try:
             scenario = load_scenario(name)
         except ScenarioError as exc:
@@ -355,6 +372,8 @@ class HoloLoomApp(App[None]):
 
     def action_pick_scenario(self) -> None:
         """Choose a scenario to replay."""
+        from hololoom_core.transport.scenarios import shipped_scenarios
+        from hololoom_tui.screens.scenario_picker import ScenarioPicker
 
         def chosen(name: str | None) -> None:
             if name:
@@ -364,13 +383,20 @@ class HoloLoomApp(App[None]):
 
     def action_show_dashboard(self) -> None:
         """Open the dashboard (host and bot figures, open incidents, approvals)."""
-        self.push_screen(DashboardScreen(self.engine))
+        from hololoom_tui.screens.dashboard import DashboardScreen
+
+        self.push_screen(DashboardScreen(self.view, self.bridge))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Command-palette entries: tabs, speakers, scenarios, plus Textual's own."""
+        from hololoom_core.transport.scenarios import shipped_scenarios
+
         yield from super().get_system_commands(screen)
-        for tab_id, title in TABS:
-            yield SystemCommand(f"Show {title}", f"Switch to the {title} tab", lambda t=tab_id: self.action_show_tab(t))
+        for spec in TABS:
+            yield SystemCommand(f"Show {spec.title}", f"Switch to the {spec.title} tab ({spec.key})",
+                                lambda t=spec.id: self.action_show_tab(t))
+        if not self.engine_bound:
+            return
         for user in self.room(self.chat.room_id).users:
             yield SystemCommand(
                 f"Speak as {user.display_name}", f"Type in Chat as {user.id}", lambda u=user.id: self.set_speaker(u)
@@ -385,14 +411,15 @@ class HoloLoomApp(App[None]):
 
     async def on_unmount(self) -> None:
         """Stop the Matrix bot (unfinished work resumes next start), stop the bridge and close the engine."""
-        matrix = self.engine.find_capability(MatrixBot)
+        self.bridge.close()
+        if self._engine is None:
+            return
+        matrix = self.matrix_bot()
         if matrix is not None:
             matrix.stop()
             for worker in [w for w in self.workers if w.group == "matrix"]:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(worker.wait(), 10)
-        if self.bridge is not None:
-            self.bridge.close()
         await self.engine.close()
 
 
@@ -403,5 +430,17 @@ def make_app(
     scenario: Scenario | None = None,
     clock: Clock | None = None,
 ) -> HoloLoomApp:
-    """Build the app for the CLI and for tests: a real engine on the configured data dir unless one is given."""
-    return HoloLoomApp(engine or Engine(config, clock=clock), scenario=scenario)
+    """Build the app for the CLI and for tests.
+
+    With an engine (tests, snapshots) the app binds it at mount; without one, the app builds a real engine
+    on the configured data dir in its engine worker, after the first frame.
+    """
+    if engine is not None:
+        return HoloLoomApp(config, engine=engine, scenario=scenario)
+
+    def build_engine() -> Engine:
+        from hololoom_core.engine import Engine
+
+        return Engine(config, clock=clock)
+
+    return HoloLoomApp(config, engine_factory=build_engine, scenario=scenario)

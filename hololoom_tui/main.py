@@ -8,13 +8,26 @@ from collections.abc import Sequence
 
 from hololoom_core import __version__
 from hololoom_core.config import ConfigError, load_config
-from hololoom_core.store import StoreError
-from hololoom_core.transport.scenarios import ScenarioError, load_scenario, shipped_scenarios
+
+SCENARIO_HELP = "replay a scenario live at start: one of {names}, or a YAML file"
+
+
+class _Parser(argparse.ArgumentParser):
+    """The argument parser; the shipped scenario names are read only when help is printed."""
+
+    def format_help(self) -> str:
+        """The help text, with the shipped scenarios listed under --scenario."""
+        from hololoom_core.transport.scenarios import shipped_scenarios
+
+        for action in self._actions:
+            if action.dest == "scenario":
+                action.help = SCENARIO_HELP.format(names=", ".join(shipped_scenarios()))
+        return super().format_help()
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The `hololoom-tui` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hololoom-tui",
         description="HoloLoom ChatOps in the terminal: Chat plus five tabs of live engine state. "
         "With no configuration it runs offline: a simulated room, the offline answer engine and a local SQLite file.",
@@ -23,16 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hololoom-tui {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (default: HOLOLOOM_CONFIG or none)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the SQLite file lives")
-    parser.add_argument(
-        "--scenario",
-        metavar="NAME|PATH",
-        help=f"replay a scenario live at start: one of {', '.join(shipped_scenarios())}, or a YAML file",
-    )
+    parser.add_argument("--scenario", metavar="NAME|PATH", help=SCENARIO_HELP.format(names="the shipped ones"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app; configuration and scenario problems print one line and exit 2."""
+    """Run the app; configuration and scenario problems print one line and exit 2, store problems exit 1."""
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, data_dir=args.data_dir)
@@ -41,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     scenario = None
     if args.scenario:
+        from hololoom_core.transport.scenarios import ScenarioError, load_scenario
+
         try:
             scenario = load_scenario(args.scenario)
         except ScenarioError as exc:
@@ -48,12 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     from hololoom_tui.app import make_app
 
-    try:
-        app = make_app(config, scenario=scenario)
-    except StoreError as exc:
-        print(f"hololoom-tui: store error: {exc}", file=sys.stderr)
-        return 1
+    app = make_app(config, scenario=scenario)  # the engine is built in the app, after its first frame
     app.run()
+    if app.startup_error:
+        print(f"hololoom-tui: {app.startup_error}", file=sys.stderr)
+        return 1
     return int(app.return_code or 0)
 
 

@@ -18,7 +18,8 @@ from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
 from hololoom_core.transport.local import LocalRoom
 from hololoom_core.transport.scenarios import load_scenario, play_scenario
-from hololoom_tui.app import TABS, make_app
+from hololoom_tui.app import make_app
+from hololoom_tui.tabs.registry import TABS
 
 HERE = Path(__file__).parent
 SIZE = (130, 42)
@@ -61,10 +62,11 @@ async def capture(data_dir: Path) -> list[Path]:
             await pilot.pause(0.05)
             if app.status_bar.stats.get("answers"):
                 break
-        for tab_id, _title in TABS:
-            app.action_show_tab(tab_id)
+        for spec in TABS:
+            app.action_show_tab(spec.id)
             await pilot.pause(0.3)
-            path = HERE / f"{tab_id}.svg"
+            await pilot.wait_for_scheduled_animations()  # the tab underline has finished moving
+            path = HERE / f"{spec.id}.svg"
             app.save_screenshot(filename=path.name, path=str(HERE))
             written.append(path)
     return written

@@ -265,11 +265,35 @@ def default_spec() -> UltrapromptSpec:
 
 
 def load_spec(override_path: str | Path | None = None) -> UltrapromptSpec:
-    """The shipped spec, with the override file (if any) merged over it."""
+    """The shipped spec, with the override file (if any) merged over it.
+
+    Merged specs are cached by the override's path, mtime and size: config validation and every engine
+    of a process share one parse until the file changes. Specs are read-only once built.
+    """
     base = default_spec()
     if override_path is None:
         return base
     path = Path(override_path).expanduser()
+    try:
+        status = path.stat()
+        stamp: tuple[int, int] | None = (status.st_mtime_ns, status.st_size)
+    except OSError:
+        stamp = None  # unreadable: `_read` reports it
+    key = str(path.resolve())
+    cached = _MERGED_SPECS.get(key)
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    spec = _load_override(base, path)
+    if stamp is not None:
+        _MERGED_SPECS[key] = (stamp, spec)
+    return spec
+
+
+_MERGED_SPECS: dict[str, tuple[tuple[int, int], UltrapromptSpec]] = {}
+
+
+def _load_override(base: UltrapromptSpec, path: Path) -> UltrapromptSpec:
+    """Read the override file and merge it over the shipped spec."""
     data, _document = _read(path)
     if data is None:
         return base

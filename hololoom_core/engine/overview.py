@@ -50,6 +50,7 @@ class EngineOverview:
     high_quality_answers: int
     runbooks: int
     extra: dict[str, Any] = field(default_factory=dict)
+    workflows: int = 0  # workflow definitions installed (shipped and the user's), 0 when workflows are off
 
 
 def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) -> EngineOverview:
@@ -82,6 +83,7 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
     up = int(store.scalar("SELECT count(*) FROM feedback WHERE value > 0") or 0)
     down = int(store.scalar("SELECT count(*) FROM feedback WHERE value < 0") or 0)
     good = int(store.scalar("SELECT count(*) FROM interactions WHERE quality >= ?", (high_quality,)) or 0)
+    extra = overview_extras(engine)
     return EngineOverview(
         stats=engine.stats.as_dict(),
         agents=agents,
@@ -91,5 +93,12 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
         feedback_down=down,
         high_quality_answers=good,
         runbooks=len(engine.runbooks),
-        extra=overview_extras(engine),
+        extra=extra,
+        workflows=installed_workflows(extra),
     )
+
+
+def installed_workflows(extra: dict[str, Any]) -> int:
+    """How many workflow definitions are installed, from the workflows panel (0 when workflows are off)."""
+    panel = extra.get("workflows")
+    return int(panel.get("installed", 0)) if isinstance(panel, dict) else 0

@@ -87,6 +87,20 @@ def load_runbook(path: Path, text: str | None = None) -> Runbook:
     )
 
 
+def _runbook_files(directory: Path | None) -> list[Path]:
+    """The runbook files of a directory (or of the package), sorted by name."""
+    if directory is None:
+        base = Path(str(resources.files("hololoom_core.llm") / "runbooks"))
+        return sorted(base.glob("*.yaml"))
+    return sorted(Path(directory).glob("*.yaml"))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """(mtime in ns, size) of a file: what the library cache compares."""
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
 class RunbookLibrary:
     """All runbooks, indexed for BM25 search with a boost for the runbook's own keywords."""
 
@@ -118,12 +132,20 @@ class RunbookLibrary:
 
     @classmethod
     def from_directory(cls, directory: Path | None = None) -> RunbookLibrary:
-        """Load every `*.yaml` runbook from a directory (default: the ones shipped in the package)."""
-        if directory is None:
-            base = resources.files("hololoom_core.llm") / "runbooks"
-            files = sorted((entry for entry in base.iterdir() if entry.name.endswith(".yaml")), key=lambda e: e.name)
-            return cls([load_runbook(Path(str(entry)), entry.read_text(encoding="utf-8")) for entry in files])
-        return cls([load_runbook(path) for path in sorted(Path(directory).glob("*.yaml"))])
+        """Every `*.yaml` runbook in a directory (default: the ones shipped in the package).
+
+        Libraries are cached by directory and by each file's name, mtime and size, so every engine of a
+        process shares one parsed library until a file changes. Libraries are read-only once built.
+        """
+        files = _runbook_files(directory)
+        key = str(Path(directory).resolve()) if directory is not None else "<shipped>"
+        signature = tuple((str(path), *_stamp(path)) for path in files)
+        cached = _LIBRARIES.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        library = cls([load_runbook(path) for path in files])
+        _LIBRARIES[key] = (signature, library)
+        return library
 
     def get(self, runbook_id: str) -> Runbook | None:
         """The runbook with this id, if any."""
@@ -191,3 +213,6 @@ def _strip_names(question: str) -> str:
     for start, end in reversed(spans):
         question = question[:start] + " " + question[end:]
     return question
+
+
+_LIBRARIES: dict[str, tuple[tuple[tuple[str, int, int], ...], RunbookLibrary]] = {}

@@ -14,13 +14,17 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
+from hololoom_core.lazyimport import lazy_module
 from hololoom_core.models import StoredMessage
 from hololoom_core.store.db import Store
 from hololoom_core.text.entities import Entity
+
+if TYPE_CHECKING:
+    import networkx as nx
+else:
+    nx = lazy_module("networkx")  # loaded when the graph view is first built
 
 # Relations that make a node "mentioned" by a message; a node none of these point at any more is removed.
 MESSAGE_RELATIONS = ("authored_by", "in_room", "in_thread", "mentions")

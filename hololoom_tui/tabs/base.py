@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from hololoom_core.engine.overview import EngineOverview
+from hololoom_tui.bridge import EngineMessage
+from hololoom_tui.engine_view import EngineView
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.overview import EngineOverview
 
 
 class OverviewTab(VerticalScroll):
-    """A tab that renders `overview` (set by the app) in `render_overview`."""
+    """A tab that renders the engine overview in `render_overview`, refreshed by the bridge messages it listens to.
+
+    While the tab is hidden, messages only mark it stale; it reads the overview again when it is shown.
+    """
 
     TITLE = ""
     NOTE = ""
 
     overview: reactive[EngineOverview | None] = reactive(None, always_update=True)
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, view: EngineView, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.view = view
+        self.stale = True
 
     def compose(self) -> ComposeResult:
         """Title, body, then the note on what will appear here."""
@@ -32,6 +42,24 @@ class OverviewTab(VerticalScroll):
     def compose_body(self) -> ComposeResult:
         """The tab's own widgets."""
         yield from ()
+
+    def refresh_overview(self) -> None:
+        """Read the overview now (nothing before the engine is bound)."""
+        overview = self.view.overview()
+        if overview is not None:
+            self.stale = False
+            self.overview = overview
+
+    def on_show(self) -> None:
+        """Catch up when the tab is shown."""
+        if self.stale:
+            self.refresh_overview()
+
+    @on(EngineMessage)
+    def _engine_changed(self, message: EngineMessage) -> None:
+        self.stale = True
+        if self.is_mounted and self.display and self.parent is not None and self.parent.display:
+            self.refresh_overview()
 
     def watch_overview(self, overview: EngineOverview | None) -> None:
         if overview is not None and self.is_mounted:

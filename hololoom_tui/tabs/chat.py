@@ -14,7 +14,8 @@ from textual.reactive import reactive
 from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from hololoom_core.models import StoredMessage
-from hololoom_core.transport.local import DEFAULT_ROOM
+from hololoom_tui.bridge import AnswerDeltas, MessagesStored, StatusUpdated
+from hololoom_tui.engine_view import EngineView
 from hololoom_tui.widgets.answer_stream import StreamingAnswer
 from hololoom_tui.widgets.chat_entries import entry_for
 from hololoom_tui.widgets.memory_panel import MemoryPanel
@@ -53,8 +54,9 @@ class ChatTab(Vertical):
 
         room_id: str
 
-    def __init__(self, bot_name: str, **kwargs: Any) -> None:
+    def __init__(self, view: EngineView, bot_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.view = view
         self.bot_name = bot_name
         self._rooms: list[str] = []
         self._names: dict[str, str] = {}
@@ -72,12 +74,15 @@ class ChatTab(Vertical):
                 with Horizontal(id="composer"):
                     yield Label("", id="speaker-label")
                     yield Input(id="chat-input")
-            yield MemoryPanel(id="memory-panel")
+            yield MemoryPanel(self.view, id="memory-panel")
 
     def on_mount(self) -> None:
         """Show the initial labels and put the cursor in the composer."""
         self._refresh_composer()
         self.focus_composer()
+        if not self.view.ready:
+            self.query_one("#messages", VerticalScroll).mount(
+                Static("[dim]Starting the engine…[/dim]", classes="empty-hint"))
 
     def focus_composer(self) -> None:
         """Move the keyboard focus to the message input."""
@@ -120,8 +125,32 @@ class ChatTab(Vertical):
 
     # -- rooms and messages ----------------------------------------------------------------------
 
+    def show_room(self, room_id: str) -> None:
+        """Show this room: the room list, its newest messages and its memory."""
+        self.room_id = room_id
+        self.set_rooms(self.view.rooms())
+        self.show_history(self.view.recent(room_id, limit=MAX_ENTRIES))
+        self.query_one(MemoryPanel).room_id = room_id
+
+    @on(MessagesStored)
+    def _messages_stored(self, message: MessagesStored) -> None:
+        for event in message.events:
+            self.add_message(event.message)
+        self.set_rooms(self.view.rooms())
+
+    @on(AnswerDeltas)
+    def _answer_deltas(self, message: AnswerDeltas) -> None:
+        for event in message.events:
+            self.stream_delta(event.room_id, event.message_id, event.text)
+
+    @on(StatusUpdated)
+    def _status_updated(self, message: StatusUpdated) -> None:
+        self.set_rooms(self.view.rooms())  # a transport that connects brings its rooms
+
     def set_rooms(self, rooms: list[dict[str, Any]]) -> None:
         """Show the known rooms (the current one is always listed)."""
+        from hololoom_core.transport.local import DEFAULT_ROOM  # with the engine, after the first frame
+
         room_ids = [room["room_id"] for room in rooms]
         for always in (self.room_id, DEFAULT_ROOM):
             if always not in room_ids:
@@ -149,7 +178,7 @@ class ChatTab(Vertical):
             view.mount(Static(self._empty_hint(), classes="empty-hint"))
             return
         view.mount_all([entry_for(message) for message in messages[-MAX_ENTRIES:]])
-        view.scroll_end(animate=False)
+        view.anchor()  # stay at the bottom while the entries render (Markdown grows after mounting), until the reader scrolls
 
     def _empty_hint(self) -> str:
         return (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from hololoom_core.engine.overview import EngineOverview
 from hololoom_tui.tabs.base import OverviewTab
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.overview import EngineOverview
 
 
 class MarketplaceTab(OverviewTab):
@@ -19,7 +23,6 @@ class MarketplaceTab(OverviewTab):
         yield Static("", id="mp-installed")
 
     def render_overview(self, overview: EngineOverview) -> None:
-        workflows = overview.extra.get("workflows", 0)
         self.query_one("#mp-installed", Static).update(
-            f"Runbooks: {overview.runbooks} (shipped)   Workflows: {workflows}"
+            f"Runbooks: {overview.runbooks} (shipped)   Workflows: {overview.workflows}"
         )

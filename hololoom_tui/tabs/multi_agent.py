@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
-from hololoom_core.engine.overview import EngineOverview
 from hololoom_tui.format import latency_text, quality_text
 from hololoom_tui.tabs.base import OverviewTab
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.overview import EngineOverview
 
 
 class MultiAgentTab(OverviewTab):

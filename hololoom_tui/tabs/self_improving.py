@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from hololoom_core.engine.overview import EngineOverview
 from hololoom_tui.format import bar
 from hololoom_tui.tabs.base import OverviewTab
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.overview import EngineOverview
 
 CHART_WIDTH = 40
 
@@ -45,7 +47,7 @@ def run_table(run: Any, *, figures: bool = True) -> Table:
     status = run.status + (f" → {run.winner}" if run.winner else "")
     title = f"[b]{run.name}[/b] — {status} · {run.pulls} answer(s)" if figures else "Posterior means, 95% intervals"
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
-    columns = [("variant", "left")]
+    columns: list[tuple[str, JustifyMethod]] = [("variant", "left")]
     if figures:
         columns += [("pulls", "right"), ("judge", "right"), ("reward", "right")]
     columns += [("posterior (95% interval)", "left")]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from hololoom_core.engine.overview import EngineOverview
 from hololoom_tui.tabs.base import OverviewTab
+
+if TYPE_CHECKING:
+    from hololoom_core.engine.overview import EngineOverview
 
 
 class TeamLearningTab(OverviewTab):

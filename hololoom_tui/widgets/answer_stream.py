@@ -8,6 +8,7 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
 
 
 class StreamingAnswer(Vertical):
@@ -19,7 +20,7 @@ class StreamingAnswer(Vertical):
         self.question_message_id = question_message_id
         self.received = ""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stream = None
+        self._stream: MarkdownStream | None = None
 
     def compose(self) -> ComposeResult:
         """Header and the Markdown body being streamed."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from hololoom_core.memory.items import Item
-from hololoom_core.memory.service import RoomDigest
+from hololoom_tui.bridge import InsightsDetected, MemoryUpdated
+from hololoom_tui.engine_view import EngineView
+
+if TYPE_CHECKING:
+    from hololoom_core.memory.items import Item
+    from hololoom_core.memory.service import RoomDigest
 
 _WIDTH = 60
 
@@ -41,12 +46,31 @@ def question_line(item: Item) -> str:
 
 
 class MemoryPanel(VerticalScroll):
-    """What the room has decided, who owes what, and what is still unanswered; updated live."""
+    """What the room has decided, who owes what, and what is still unanswered; updated live.
+
+    It shows the room in `room_id`, read through the engine view, and reads it again when the bridge
+    says insights were detected or the memory changed.
+    """
 
     digest: reactive[RoomDigest | None] = reactive(None, always_update=True)
+    room_id: reactive[str] = reactive("")
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, view: EngineView, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.view = view
+
+    def watch_room_id(self) -> None:
+        self.refresh_digest()
+
+    def refresh_digest(self) -> None:
+        """Read the shown room's digest now."""
+        if self.view.ready and self.room_id:
+            self.digest = self.view.room_digest(self.room_id)
+
+    @on(InsightsDetected)
+    @on(MemoryUpdated)
+    def _memory_changed(self) -> None:
+        self.refresh_digest()
 
     def compose(self) -> ComposeResult:
         """A title and three sections."""
@@ -64,6 +88,9 @@ class MemoryPanel(VerticalScroll):
             self._show_digest(digest)
 
     def _show_digest(self, digest: RoomDigest | None) -> None:
+        if digest is None and not self.view.ready:
+            self.query_one("#memory-decisions", Static).update("[dim]starting…[/dim]")
+            return
         if digest is None:
             self.query_one("#memory-decisions", Static).update("[dim]memory is not available[/dim]")
             self.query_one("#memory-actions", Static).update("")

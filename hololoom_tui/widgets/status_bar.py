@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from hololoom_tui.bridge import StatsUpdated, StatusUpdated
 from hololoom_tui.format import clock_time, latency_text, quality_text
 
 
@@ -22,6 +24,18 @@ class StatusBar(Static):
     activity: reactive[str] = reactive("")
     # Matrix connection: state, detail, last_sync_ts, last_error (empty when Matrix is not configured).
     matrix: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+
+    @on(StatsUpdated)
+    def _stats_updated(self, message: StatsUpdated) -> None:
+        self.stats = message.stats
+
+    @on(StatusUpdated)
+    def _status_updated(self, message: StatusUpdated) -> None:
+        for event in message.events:
+            if event.part == "llm":
+                self.provider_state = event.state
+            elif event.part == "matrix":
+                self.matrix = {"state": event.state, "detail": event.detail, **event.extra}
 
     def render(self) -> Text:
         """Compose the line from the reactive fields."""

@@ -27,7 +27,6 @@ async def test_chat_tab_with_a_matrix_room(
     try:
         await alice.sync_once(0)
         async with app.run_test(size=(120, 40)) as pilot:
-            assert any(w.name == "matrix" and w.group == "matrix" for w in app.workers)
 
             async def until(predicate: Callable[[], bool], what: str, tries: int = 300) -> None:
                 for _ in range(tries):
@@ -36,6 +35,9 @@ async def test_chat_tab_with_a_matrix_room(
                     await alice.sync_once(50)
                     await pilot.pause(0.02)
                 raise AssertionError(f"timed out waiting for {what}")
+
+            await until(lambda: app.engine_bound, "the engine (built after the first frame)")
+            assert any(w.name == "matrix" and w.group == "matrix" for w in app.workers)
 
             await until(lambda: app.status_bar.matrix.get("state") == "connected", "the connected state")
             room_id = await alice.create_room([bot_user.user_id], name="war-room")

@@ -220,7 +220,7 @@ async def ivf_engine(engine_factory: Callable[..., Engine], monkeypatch: pytest.
         for index, (room, text) in enumerate(filler_texts(count)):
             engine.messages.insert(ChatMessage(room_id=room, sender=f"user{index % 7}", body=text,
                                                ts=1_700_100_000 + index), text)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     assert await memory.prepare() == "fast"
     await memory.embed_backlog()
     assert memory.index("fast").wait_ready(30)
@@ -242,7 +242,7 @@ async def test_ivf_index_agrees_with_the_exhaustive_scan(engine_factory: Callabl
     import numpy as np
 
     engine, _ = await ivf_engine(engine_factory, monkeypatch)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     index, embed = memory.search_engine.vectors("fast")
     assert index.ann is not None and index.ann.count == len(index)
     recalls = []
@@ -270,7 +270,7 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
     from hololoom_core.memory import vectors
 
     engine, ids = await ivf_engine(engine_factory, monkeypatch)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     index, embed = memory.search_engine.vectors("fast")
     query = embed(["restart the kafka replica after the deploy"])[0]
     for scan_max in (100_000, 100):  # a filtered subset scan, then the IVF index with a filter bitmap
@@ -298,7 +298,7 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
     await engine.close()
 
     restarted = engine_factory("fast")  # the IVF index is rebuilt from the vectors kept in SQLite
-    memory = restarted.extensions["memory"]
+    memory = restarted.capability(MemoryService)
     await memory.prepare()
     index, embed = memory.search_engine.vectors("fast")
     assert index.wait_ready(30) and top_id not in index.position
@@ -321,7 +321,7 @@ async def test_common_terms_rank_the_newest_matches_of_all_of_them(engine: Engin
                     else f"replica lag report {index}")
             engine.messages.insert(ChatMessage(room_id=room, sender="alice", body=body, ts=1_700_000_000 + index),
                                    body)
-    memory = engine.extensions["memory"]
+    memory = engine.capability(MemoryService)
     searcher = memory.search_engine
     found = searcher.bm25("restart replica", search.RecallFilters(), 8)
     messages = searcher.fetch([message_id for message_id, _ in found])

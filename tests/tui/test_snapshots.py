@@ -16,7 +16,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent
 
 from hololoom_core.transport.local import LocalRoom
-from hololoom_tui.app import TABS, HoloLoomApp
+from hololoom_tui.app import HoloLoomApp
+from hololoom_tui.tabs.registry import TABS, TabSpec
 from tests.tui.helpers import build_app, wait_for
 
 SNAPSHOT_DATA = Path("/tmp/hololoom-snapshot-data")  # fixed: the status bar shows the data path
@@ -42,9 +43,10 @@ def seeded_app() -> HoloLoomApp:
     return app
 
 
-@pytest.mark.parametrize(("tab_id", "title"), TABS)
-def test_tab_snapshot(snap_compare: Any, tab_id: str, title: str) -> None:
+@pytest.mark.parametrize("spec", TABS, ids=[f"{spec.id}-{spec.title}" for spec in TABS])
+def test_tab_snapshot(snap_compare: Any, spec: TabSpec) -> None:
     app = seeded_app()
+    tab_id = spec.id
 
     async def show_tab(pilot: Pilot[None]) -> None:
         for field in app.query(Input):

@@ -79,6 +79,7 @@ def install_workflows(engine: Engine) -> None:
     engine.provide(service)
     engine.provide(service, as_type=PendingApprovals)  # the dashboard's approvals list
     engine.provide(service, as_type=WorkflowStarter)  # YAML aliases that start workflows
+    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(library)}
     engine.bus.subscribe(service.triggers.on_event)
     engine.startup_hooks.append(service.start)
     engine.shutdown_hooks.append(service.close)

@@ -1,0 +1,62 @@
+"""What the tabs may read from the engine, handed to them at construction (they never reach for the engine).
+
+The app builds the view before the engine exists (the engine is built after the first frame) and binds
+the engine to it later; until then every read answers "nothing yet".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hololoom_core.engine import Engine
+    from hololoom_core.engine.overview import EngineOverview
+    from hololoom_core.memory.service import RoomDigest
+    from hololoom_core.models import StoredMessage
+    from hololoom_core.ops.dashboard import Dashboard
+
+
+class EngineView:
+    """Read-only figures and history from the engine, or empty answers while it is starting."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine = engine
+
+    @property
+    def ready(self) -> bool:
+        """True once an engine is bound."""
+        return self.engine is not None
+
+    def bind(self, engine: Engine) -> None:
+        """Read from this engine from now on."""
+        self.engine = engine
+
+    def overview(self, recent: int = 30) -> EngineOverview | None:
+        """The engine overview (counters, agents, recent answers, capability figures), or None before start."""
+        if self.engine is None:
+            return None
+        from hololoom_core.engine.overview import build_overview  # with the engine, after the first frame
+
+        return build_overview(self.engine, recent=recent)
+
+    def dashboard(self) -> Dashboard | None:
+        """The `!status` figures (host, bot, open incidents, approvals), or None when not available."""
+        overview = self.overview(recent=1)
+        return overview.extra.get("dashboard") if overview is not None else None
+
+    def rooms(self) -> list[dict[str, Any]]:
+        """Every room with messages: id, name and transport."""
+        return self.engine.messages.rooms() if self.engine is not None else []
+
+    def recent(self, room_id: str, limit: int = 200) -> list[StoredMessage]:
+        """The newest messages of a room, oldest first."""
+        return self.engine.messages.recent(room_id, limit=limit) if self.engine is not None else []
+
+    def room_digest(self, room_id: str) -> RoomDigest | None:
+        """The room's decisions, open action items and open questions, or None without room memory."""
+        if self.engine is None:
+            return None
+        from hololoom_core.memory.service import MemoryService  # loaded with the engine, not at app import
+
+        memory = self.engine.find_capability(MemoryService)
+        return memory.room_digest(room_id) if memory is not None else None
