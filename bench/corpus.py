@@ -69,7 +69,7 @@ DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "tomorrow", "eod
 def _filler_words(rng: random.Random, size: int = 4000) -> list[str]:
     """Pseudo-words for the long tail, pronounceable and stable for a seed."""
     syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "zen", "pa", "ri", "do", "fe", "gu", "xi", "bo"]
-    words = set()
+    words: set[str] = set()
     while len(words) < size:
         words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
     return sorted(words)

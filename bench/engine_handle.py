@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
@@ -53,11 +54,11 @@ CHATTER = [
 SERVICES = ["checkout-api", "search-api", "orders-api", "payments-worker", "auth-service"]
 
 
-async def run(count: int, synchronous: str, history: int, seed: int, cache: bool) -> None:
+async def run(count: int, synchronous: Literal["full", "normal"], history: int, seed: int, cache: bool) -> None:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as directory:
         config = load_config(None, data_dir=Path(directory), environ={})
-        config.store.synchronous = synchronous  # type: ignore[assignment]
+        config.store.synchronous = synchronous
         config.ops.answer_cache.enabled = cache
         engine = Engine(config)
         await engine.start()

@@ -63,7 +63,7 @@ INSERT = ("INSERT INTO messages(event_id, transport, room_id, thread_id, reply_t
 
 def corpus_rows(corpus: Path) -> list[tuple[object, ...]]:
     """The corpus as message rows (parsing is not timed: the anchors measure SQLite alone)."""
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for number, line in enumerate(corpus.read_text(encoding="utf-8").splitlines()):
         data = json.loads(line)
         rows.append((data.get("event_id") or f"$anchor-{number}", data["room"], data.get("thread"),

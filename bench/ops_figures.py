@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 from hololoom_core.answers.types import AnswerContext, Configuration
 from hololoom_core.config import load_config
@@ -45,7 +46,7 @@ def summary(name: str, samples_ms: list[float]) -> str:
             f"p99 {percentile(samples_ms, 0.99):8.3f} ms  (n={len(samples_ms)})")
 
 
-async def bench(n: int, synchronous: str) -> None:
+async def bench(n: int, synchronous: Literal["full", "normal"]) -> None:
     """Run every measurement and print it."""
     with tempfile.TemporaryDirectory() as directory:
         config = load_config(None, data_dir=Path(directory), environ={})
@@ -93,7 +94,9 @@ async def bench(n: int, synchronous: str) -> None:
             for _ in range(n):
                 started = time.perf_counter()
                 parsed = registry.parse("!incident role INC-1 @bob scribe", "!")
+                assert parsed is not None, "the benchmarked command must parse"
                 spec = registry.get(parsed.name)
+                assert spec is not None, f"no command {parsed.name} registered"
                 engine.access.check("incident role", "bob", "#ops", admin_only=spec.admin_only)
                 parse_only.append((time.perf_counter() - started) * 1000)
             print(summary("command parse + lookup + access check", parse_only))

@@ -23,6 +23,8 @@ from hololoom_core.config import Config
 from hololoom_core.store.db import Migration
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeForm
+
     from hololoom_core.engine.pipeline import Engine
 
 T = TypeVar("T")
@@ -75,32 +77,36 @@ class Capability:
 
 
 class ServiceRegistry:
-    """Services offered by capabilities, stored and fetched by type (a class or a Protocol)."""
+    """Services offered by capabilities, stored and fetched by type (a class or a Protocol).
+
+    Lookups take a `TypeForm` rather than a `type`: a Protocol or an abstract class is a fine key
+    here (nothing is instantiated), but the type checker refuses one where `type[T]` is expected.
+    """
 
     def __init__(self) -> None:
-        self._services: dict[type[Any], Any] = {}
+        self._services: dict[object, Any] = {}
 
-    def provide(self, service: Any, as_type: type[Any] | None = None) -> None:
+    def provide(self, service: Any, as_type: TypeForm[Any] | None = None) -> None:
         """Offer `service` under `as_type` (default: its own class); a later call replaces an earlier one."""
         self._services[as_type or type(service)] = service
 
-    def withdraw(self, as_type: type[Any]) -> Any:
+    def withdraw(self, as_type: TypeForm[Any]) -> Any:
         """Remove and return the service offered under `as_type` (None when there is none)."""
         return self._services.pop(as_type, None)
 
-    def find(self, kind: type[T]) -> T | None:
+    def find(self, kind: TypeForm[T]) -> T | None:
         """The service offered under `kind`, or None."""
         service = self._services.get(kind)
-        return service  # type: ignore[no-any-return]
+        return service
 
-    def get(self, kind: type[T]) -> T:
+    def get(self, kind: TypeForm[T]) -> T:
         """The service offered under `kind`; raises `CapabilityMissing` naming it when none is installed."""
         service = self._services.get(kind)
         if service is None:
-            raise CapabilityMissing(f"no installed capability provides {kind.__name__}")
-        return service  # type: ignore[no-any-return]
+            raise CapabilityMissing(f"no installed capability provides {getattr(kind, '__name__', kind)}")
+        return service
 
-    def __contains__(self, kind: type[Any]) -> bool:
+    def __contains__(self, kind: object) -> bool:
         return kind in self._services
 
 

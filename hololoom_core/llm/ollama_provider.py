@@ -12,7 +12,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import ollama
@@ -115,7 +115,7 @@ class OllamaProvider:
         *,
         model: str | None = None,
         on_delta: DeltaCallback | None = None,
-        format: str | dict[str, Any] | None = None,
+        format: Literal["", "json"] | dict[str, Any] | None = None,
         temperature: float | None = None,
         num_predict: int | None = None,
     ) -> str:

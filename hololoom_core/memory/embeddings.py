@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -133,7 +134,7 @@ class MiniLMEmbedder:
         return _normalise(vectors)
 
 
-EMBEDDERS = {"fast": WordLlamaEmbedder, "fused": MiniLMEmbedder}
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {"fast": WordLlamaEmbedder, "fused": MiniLMEmbedder}
 
 
 def load_embedder(mode: str) -> Embedder:

@@ -170,20 +170,24 @@ class AnswerCache:
         row = store.query_one("SELECT context_hash, result, created_ts FROM answer_cache WHERE key = ?", (key,))
         now = self.engine.clock.now()
         if row is None:
-            return self._miss("new")
+            self._count_miss("new")
+            return None
         if now - row["created_ts"] > self.config.ttl_s:
             self._drop(key)
             self.counters.expired += 1
-            return self._miss("expired")
+            self._count_miss("expired")
+            return None
         if row["context_hash"] != self.context_hash(sources, question):
             self._drop(key)
             self.counters.invalidated += 1
-            return self._miss("context changed")
+            self._count_miss("context changed")
+            return None
         try:
             result = _result_from_json(row["result"])
         except (KeyError, TypeError, ValueError):
             self._drop(key)
-            return self._miss("unreadable")
+            self._count_miss("unreadable")
+            return None
         self.counters.hits += 1
         return result
 
@@ -213,10 +217,9 @@ class AnswerCache:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def _miss(self, reason: str) -> None:
+    def _count_miss(self, reason: str) -> None:
         self.counters.misses += 1
         self.counters.reasons[reason] = self.counters.reasons.get(reason, 0) + 1
-        return None
 
     def _drop(self, key: str) -> None:
         with self.engine.store.transaction() as conn:

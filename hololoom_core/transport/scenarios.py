@@ -106,8 +106,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
                 _line(document, "messages", index, "as") or line,
                 f"message #{index + 1}: speaker '{speaker}' is not declared under speakers ({', '.join(sorted(known))})",
             )
-        text = item.get("text")
-        if not isinstance(text, str) or not text.strip():
+        message_text = item.get("text")
+        if not isinstance(message_text, str) or not message_text.strip():
             raise _fail(source, line, f"message #{index + 1}: 'text' must be a non-empty string")
         delay = item.get("delay", 1.0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= float(delay) <= 300:
@@ -116,7 +116,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
                 f"message #{index + 1}: 'delay' must be a number of seconds between 0 and 300",
             )
         thread = item.get("thread")
-        messages.append(ScenarioMessage(str(speaker), text, float(delay), str(thread) if thread is not None else None))
+        messages.append(ScenarioMessage(str(speaker), message_text, float(delay), str(thread) if thread is not None else None))
     return Scenario(
         name=str(data["name"]),
         title=str(data.get("title", data["name"])),

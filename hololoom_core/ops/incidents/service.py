@@ -6,6 +6,7 @@ Chat commands, the CLI and workflows all go through this one object
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -193,15 +194,15 @@ class IncidentService:
         """Incidents, newest first (`status`: open, resolved or None for all)."""
         return self.db.list(status=status, limit=limit)
 
-    def open_incidents(self, room_id: str | None = None) -> list[Incident]:
+    def open_incidents(self, room_id: str | None = None) -> builtins.list[Incident]:
         """Open incidents, newest first, optionally only one room's."""
         return self.db.list(status="open", room_id=room_id)
 
-    def timeline(self, reference: str) -> list[TimelineEntry]:
+    def timeline(self, reference: str) -> builtins.list[TimelineEntry]:
         """An incident's timeline, oldest first."""
         return self.db.timeline(self.require(reference).id)
 
-    def action_items(self, reference: str) -> list[ActionItem]:
+    def action_items(self, reference: str) -> builtins.list[ActionItem]:
         """An incident's action items, oldest first."""
         return self.db.action_items(self.require(reference).id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from typing import Any
@@ -187,7 +188,7 @@ class IncidentStore:
             )
             return cursor.rowcount > 0
 
-    def threads(self, number: int) -> list[str]:
+    def threads(self, number: int) -> builtins.list[str]:
         """The thread ids linked to an incident."""
         rows = self.store.query("SELECT thread_id FROM incident_threads WHERE incident_id = ? ORDER BY ts", (number,))
         return [row["thread_id"] for row in rows]
@@ -236,7 +237,7 @@ class IncidentStore:
             )
             return True
 
-    def timeline(self, number: int) -> list[TimelineEntry]:
+    def timeline(self, number: int) -> builtins.list[TimelineEntry]:
         """The timeline of one incident, oldest first."""
         rows = self.store.query(
             "SELECT * FROM incident_timeline WHERE incident_id = ? ORDER BY ts, id", (number,)
@@ -276,7 +277,7 @@ class IncidentStore:
             )
             return True
 
-    def action_items(self, number: int) -> list[ActionItem]:
+    def action_items(self, number: int) -> builtins.list[ActionItem]:
         """The action items of one incident, oldest first."""
         rows = self.store.query(
             "SELECT * FROM incident_action_items WHERE incident_id = ? ORDER BY ts, id", (number,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,14 +154,14 @@ class CodeReviewer:
     async def _analyse(
         self, python_files: dict[Path, str], secret_files: dict[Path, str], workdir: Path, report: ReviewReport
     ) -> tuple[list[Finding], list[str]]:
-        jobs = []
-        names = []
+        # Every job yields (findings, extra): bandit's extra is notes, detect-secrets' the secret values.
+        jobs: list[Awaitable[tuple[list[Finding], list[str]]]] = []
+        names: list[str] = []
         if python_files and self.config.bandit:
             jobs.append(run_bandit(python_files, workdir, skip=self.config.bandit_skip, timeout_s=self.config.timeout_s))
             names.append("bandit")
         if python_files and self.config.ruff:
-            jobs.append(run_ruff(python_files, workdir, select=self.config.ruff_select,
-                                 target_version=self.config.ruff_target_version, timeout_s=self.config.timeout_s))
+            jobs.append(self._ruff_job(python_files, workdir))
             names.append("ruff")
         if secret_files and self.config.detect_secrets:
             jobs.append(run_detect_secrets(secret_files))
@@ -175,17 +176,20 @@ class CodeReviewer:
             elif isinstance(result, BaseException):
                 report.notes.append(f"{name} failed ({type(result).__name__}: {result})")
                 report.tools.remove(name)
-            elif name == "bandit":
-                found, notes = result
-                findings.extend(found)
-                report.notes.extend(notes)
-            elif name == "ruff":
-                findings.extend(result)
             else:
-                found, values = result
+                found, extra = result
                 findings.extend(found)
-                secret_values.extend(values)
+                if name == "bandit":
+                    report.notes.extend(extra)
+                elif name == "detect-secrets":
+                    secret_values.extend(extra)
         return findings, secret_values
+
+    async def _ruff_job(self, python_files: dict[Path, str], workdir: Path) -> tuple[list[Finding], list[str]]:
+        """ruff's findings, shaped like the other analysers' results (ruff has no notes)."""
+        found = await run_ruff(python_files, workdir, select=self.config.ruff_select,
+                               target_version=self.config.ruff_target_version, timeout_s=self.config.timeout_s)
+        return found, []
 
     @staticmethod
     def _mask(finding: Finding, secret_values: list[str]) -> Finding:

@@ -116,7 +116,7 @@ class TriggerDispatcher:
 
     def on_incident(self, event_kind: str, data: dict[str, Any]) -> None:
         """Start workflows waiting for an incident event (`declared`, `resolved`...); callable directly too."""
-        incident = data.get("incident") if isinstance(data.get("incident"), dict) else {}
+        incident = nested if isinstance(nested := data.get("incident"), dict) else {}
         merged = {**incident, **{k: v for k, v in data.items() if k != "incident"}}
         room = str(merged.get("room_id") or merged.get("room") or self.service.config.default_room)
         identifier = merged.get("label") or merged.get("incident_id") or merged.get("id")

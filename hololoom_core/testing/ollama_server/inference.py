@@ -239,7 +239,7 @@ class _InferenceEndpoints(_WireState):
         """Render scripted tool calls as Ollama does (``id``, ``function.index``, ``name``, ``arguments``)."""
         rendered = []
         for index, call in enumerate(calls):
-            function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+            function = nested if isinstance(nested := call.get("function"), Mapping) else call
             name = str(function.get("name", ""))
             arguments = dict(function.get("arguments") or {})
             seed = f"{self._call_count}:{index}:{name}".encode()

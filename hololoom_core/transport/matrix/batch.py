@@ -58,7 +58,8 @@ class PreparedEvent:
     @property
     def ts(self) -> float:
         """When the homeserver received it, in seconds."""
-        return float(self.source.get("origin_server_ts") or getattr(self.event, "server_timestamp", 0)) / 1000.0
+        stamp = self.source.get("origin_server_ts") or getattr(self.event, "server_timestamp", 0)
+        return float(stamp or 0) / 1000.0
 
     @property
     def content(self) -> dict[str, Any]:
@@ -311,7 +312,7 @@ class BatchProcessor:
         if item.kind == "media" and item.attachment is not None:
             attachments.append(item.attachment)
         elif item.kind == "other-media":
-            info = content.get("info") if isinstance(content.get("info"), dict) else {}
+            info = raw_info if isinstance(raw_info := content.get("info"), dict) else {}
             attachments.append(
                 Attachment(name=body or "attachment", mimetype=str(info.get("mimetype") or "application/octet-stream"),
                            size=int(info.get("size") or 0), url=content.get("url"),

@@ -135,10 +135,10 @@ async def fetch_attachment(
 ) -> MediaOutcome:
     """Download (and decrypt) one `m.image`/`m.file`, describe it and extract its text."""
     name = str(content.get("body") or content.get("filename") or "file")
-    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    info = raw_info if isinstance(raw_info := content.get("info"), dict) else {}
     mimetype = str(info.get("mimetype") or "application/octet-stream")
     declared = info.get("size")
-    encrypted_file = content.get("file") if isinstance(content.get("file"), dict) else None
+    encrypted_file = raw_file if isinstance(raw_file := content.get("file"), dict) else None
     url = str((encrypted_file or content).get("url") or "")
     kind = "image" if content.get("msgtype") == "m.image" else file_kind(name, mimetype)
     attachment = Attachment(name=name, mimetype=mimetype, size=int(declared or 0), url=url or None,
