@@ -96,7 +96,7 @@ def test_no_import_goes_up_a_layer() -> None:
 
 
 def test_no_cycle_between_sub_packages() -> None:
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     where: dict[tuple[str, str], list[str]] = defaultdict(list)
     for source, destination, file, line, target in _imports():
         graph.add_edge(source, destination)

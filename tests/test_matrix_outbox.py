@@ -51,6 +51,7 @@ async def test_rate_limit_and_connection_errors_are_retried_with_the_same_txn(tm
     assert len({txn for txn, _ in calls}) == 1 and len(calls) == 3
     assert calls[1][1] - calls[0][1] >= 0.2  # the 429's retry_after_ms was honoured
     row = engine.store.query_one("SELECT delivery, event_id FROM messages WHERE id = ?", (message_id,))
+    assert row is not None
     assert (row["delivery"], row["event_id"]) == ("sent", "$sent")
     assert not await outbox.deliver(message_id)  # already sent: nothing goes out again
     assert len(calls) == 3

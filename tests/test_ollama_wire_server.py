@@ -112,11 +112,12 @@ def test_streaming_token_delay_is_incremental() -> None:
 def test_chat_format_json_and_options(server: OllamaWireServer, client: ollama.Client) -> None:
     """``format`` makes the default responder answer JSON; ``num_predict`` and ``stop`` are honoured."""
     resp = client.chat(model="llama3.2", messages=USER_MSG, format="json")
+    assert resp.message.content is not None
     assert json.loads(resp.message.content)["words"] == 5
     schema = {"type": "object", "properties": {"reply": {"type": "string"}}}
-    assert "reply" in json.loads(
-        client.chat(model="llama3.2", messages=USER_MSG, format=schema).message.content
-    )
+    shaped = client.chat(model="llama3.2", messages=USER_MSG, format=schema).message.content
+    assert shaped is not None
+    assert "reply" in json.loads(shaped)
     assert server.requests[-1]["format"] == schema
 
     server.responder = _fixed

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +18,8 @@ from hololoom_core.models import ChatMessage, Reply
 from hololoom_core.transport.local import LocalRoom
 
 
-def message(body: str, sender: str = "alice", **kwargs: object) -> ChatMessage:
-    return ChatMessage(room_id="#ops", sender=sender, body=body, sender_name=sender.title(), **kwargs)  # type: ignore[arg-type]
+def message(body: str, sender: str = "alice", **kwargs: Any) -> ChatMessage:
+    return ChatMessage(room_id="#ops", sender=sender, body=body, sender_name=sender.title(), **kwargs)
 
 
 @dataclass
@@ -88,11 +90,11 @@ async def test_local_pending_actions_resume_when_the_engine_starts(config: Confi
     assert [k.action for k in kept] == ["question", "command"]
     await engine.close()  # the process dies before the respond step
     restarted = Engine(config)
-    replies: list[Event] = []
+    replies: list[ReplySent] = []
     restarted.bus.subscribe(lambda event: replies.append(event) if isinstance(event, ReplySent) else None)
     await restarted.start()
     assert restarted.pending_actions() == []
-    answered = {event.reply.in_reply_to for event in replies}  # type: ignore[attr-defined]
+    answered = {event.reply.in_reply_to for event in replies}
     assert answered == {k.stored.event_id for k in kept}
     await restarted.start()  # nothing is answered twice
     assert len(replies) == 2
@@ -128,7 +130,7 @@ async def test_say_posts_as_the_bot_through_the_rooms_transport(engine: Engine) 
         engine.say("#ops", "   ")
 
 
-def test_old_matrix_identity_keys_still_work_with_a_notice(caplog: pytest.LogCaptureFixture, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_old_matrix_identity_keys_still_work_with_a_notice(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.WARNING)
     config = Config.model_validate({"matrix": {"command_prefix": "?", "admins": ["@root:x"], "display_name": "Old"},
                                     "hololoom": {"bot_name": "loom", "data_dir": str(tmp_path)}})

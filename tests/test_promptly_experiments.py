@@ -166,6 +166,7 @@ async def test_reactions_and_reasks_change_the_reward(tmp_path: Path) -> None:
     assert engine.record_feedback(first.interaction_id, "erin", +1, "reaction", "👍")
     row = engine.store.query_one("SELECT reaction, reasked, reward FROM experiment_assignments "
                                  "WHERE interaction_id = ?", (first.interaction_id,))
+    assert row is not None
     assert row["reaction"] == 1.0 and row["reward"] == pytest.approx((0.6 * judge + 0.3) / 0.9)
     # the same person asks nearly the same thing again: a re-ask of the first answer
     second = await engine.ask("checkout-api still returns HTTP 500 after deploy", asker="dana")
@@ -175,6 +176,7 @@ async def test_reactions_and_reasks_change_the_reward(tmp_path: Path) -> None:
     assert any(f["ref"] == str(second.interaction_id) for f in feedback)
     row = engine.store.query_one("SELECT reasked, reward FROM experiment_assignments WHERE interaction_id = ?",
                                  (first.interaction_id,))
+    assert row is not None
     assert row["reasked"] == 1 and row["reward"] == pytest.approx((0.6 * judge + 0.3) / 1.0)
     # another person, or an unrelated question, is not a re-ask
     await engine.ask("checkout-api returns HTTP 500 after the deploy", asker="frank")
@@ -194,7 +196,9 @@ async def test_better_variant_is_promoted_then_used_and_it_all_survives_a_restar
         variant = answer.configuration.split("/")[1]
         # people like the rich variant's answers and dislike the lean ones
         engine.record_feedback(answer.interaction_id, "rater", +1 if variant == "rich" else -1, "reaction", "x")
-        if service.active()["status"] == "promoted":
+        active = service.active()
+        assert active is not None
+        if active["status"] == "promoted":
             promoted_at = number + 1
             break
     assert promoted_at is not None, "no promotion after 120 answers"
@@ -212,6 +216,7 @@ async def test_better_variant_is_promoted_then_used_and_it_all_survives_a_restar
 
     reopened = make_engine(tmp_path, min_samples=8, min_samples_each=3, promote_probability=0.9)
     again = reopened.capability(ExperimentService).report_by_name("context-depth")
+    assert again is not None
     assert again.status == "promoted" and again.winner == "rich" and again.pulls == assigned
     assert (await reopened.ask("disk full on db-y", asker="other")).configuration == "context-depth/rich"
     await reopened.close()

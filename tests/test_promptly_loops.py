@@ -30,6 +30,7 @@ def test_loop_parses_into_steps_with_conditions() -> None:
     program = parse_loop("generate -> judge -> refine until quality >= 0.8 and grounded > 0.5 max 3 -> verify")
     assert [s.kind for s in program.steps] == ["generate", "judge", "refine", "verify"]
     refine = program.steps[2]
+    assert refine.until is not None
     assert refine.max_rounds == 3 and str(refine.until) == "quality >= 0.8 and grounded > 0.5"
     assert refine.until.holds({"quality": 0.85, "grounded": 0.6})
     assert not refine.until.holds({"quality": 0.85, "grounded": 0.5})

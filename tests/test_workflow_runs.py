@@ -232,7 +232,7 @@ steps:
     second = await open_engine(tmp_path, flows, clock, workflows={"shell_allow": ["sleep *"]})
     try:
         run = service_of(second).get_run(1)
-        assert run.status == "failed"
+        assert run.status == "failed" and run.error is not None
         assert "step 3 (shell, line 5) was interrupted by a restart and is not repeated automatically" in run.error
         assert run.variables["stage"] == "one"
         assert [step["status"] for step in run.steps] == ["ok", "ok", "interrupted"]

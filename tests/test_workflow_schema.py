@@ -109,7 +109,8 @@ def test_duplicate_names_and_user_override(tmp_path: Path) -> None:
     write_workflow(user_dir, "a", "name: standup-digest\ndescription: mine\nsteps:\n  - say: custom digest\n")
     write_workflow(user_dir, "b", "name: standup-digest\nsteps:\n  - say: second\n")
     library = WorkflowLibrary.load([user_dir])
-    assert library.get("standup-digest").description == "mine"
+    chosen = library.get("standup-digest")
+    assert chosen is not None and chosen.description == "mine"
     [problem] = library.problems
     assert str(problem).startswith(f"{user_dir / 'b.yaml'}:1: workflow name 'standup-digest' is already used by")
 

@@ -40,7 +40,8 @@ async def test_message_pattern_starts_security_containment(tmp_path: Path) -> No
         assert run.variables["what"].startswith("oops, we leaked the staging AWS key [REDACTED:aws-access-key]")
         said = bot_messages(engine, "#payments")[-1]
         assert "🔒 **Security containment** (sev1, INC-1)" in said and "**Approval needed** for WF-1" in said
-        assert engine.capability(IncidentService).get("INC-1").severity == "sev1"  # declared in the real tracker
+        incident = engine.capability(IncidentService).get("INC-1")
+        assert incident is not None and incident.severity == "sev1"  # declared in the real tracker
         assert "AKIAQ3EGPRWM5XNYTL7Z" not in said
 
         await room.post("ines", "the key was leaked again, sorry")

@@ -67,7 +67,7 @@ async def test_unreachable_homeserver_is_retried_then_reported(tmp_path: Path) -
 
 
 def matrix_config(synapse: SynapseServer, bot: MatrixUser, tmp_path: Path, **matrix: object) -> Config:
-    section = {"homeserver": synapse.base_url, "user_id": bot.user_id, "access_token": bot.access_token}
+    section: dict[str, object] = {"homeserver": synapse.base_url, "user_id": bot.user_id, "access_token": bot.access_token}
     section.update(matrix)
     return Config.model_validate({"matrix": section, "hololoom": {"data_dir": str(tmp_path)}})
 
@@ -105,10 +105,12 @@ async def test_password_login_keeps_one_device_and_display_name(
     bot = matrix_user("bot")
     config = bot_config(synapse, bot, tmp_path, password=True, display_name="Loom Bot")
     async with running_bot(config) as first:
+        assert first.client is not None
         first_device = first.client.device_id
         name = await first.client.get_displayname(bot.user_id)
         assert name.displayname == "Loom Bot"
     session = tmp_path / "matrix" / "session.json"
     assert session.stat().st_mode & 0o777 == 0o600
     async with running_bot(config) as second:
+        assert second.client is not None
         assert second.client.device_id == first_device != bot.device_id

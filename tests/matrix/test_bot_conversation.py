@@ -30,7 +30,7 @@ async def test_ping_command_gets_one_reply(scene: Scene) -> None:
     row = scene.bot.engine.store.query_one(
         "SELECT delivery, event_id FROM messages WHERE is_bot = 1 AND reply_to = ?", (command,)
     )
-    assert row["delivery"] == "sent" and row["event_id"] == replies[0]["event_id"]
+    assert row is not None and row["delivery"] == "sent" and row["event_id"] == replies[0]["event_id"]
 
 
 async def test_question_in_room_gets_structured_answer_in_new_thread(scene: Scene) -> None:
@@ -98,7 +98,8 @@ async def test_direct_message_is_answered_without_mention(
             question = await alice.say(dm, "how do I fix a pod in crashloopbackoff?")
             answer = await alice.wait_for(lambda _: alice.replies_to(question, bot_user.user_id), 30)
             assert "ANSWER" in answer[0]["content"]["body"]
-            assert bot.state.room(dm).is_direct
+            direct = bot.state.room(dm)
+            assert direct is not None and direct.is_direct
             refused = await alice.say(dm, "!runbook")
             reply = await alice.wait_for(lambda _: alice.replies_to(refused, bot_user.user_id))
             assert "direct message" in reply[0]["content"]["body"]

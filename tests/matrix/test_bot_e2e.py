@@ -44,7 +44,9 @@ async def test_encrypted_room_conversation(
             assert "TL;DR" in answer[0]["content"]["body"]
             stored = bot.engine.messages.by_event_id(command)
             assert stored is not None and stored.body == "!ping"
-            assert bot.state.room(room_id).encrypted
+            room = bot.state.room(room_id)
+            assert room is not None and room.encrypted
+            assert bot.client is not None
             raw = await bot.client.room_get_event(room_id, answer[0]["event_id"])
             assert raw.event.decrypted  # what went over the wire was encrypted
             undecryptable = bot.state.undecryptable(room_id)
@@ -59,6 +61,7 @@ async def test_encrypted_room_conversation(
             again = await alice.say(room_id, "!ping")
             replies = await alice.wait_for(lambda _: alice.replies_to(again, bot_user.user_id), 30)
             assert replies[0]["content"]["body"].startswith("pong")
-            assert bot.engine.messages.by_event_id(again).body == "!ping"
+            stored_again = bot.engine.messages.by_event_id(again)
+            assert stored_again is not None and stored_again.body == "!ping"
     finally:
         await alice.close()

@@ -9,7 +9,10 @@ import pytest
 from nio import UploadResponse
 from PIL import Image, ImageDraw, ImageFont
 
+from hololoom_core.engine import Engine
 from hololoom_core.events import MessageChanged
+from hololoom_core.models import StoredMessage
+from hololoom_core.store.interactions import InteractionRow
 from hololoom_core.transport.matrix.media import ocr_status
 from tests.matrix.botkit import Scene, scene_fixture  # noqa: F401  (the `scene` fixture)
 
@@ -28,6 +31,20 @@ async def wait_until(scene: Scene, predicate: Any, within: float = 10.0) -> None
     await scene.human.wait_for(lambda _: predicate(), within)
 
 
+def kept(engine: Engine, event_id: str) -> StoredMessage:
+    """The stored message for a Matrix event id; fails the test when the bot has not kept it."""
+    stored = engine.messages.by_event_id(event_id)
+    assert stored is not None, f"{event_id} is not in the store"
+    return stored
+
+
+def interaction_row(engine: Engine, interaction_id: int) -> InteractionRow:
+    """The recorded interaction; fails the test when there is none."""
+    row = engine.interactions.get(interaction_id)
+    assert row is not None, f"no interaction {interaction_id}"
+    return row
+
+
 async def test_reaction_becomes_feedback_and_its_redaction_withdraws_it(scene: Scene) -> None:
     """👍 on the bot's answer is recorded once as +1 feedback; redacting the reaction withdraws it."""
     _, answer = await ask(scene, "hololoom: latency on checkout is spiking, what do I check first?")
@@ -38,13 +55,13 @@ async def test_reaction_becomes_feedback_and_its_redaction_withdraws_it(scene: S
         scene.room_id, {"m.relates_to": {"rel_type": "m.annotation", "event_id": answer["event_id"], "key": "👍"}},
         event_type="m.reaction",
     )
-    await wait_until(scene, lambda: engine.interactions.get(interaction.id).feedback == 1)
+    await wait_until(scene, lambda: interaction_row(engine, interaction.id).feedback == 1)
     rows = engine.store.query("SELECT user_id, value, source, ref FROM feedback WHERE interaction_id = ?",
                               (interaction.id,))
     assert [tuple(r) for r in rows] == [(scene.human.user_id, 1, "reaction", reaction)]
     await scene.human.client.room_redact(scene.room_id, reaction)
-    await wait_until(scene, lambda: engine.interactions.get(interaction.id).feedback_count == 0)
-    assert engine.interactions.get(interaction.id).feedback == 0
+    await wait_until(scene, lambda: interaction_row(engine, interaction.id).feedback_count == 0)
+    assert interaction_row(engine, interaction.id).feedback == 0
 
 
 async def test_thumbs_down_on_unrelated_message_is_ignored(scene: Scene) -> None:
@@ -71,8 +88,8 @@ async def test_edit_updates_store_and_index(scene: Scene) -> None:
         "m.new_content": {"msgtype": "m.text", "body": "the pelican cluster is degraded"},
         "m.relates_to": {"rel_type": "m.replace", "event_id": original},
     })
-    await wait_until(scene, lambda: engine.messages.by_event_id(original).body == "the pelican cluster is degraded")
-    assert engine.messages.by_event_id(original).edited_ts is not None
+    await wait_until(scene, lambda: kept(engine, original).body == "the pelican cluster is degraded")
+    assert kept(engine, original).edited_ts is not None
     assert [h.message.event_id for h in engine.messages.search("pelican")] == [original]
     assert engine.messages.search("flamingo") == []
     assert any(c.change == "edited" and c.message.event_id == original for c in changes)
@@ -86,8 +103,8 @@ async def test_redaction_removes_content_from_store_and_index(scene: Scene) -> N
     secret = await scene.human.say(scene.room_id, "oops the wombat passphrase is hunter2")
     await wait_until(scene, lambda: engine.messages.by_event_id(secret) is not None)
     await scene.human.client.room_redact(scene.room_id, secret, reason="pasted by mistake")
-    await wait_until(scene, lambda: engine.messages.by_event_id(secret).redacted)
-    stored = engine.messages.by_event_id(secret)
+    await wait_until(scene, lambda: kept(engine, secret).redacted)
+    stored = kept(engine, secret)
     assert stored.body == "" and stored.meta == {}
     assert engine.messages.search("wombat passphrase") == []
     assert any(c.change == "redacted" and c.message.event_id == secret for c in changes)
@@ -149,7 +166,7 @@ async def test_image_is_described_and_read(scene: Scene) -> None:
     })
     engine = scene.bot.engine
     await wait_until(scene, lambda: engine.messages.by_event_id(event_id) is not None, 20)
-    stored = engine.messages.by_event_id(event_id)
+    stored = kept(engine, event_id)
     attachment = stored.meta["attachments"][0]
     assert attachment["format"] == "PNG" and (attachment["width"], attachment["height"]) == (900, 160)
     assert attachment["url"] == mxc and attachment["size"] == len(data)
@@ -172,7 +189,7 @@ async def test_log_file_is_indexed_and_oversized_file_refused(scene: Scene) -> N
     })
     engine = scene.bot.engine
     await wait_until(scene, lambda: engine.messages.by_event_id(log_event) is not None, 20)
-    stored = engine.messages.by_event_id(log_event)
+    stored = kept(engine, log_event)
     assert stored.meta["attachments"][0]["kind"] == "log"
     assert "kestrel-gateway" in stored.body
     assert [h.message.event_id for h in engine.messages.search("kestrel gateway reset")] == [log_event]
@@ -187,12 +204,12 @@ async def test_log_file_is_indexed_and_oversized_file_refused(scene: Scene) -> N
     replies = await scene.human.wait_for(lambda _: scene.human.replies_to(big_event, scene.bot_user.user_id), 20)
     assert len(replies) == 1
     assert "over the 1 KB limit" in replies[0]["content"]["body"]
-    assert engine.messages.by_event_id(big_event).meta["attachments"][0]["skipped"] == "too large"
+    assert kept(engine, big_event).meta["attachments"][0]["skipped"] == "too large"
 
 
 async def test_detectors_and_suggesters_see_matrix_chatter(scene: Scene) -> None:
     """Ordinary Matrix messages go through notice (detectors) and the suggesters, as in `Engine.handle`."""
-    from hololoom_core.models import Insight, Reply, StoredMessage
+    from hololoom_core.models import Insight, Reply
 
     engine = scene.bot.engine
 
@@ -212,5 +229,5 @@ async def test_detectors_and_suggesters_see_matrix_chatter(scene: Scene) -> None
     decision = await scene.human.say(scene.room_id, "ok, we decided to roll back the payments deploy")
     replies = await scene.human.wait_for(lambda _: scene.human.replies_to(decision, scene.bot_user.user_id))
     assert replies[0]["content"]["body"] == "Noted as a decision."
-    stored = engine.messages.by_event_id(decision)
+    stored = kept(engine, decision)
     assert engine.store.scalar("SELECT kind FROM insights WHERE message_id = ?", (stored.id,)) == "decision"

@@ -173,6 +173,7 @@ async def test_reply_stored_but_not_sent_is_sent_once_after_restart(
             reply = Reply(room_id, "noted: backlog draining", kind="command", in_reply_to=second)
             engine.store_replies([reply], answering=stored_second)
             row = engine.store.query_one("SELECT event_id, meta FROM messages WHERE id = ?", (reply.message_id,))
+            assert row is not None and reply.message_id is not None
             txn = f"{txn_base(row['event_id'], json.loads(row['meta']))}-0"
         finally:
             await engine.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def make_config(data_dir: Path, mode: str = "bare", **memory: object) -> Config:
 
 
 @pytest.fixture
-def engine_factory(tmp_path: Path) -> Callable[..., Engine]:
+def engine_factory(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     """Build engines on the same data dir (a second one is a restart)."""
     engines: list[Engine] = []
 
@@ -53,3 +53,9 @@ async def say(engine: Engine, sender: str, text: str, *, room: str = "#ops", thr
               ts: float | None = None) -> HandleResult:
     """Post one message into a simulated room."""
     return await LocalRoom(engine, room_id=room).post(sender, text, thread_id=thread, ts=ts)
+
+
+def stored_id(result: HandleResult) -> int:
+    """The row id of the message `result` kept; fails the test when the message was not kept."""
+    assert result.message is not None, "the message was not kept"
+    return result.message.id

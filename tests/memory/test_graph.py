@@ -26,7 +26,8 @@ async def test_message_adds_nodes_and_edges_with_provenance(engine: Engine) -> N
     assert ("in_thread", "thread:t-1") in relations
     for entity in ("service:checkout-api", "http_status:502", "host:web-03.prod", "commit:3f9a2c1", "person:bob"):
         assert ("mentions", entity) in relations
-        assert graph.node(entity)["message_id"] == message.id
+        entity_node = graph.node(entity)
+        assert entity_node is not None and entity_node["message_id"] == message.id
     for edge in graph.edges(key):
         assert edge["message_id"] == message.id and edge["event_id"] == message.event_id
         assert edge["ts"] == message.ts
@@ -78,10 +79,14 @@ async def test_message_changed_events_forget_and_reindex(engine: Engine) -> None
     redacted = await say(engine, "alice", "token for cart-api is in the vault")
     assert edited.message is not None and redacted.message is not None
     engine.messages.update_body(edited.message.id, "search-api returns 500s, we decided to roll back", 5.0)
-    engine.bus.publish(MessageChanged(engine.messages.get(edited.message.id), "edited"))
+    edited_row = engine.messages.get(edited.message.id)
+    assert edited_row is not None
+    engine.bus.publish(MessageChanged(edited_row, "edited"))
     assert memory.graph.node("http_status:500") is not None
     assert [i.kind for i in memory.items.for_message(edited.message.id)] == ["decision"]
     engine.messages.redact(redacted.message.id)
-    engine.bus.publish(MessageChanged(engine.messages.get(redacted.message.id), "redacted"))
+    redacted_row = engine.messages.get(redacted.message.id)
+    assert redacted_row is not None
+    engine.bus.publish(MessageChanged(redacted_row, "redacted"))
     assert memory.graph.node("service:cart-api") is None
     assert memory.graph.node(message_key(redacted.message.id)) is None

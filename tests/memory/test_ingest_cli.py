@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
 from hololoom_core.memory.service import MemoryService
 
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {"room": "#ops", "sender": "alice", "ts": 1764072000, "body": "checkout-api returns 502 since 14:02"},
     {"room": "#ops", "sender": "bob", "ts": "2025-11-25T12:01:00Z", "body": "We decided to roll back 3f9a2c1",
      "thread": "inc-1"},
@@ -26,7 +28,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def write_jsonl(path: Path, records: list[object]) -> Path:
+def write_jsonl(path: Path, records: Sequence[object]) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records), encoding="utf-8")
     return path
 
@@ -87,7 +89,7 @@ def test_skip_bad_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_element_export_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    export = {
+    export: dict[str, Any] = {
         "room_name": "ops", "export_date": "2025-11-25", "exported_by": "@alice:example.org",
         "messages": [
             {"type": "m.room.create", "sender": "@alice:example.org", "origin_server_ts": 1764072000000,

@@ -14,7 +14,7 @@ from hololoom_core.memory import embeddings
 from hololoom_core.memory.embeddings import EmbedderUnavailable, WordLlamaEmbedder
 from hololoom_core.memory.search import RecallFilters, reciprocal_rank_fusion
 from hololoom_core.memory.service import MemoryService
-from tests.memory.conftest import say
+from tests.memory.conftest import say, stored_id
 
 HISTORY = [
     ("#ops", "alice", "the certificate on the edge proxy expired last night", None),
@@ -32,7 +32,7 @@ async def fill(engine: Engine) -> dict[str, int]:
     ids = {}
     for index, (room, sender, text, thread) in enumerate(HISTORY):
         result = await say(engine, sender, text, room=room, thread=thread, ts=1_700_000_000 + index * 3600)
-        ids[text] = result.message.id
+        ids[text] = stored_id(result)
     return ids
 
 
@@ -79,7 +79,8 @@ async def test_fast_mode_finds_paraphrases_and_keeps_vectors(engine_factory: Cal
     assert await memory.embed_backlog() == len(HISTORY)
     result = memory.recall("authentication failures for users")
     assert result.mode == "fast" and bodies(result)[0] == HISTORY[2][2]
-    assert result.hits[0].ranks == {"vector": 1} and result.hits[0].similarity > 0.3
+    similarity = result.hits[0].similarity
+    assert result.hits[0].ranks == {"vector": 1} and similarity is not None and similarity > 0.3
     filtered = memory.recall("storage full on database host", filters=RecallFilters(room_id="#db"))
     assert bodies(filtered)[0] == HISTORY[1][2] and {h.message.room_id for h in filtered.hits} == {"#db"}
     stored = engine.store.scalar("SELECT count(*) FROM memory_vectors")
@@ -98,7 +99,8 @@ async def test_fast_mode_finds_paraphrases_and_keeps_vectors(engine_factory: Cal
     memory = restarted.capability(MemoryService)
     await memory.prepare()
     assert await memory.embed_backlog() == 0
-    assert len(memory.index("fast")) == len(HISTORY)
+    index = memory.index("fast")
+    assert index is not None and len(index) == len(HISTORY)
     assert calls == []  # nothing recomputed at start
     assert bodies(memory.recall("authentication failures for users"))[0] == HISTORY[2][2]
     assert calls == [1]  # only the query
@@ -182,6 +184,7 @@ async def test_answers_cite_the_memory_they_used(engine: Engine) -> None:
     await fill(engine)
     result = await say(engine, "alice", "@hololoom why is the disk on db-02.prod full of WAL files?")
     answer = result.replies[0].answer
+    assert answer is not None
     messages = [s for s in answer.sources if s.kind == "message"]
     assert messages and messages[0].excerpt == HISTORY[1][2]
     assert messages[0].room_id == "#db" and messages[0].author and messages[0].ts
@@ -223,7 +226,8 @@ async def ivf_engine(engine_factory: Callable[..., Engine], monkeypatch: pytest.
     memory = engine.capability(MemoryService)
     assert await memory.prepare() == "fast"
     await memory.embed_backlog()
-    assert memory.index("fast").wait_ready(30)
+    vector_index = memory.index("fast")
+    assert vector_index is not None and vector_index.wait_ready(30)
     return engine, ids
 
 
@@ -243,7 +247,9 @@ async def test_ivf_index_agrees_with_the_exhaustive_scan(engine_factory: Callabl
 
     engine, _ = await ivf_engine(engine_factory, monkeypatch)
     memory = engine.capability(MemoryService)
-    index, embed = memory.search_engine.vectors("fast")
+    access = memory.search_engine.vectors("fast")
+    assert access is not None
+    index, embed = access
     assert index.ann is not None and index.ann.count == len(index)
     recalls = []
     for _room, text in filler_texts(40, seed=99):
@@ -271,13 +277,16 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
 
     engine, ids = await ivf_engine(engine_factory, monkeypatch)
     memory = engine.capability(MemoryService)
-    index, embed = memory.search_engine.vectors("fast")
+    access = memory.search_engine.vectors("fast")
+    assert access is not None
+    index, embed = access
     query = embed(["restart the kafka replica after the deploy"])[0]
     for scan_max in (100_000, 100):  # a filtered subset scan, then the IVF index with a filter bitmap
         monkeypatch.setattr(vectors, "SUBSET_SCAN_MAX", scan_max)
         found = index.search(query, 10, vectors.VectorFilter(room_id="#db"))
         assert len(found) == 10
-        rooms = {memory.message(message_id).room_id for message_id, _ in found}
+        found_messages = [memory.message(message_id) for message_id, _ in found]
+        rooms = {message.room_id if message is not None else None for message in found_messages}
         assert rooms == {"#db"}
         db_rows = np.flatnonzero(index.alive[: index.size] & (index.rooms[: index.size] == index._rooms.lookup("#db")))
         best, _ = exact_top(index, query, 3, db_rows)
@@ -300,7 +309,9 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
     restarted = engine_factory("fast")  # the IVF index is rebuilt from the vectors kept in SQLite
     memory = restarted.capability(MemoryService)
     await memory.prepare()
-    index, embed = memory.search_engine.vectors("fast")
+    access = memory.search_engine.vectors("fast")
+    assert access is not None
+    index, embed = access
     assert index.wait_ready(30) and top_id not in index.position
     hits = index.search(embed(["zookeeper quorum lost after the network partition"])[0], 3)
     assert hits[0][0] == edited and hits[0][1] > 0.99

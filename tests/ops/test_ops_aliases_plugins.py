@@ -61,9 +61,10 @@ class RecordingWorkflows:
 def test_format_compilation() -> None:
     compiled = compile_format("restart {{service}} on {{host=all}}")
     assert compiled.command == "restart" and compiled.display == "restart SERVICE [on HOST]"
-    assert compiled.regex.match("restart nginx on web-01 and web-02").groupdict() == {
-        "service": "nginx", "host": "web-01 and web-02"}
-    assert compiled.regex.match('restart "api gateway"').groupdict() == {"service": '"api gateway"', "host": None}
+    both = compiled.regex.match("restart nginx on web-01 and web-02")
+    assert both is not None and both.groupdict() == {"service": "nginx", "host": "web-01 and web-02"}
+    quoted = compiled.regex.match('restart "api gateway"')
+    assert quoted is not None and quoted.groupdict() == {"service": '"api gateway"', "host": None}
     assert compiled.regex.match("restart") is None
     for bad, problem in [("{{x}} go", "must start with a command word"), ("go {{x}} {{x}}", "twice"),
                          ("go {{x", "malformed placeholder"), ("go {{user}}", "reserved")]:
@@ -106,7 +107,8 @@ async def test_aliases_run_workflows_and_commands(tmp_path: Path) -> None:
                                       "args": {"service": "nginx", "host": "all", "reason": "asked in chat by alice"}}
         paged = reply_text(await say("bob", "!sev1 payments are down"))
         assert paged.startswith("Paged. **INC-1 declared** (sev1): payments are down")
-        assert engine.capability(IncidentService).get("INC-1").severity == "sev1"
+        incident = engine.capability(IncidentService).get("INC-1")
+        assert incident is not None and incident.severity == "sev1"
         assert reply_text(await say("bob", "!deploy api 1.2")) == "Sorry, `deploy` needs the `deploy` permission."
         assert reply_text(await say("alice", "!deploy api 1.2")) == "run #2 of `deploy` started"
         assert "matches none of: `!deploy SERVICE VERSION`" in reply_text(await say("alice", "!deploy api"))
@@ -125,7 +127,8 @@ def test_alias_cannot_shadow_a_command(tmp_path: Path) -> None:
     engine = Engine(make_config(tmp_path, ops={"aliases_dir": str(aliases_dir)}))
     problems = engine.capability(AliasCommands).problems
     assert len(problems) == 1 and "`ping` is already a command" in problems[0]
-    assert engine.commands.get("ping").help.startswith("Check that the bot is alive")
+    ping = engine.commands.get("ping")
+    assert ping is not None and ping.help.startswith("Check that the bot is alive")
 
 
 PLUGIN = """\

@@ -53,9 +53,10 @@ async def test_dashboard_figures_are_measured(engine: Engine) -> None:
     assert dashboard.bot.commands == 4
     assert [i["id"] for i in dashboard.open_incidents] == ["INC-1"]
     assert dashboard.incident_counts == {"open": 1, "resolved": 1}
-    assert 590 < dashboard.mean_time_to_resolve_s < 610
+    assert dashboard.mean_time_to_resolve_s is not None and 590 < dashboard.mean_time_to_resolve_s < 610
     assert dashboard.host.memory_total_mb == psutil.virtual_memory().total / 1e6
-    assert 0 <= dashboard.host.cpu_percent <= 100 and dashboard.host.process_rss_mb > 10
+    cpu_percent = dashboard.host.cpu_percent
+    assert cpu_percent is not None and 0 <= cpu_percent <= 100 and dashboard.host.process_rss_mb > 10
     assert dashboard.approvals is None
 
     text = reply_text(await say("carol", "!dashboard"))
@@ -86,7 +87,7 @@ async def test_the_app_shows_the_dashboard(tmp_path: Path) -> None:
                 break
             await pilot.pause(0.05)
         panel = app.screen.query_one(DashboardPanel)
-        assert panel.dashboard.open_incidents[0]["id"] == "INC-1"
+        assert panel.dashboard is not None and panel.dashboard.open_incidents[0]["id"] == "INC-1"
         rendered = panel.render()
         console = Console(width=100, record=True)
         console.print(rendered)

@@ -60,6 +60,7 @@ async def test_full_incident_lifecycle(engine: Engine) -> None:
 
     service = engine.capability(IncidentService)
     incident = service.get("INC-1")
+    assert incident is not None
     assert incident.status == "resolved" and incident.severity == "sev1"
     assert incident.time_to_acknowledge == pytest.approx(65.0)
     assert incident.time_to_resolve == pytest.approx(1800.0)
@@ -193,7 +194,8 @@ async def test_acl_on_privileged_incident_commands(tmp_path: Path) -> None:
         bob_help = reply_text(await say("bob", "!help incident"))
         assert "!incident status" in bob_help and "!incident declare" not in bob_help
         assert "!incident resolve" not in reply_text(await say("priya", "!help incident"))
-        assert engine.capability(IncidentService).get("INC-1").is_open
+        incident = engine.capability(IncidentService).get("INC-1")
+        assert incident is not None and incident.is_open
         assert reply_text(await say("root", "!incident resolve fixed")).startswith("**INC-1 resolved**")
     finally:
         await engine.close()
@@ -282,7 +284,9 @@ async def test_a_failing_tracker_never_loses_the_message(engine: Engine) -> None
     def broken(*args: object, **kwargs: object) -> bool:
         raise RuntimeError("disk on fire")
 
-    service.db.add_entry = broken  # type: ignore[method-assign]
+    service.db.add_entry = broken  # type: ignore[method-assign]  # fault injection: the timeline write fails
     result = await say("bob", "looking at it", ts=T0 + 10, thread=thread)
-    assert engine.messages.get(result.message.id).body == "looking at it"
+    assert result.message is not None
+    kept = engine.messages.get(result.message.id)
+    assert kept is not None and kept.body == "looking at it"
     assert errors == [f"message {result.message.id}: RuntimeError: disk on fire"]

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
@@ -71,12 +72,16 @@ async def test_self_improving_tab_shows_experiment_live_and_promotion(tmp_path: 
         assert "context-depth" in text and "P(best)" in text and "posterior" in text
         assert "━" in text and "●" in text  # the interval chart
         for number in range(4, 30):
-            if engine.capability(ExperimentService).active()["status"] == "promoted":
+            active = engine.capability(ExperimentService).active()
+            assert active is not None
+            if active["status"] == "promoted":
                 break
             await room.post("bob", f"@hololoom disk full on db-{number}, no space left on device")
         await wait_for(pilot, lambda: "promoted" in str(tab.query_one("#si-promotions", Static).render()))
         summary = str(tab.query_one("#si-experiment-summary", Static).render())
-        winner = engine.capability(ExperimentService).active()["winner"]
+        active = engine.capability(ExperimentService).active()
+        assert active is not None
+        winner = active["winner"]
         assert f"promoted → {winner}" in summary
         assert f"{winner} promoted at P(best)" in str(tab.query_one("#si-promotions", Static).render())
 
@@ -93,6 +98,7 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         details = app.query_one(AnswerDetails)
         assert details.collapsed
         assert details.title.startswith("judge heuristic ") and details.title.endswith("5 loop step(s)")
+        assert details.judge is not None
         assert set(details.judge["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
         details.collapsed = False
         await wait_for(pilot, lambda: "all found in the sources" in screen_text(pilot))
@@ -100,6 +106,7 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         for name in ("structure", "grounded", "actionable", "concise", "safe"):
             assert name in text
         verdict_table = details.query_one(".answer-verdict", Static).content
+        assert isinstance(verdict_table, Table)
         reasons = list(verdict_table.columns[3].cells)  # the reason column, one row per criterion
         assert len(reasons) == 5 and any("runbook(s) and" in str(reason) for reason in reasons)
         steps = str(details.query_one(".answer-steps", Static).render())  # the widget's text, not the wrapped screen
