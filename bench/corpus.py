@@ -166,9 +166,11 @@ def build_store(data_dir: Path, count: int, seed: int = 7, batch: int = 20_000) 
                 for record in records:
                     body = str(record["body"])
                     thread = record.get("thread")
+                    stamp = record["ts"]
+                    assert isinstance(stamp, float), "records() writes ts as a float"
                     message = ChatMessage(
                         room_id=str(record["room"]), sender=str(record["sender"]), body=body, transport="import",
-                        event_id=f"$bench-{seed}-{done}", ts=float(record["ts"]),  # type: ignore[arg-type]
+                        event_id=f"$bench-{seed}-{done}", ts=stamp,
                         thread_id=None if thread is None else str(thread),
                     )
                     engine.messages.insert(message, body)

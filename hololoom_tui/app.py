@@ -190,9 +190,10 @@ class HoloLoomApp(App[None]):
         if self._engine is None:
             from hololoom_core.store import StoreError
 
+            assert self.engine_factory is not None  # the constructor refuses neither an engine nor a factory
             await asyncio.sleep(0)  # let the first frame reach the terminal
             try:
-                engine = self.engine_factory()  # type: ignore[misc]
+                engine = self.engine_factory()
             except StoreError as exc:
                 self.startup_error = f"store error: {exc}"
                 self.exit(return_code=1)

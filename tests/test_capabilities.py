@@ -28,6 +28,7 @@ class Named(Capability):
     installed: ClassVar[list[str]] = []
 
     def __init__(self, name: str, needs: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> None:
+        # Real capabilities declare these as class attributes (ClassVar); these test ones differ per instance.
         self.name = name  # type: ignore[misc]
         self.needs = needs  # type: ignore[misc]
         self.after = after  # type: ignore[misc]

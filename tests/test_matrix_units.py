@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from hololoom_core.config import AclConfig, Config, ConfigError, MatrixConfig, load_config
@@ -21,9 +24,9 @@ BOT = "@hololoom:example.org"
 
 
 def policy(**overrides: object) -> AddressingPolicy:
-    values: dict[str, object] = {"bot_user_id": BOT, "display_name": "HoloLoom", "admins": ["@root:example.org"]}
+    values: dict[str, Any] = {"bot_user_id": BOT, "display_name": "HoloLoom", "admins": ["@root:example.org"]}
     values.update(overrides)
-    return AddressingPolicy(**values)  # type: ignore[arg-type]
+    return AddressingPolicy(**values)
 
 
 @pytest.mark.parametrize(
@@ -135,12 +138,12 @@ def test_access_private_group_and_subcommands() -> None:
     assert not access.check("secrets show", "@a:x", "!room").allowed
 
 
-def test_config_validation(tmp_path: object) -> None:
+def test_config_validation(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         MatrixConfig(reactions={"👍": 2})
     with pytest.raises(ValueError):
         MatrixConfig(backoff_initial_s=10, backoff_max_s=1)
-    path = tmp_path / "bad.yaml"  # type: ignore[operator]
+    path = tmp_path / "bad.yaml"
     path.write_text("matrix:\n  answer_threads: sometimes\n")
     with pytest.raises(ConfigError) as error:
         load_config(path, environ={})

@@ -192,7 +192,8 @@ async def test_review_of_uploaded_file_text(engine: Engine) -> None:
     )
     result = await engine.handle(message)
     assert "`users.py:8` `B608`" in result.replies[0].body
-    stored = engine.messages.get(result.message.id)  # type: ignore[union-attr]
+    assert result.message is not None
+    stored = engine.messages.get(result.message.id)
     assert stored is not None and "text" not in stored.meta["attachments"][0]  # file text is indexed, not in meta
 
 
@@ -202,9 +203,9 @@ async def test_review_as_a_reply_to_an_uploaded_file(engine: Engine) -> None:
         room_id="#ops", sender="bob", body="users.py",
         attachments=[Attachment("users.py", "text/x-python", len(text), text=text)],
     ))
-    assert upload.replies == []
+    assert upload.replies == [] and upload.message is not None
     result = await engine.handle(ChatMessage(room_id="#ops", sender="alice", body="!review",
-                                             reply_to=upload.message.event_id))  # type: ignore[union-attr]
+                                             reply_to=upload.message.event_id))
     assert "`users.py:8` `B608`" in result.replies[0].body
 
 

@@ -28,8 +28,8 @@ async def test_replay_goes_through_the_pipeline_and_the_bot_answers(engine: Engi
     results = await play_scenario(scenario, room, speed=0, on_progress=lambda i, n, *_: progress.append(i))
     assert progress == list(range(1, len(scenario.messages) + 1))
     assert engine.stats.messages >= len(scenario.messages)
-    answers = [reply for result in results for reply in result.replies if reply.answer is not None]
-    assert answers and answers[0].answer.sources[0].ref == "http-5xx"  # type: ignore[union-attr]
+    answers = [reply.answer for result in results for reply in result.replies if reply.answer is not None]
+    assert answers and answers[0].sources[0].ref == "http-5xx"
     threaded = [result.message for result in results if result.message and result.message.thread_id]
     assert threaded, "thread keys become real threads"
     authors = {message.sender for message in engine.messages.recent(scenario.room, limit=500)}

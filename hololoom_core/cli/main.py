@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from hololoom_core import __version__
 from hololoom_core.cli.common import EXIT_USAGE, CliError, add_common_options
@@ -32,7 +33,7 @@ COMMAND_MODULES: list[str] = [
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line plus a hint, with exit status 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 

@@ -175,7 +175,8 @@ class ExperimentService:
         self.settings = settings or engine.config.promptly.experiments
         self._rng: np.random.Generator | None = None
         self._report_rng: np.random.Generator | None = None
-        self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None | bool = False
+        self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None = None
+        self._active_cache_fresh = False
         self._cached_at = 0.0
 
     @property
@@ -212,7 +213,7 @@ class ExperimentService:
                      (experiment_id, kind, json.dumps(detail), self._now()))
 
     def _publish(self, name: str, status: str, detail: str = "") -> None:
-        self._active_cache = False
+        self._active_cache_fresh = False
         self.engine.bus.publish(ExperimentChanged(name, status, detail))
 
     def active(self) -> dict[str, Any] | None:
@@ -285,12 +286,13 @@ class ExperimentService:
         """(id, name, status, definition, winner) of the active run, cached until something changes here
         or for a few seconds (another process, such as `hololoom say`, may start or stop one)."""
         now = self.engine.clock.perf()
-        if self._active_cache is False or now - self._cached_at > ACTIVE_CACHE_S:
+        if not self._active_cache_fresh or now - self._cached_at > ACTIVE_CACHE_S:
             active = self.active()
             self._active_cache = None if active is None else (
                 active["id"], active["name"], active["status"], json.loads(active["definition"]), active["winner"])
+            self._active_cache_fresh = True
             self._cached_at = now
-        return self._active_cache  # type: ignore[return-value]
+        return self._active_cache
 
     def arms(self, experiment_id: int, definition: dict[str, Any] | None = None) -> list[Arm]:
         """The evidence of every variant of a run, in definition order."""

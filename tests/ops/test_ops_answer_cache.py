@@ -10,6 +10,7 @@ from hololoom_core.clock import Clock
 from hololoom_core.engine import Engine
 from hololoom_core.llm.base import AnswerRequest, ProviderStatus
 from hololoom_core.llm.runbooks import RunbookLibrary
+from hololoom_core.models import Answer
 from hololoom_core.ops.answer_cache import AnswerCache, normalise_question
 from tests.ops.ops_helpers import make_config, sayer
 
@@ -39,8 +40,8 @@ class DownProvider:
         return ProviderStatus("ollama", False, "unreachable")
 
 
-def was_hit(answer: object) -> bool:
-    return {"step": "cache", "hit": True} in answer.loop_steps  # type: ignore[attr-defined]
+def was_hit(answer: Answer) -> bool:
+    return {"step": "cache", "hit": True} in answer.loop_steps
 
 
 def test_normalised_questions() -> None:

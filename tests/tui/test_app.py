@@ -56,7 +56,8 @@ async def test_speaker_switch_to_bot_toggle_and_tabs(tmp_path: Path) -> None:
         await pilot.press("alt+6")
         assert app.query_one(TabbedContent).active == "multi-agent"
         await wait_for(pilot, lambda: app.query_one(MultiAgentTab).overview is not None)
-        assert app.query_one(MultiAgentTab).overview.agents[0]["answers"] == 1  # type: ignore[union-attr]
+        overview = app.query_one(MultiAgentTab).overview
+        assert overview is not None and overview.agents[0]["answers"] == 1
         await pilot.press("alt+1")
         assert app.query_one(TabbedContent).active == "chat"
 
