@@ -69,6 +69,14 @@ class Detector(Protocol):
         ...
 
 
+class MessageAnalysis(Protocol):
+    """Analyses stored messages in batches (memory's analysis); `notice` is its one-message form."""
+
+    def notice(self, stored: StoredMessage) -> list[Insight]:
+        """Analyse a stored message (after any backlog) exactly once; return its insights."""
+        ...
+
+
 Keeper = Callable[[StoredMessage, ChatMessage], None]
 Suggester = Callable[[StoredMessage, list[Insight]], "Reply | None"]
 FeedbackObserver = Callable[[int, int, str], None]
@@ -116,6 +124,7 @@ class Engine:
         self.keepers: list[Keeper] = []
         self.detectors: list[Detector] = []
         self.insight_store: InsightStore = self._store_insights
+        self.analysis: MessageAnalysis | None = None  # set by the memory capability; runs the notice step
         self.suggesters: list[Suggester] = []
         self.feedback_observers: list[FeedbackObserver] = []
         self.status: dict[str, dict[str, Any]] = {}
@@ -238,7 +247,9 @@ class Engine:
         return self._mention.sub(" ", text).strip(" ,:;\t\n") or text.strip()
 
     def notice(self, stored: StoredMessage) -> list[Insight]:
-        """Run every detector; store and publish what they find."""
+        """Run every detector; store and publish what they find (through `analysis` when one is installed)."""
+        if self.analysis is not None:
+            return self.analysis.notice(stored)
         if stored.is_bot or not self.detectors:
             return []
         found: list[Insight] = []

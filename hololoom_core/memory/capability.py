@@ -1,4 +1,4 @@
-"""Plugs memory into the engine: keeper, detector, insight store, suggester, commands, retriever, bus."""
+"""Plugs memory into the engine: the analysis (the engine's notice step), suggester, commands, retriever, bus."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import TYPE_CHECKING
 from hololoom_core.engine.answering import KeywordRetriever
 from hololoom_core.memory import schema as _schema  # noqa: F401  (registers the memory migrations)
 from hololoom_core.memory.commands import install_commands
-from hololoom_core.memory.detectors import ProactiveDetector
 from hololoom_core.memory.retriever import MemoryRetriever
 from hololoom_core.memory.service import MemoryService
 from hololoom_core.memory.suggest import IncidentSuggester
-from hololoom_core.models import Insight
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -23,14 +21,11 @@ def install(engine: Engine) -> None:
     engine.extensions["memory"] = memory
     engine.shutdown_hooks.append(memory.close)  # stops the embedding worker before the store closes
     engine.warmup_hooks.append(memory.warm_up)  # load the embedding model before the first question
-    engine.keepers.append(memory.keep)
-    engine.detectors.append(ProactiveDetector(memory, engine.names_bot, engine.config.matrix.command_prefix))
-    base_store = engine.insight_store
-
-    def store_insights(insights: list[Insight]) -> list[Insight]:
-        return memory.store_insights(base_store, insights)
-
-    engine.insight_store = store_insights
+    # The engine's notice step analyses through memory: entities, graph, detectors (its own and any other
+    # registered detector), insights and tracked items, in batches behind a durable watermark.
+    engine.detectors.append(memory.analysis.detector)
+    engine.analysis = memory.analysis
+    engine.startup_hooks.append(memory.analysis.catch_up_async)  # what a crash left unanalysed
     engine.suggesters.append(IncidentSuggester(memory))
     install_commands(engine, memory)
     base = engine.answer_path.retriever

@@ -2,9 +2,15 @@
 
 Records are validated one by one; a bad record stops the ingest with one line naming it (line
 number, or `messages[i]` in an Element export) and what is wrong, and every record before it stays
-stored. Good records go through the engine's own keep and notice steps (store, FTS index,
-keepers such as the graph, detectors and tracked items) in batched transactions, so a bulk
-ingest leaves exactly what live messages would, only faster. Embeddings follow in batches.
+stored. Good records go through the engine's own steps in two stages per batch, so a bulk ingest
+leaves exactly what live messages would, only faster:
+
+- store: the engine's keep (redact, store, FTS index) in one transaction per batch;
+- analyse: memory's analysis of the batch just stored (entities, graph, detectors, insights,
+  tracked items) in one transaction with its watermark (memory/analysis.py), so an ingest killed
+  during analysis resumes where it stopped when run again (or when the engine next starts).
+
+Embeddings follow in batches (fast and fused modes).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hololoom_core.models import ChatMessage
+from hololoom_core.models import ChatMessage, StoredMessage
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -52,16 +58,22 @@ class IngestReport:
     duplicates: int = 0
     skipped: int = 0
     insights: int = 0
+    analysed: int = 0
     embedded: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    store_seconds: float = 0.0
+    analyse_seconds: float = 0.0
+    embed_seconds: float = 0.0
     format: str = "jsonl"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {"format": self.format, "stored": self.stored, "duplicates": self.duplicates,
-                "skipped": self.skipped, "insights": self.insights, "embedded": self.embedded,
-                "errors": list(self.errors), "seconds": round(self.seconds, 3)}
+                "skipped": self.skipped, "analysed": self.analysed, "insights": self.insights,
+                "embedded": self.embedded, "errors": list(self.errors), "seconds": round(self.seconds, 3),
+                "stages": {"store": round(self.store_seconds, 3), "analyse": round(self.analyse_seconds, 3),
+                           "embed": round(self.embed_seconds, 3)}}
 
 
 def _timestamp(value: Any, where: str) -> float:
@@ -232,7 +244,48 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
                 yield exc
 
 
-ProgressCallback = Callable[[str, int, int | None], None]
+ProgressCallback = Callable[[str, int, int | None, float], None]
+"""progress(stage, done, total, seconds): stage `store`, `analyse` or `embed`; `seconds` is that stage's busy time."""
+
+
+def _stored_batch(engine: Engine, records: Iterator[IngestRecord | IngestError | None], batch_size: int,
+                  report: IngestReport, skip_bad: bool) -> tuple[list[StoredMessage], int, bool]:
+    """The store stage of one batch: keep up to `batch_size` records in one transaction.
+
+    Returns the stored messages, how many records were read, and whether the input is finished.
+    """
+    stored: list[StoredMessage] = []
+    seen = 0
+    finished = False
+    handled = 0
+    with engine.store.transaction() as conn:
+        try:
+            while handled < batch_size:
+                handled += 1
+                try:
+                    record = next(records)
+                except StopIteration:
+                    finished = True
+                    break
+                if isinstance(record, IngestError):
+                    report.errors.append(str(record))
+                    if not skip_bad:
+                        finished = True
+                        break
+                    continue
+                seen += 1
+                if record is None:
+                    report.skipped += 1
+                    continue
+                kept = engine.keep(record.message)
+                if kept is None:
+                    report.duplicates += 1
+                    continue
+                stored.append(kept.stored)
+        finally:
+            if stored:
+                conn.executemany("DELETE FROM pending_actions WHERE message_id = ?", [(m.id,) for m in stored])
+    return stored, seen, finished
 
 
 async def ingest_file(
@@ -244,7 +297,7 @@ async def ingest_file(
     embed: bool = True,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Ingest a file through the engine's keep and notice steps, in batched transactions, then embed."""
+    """Ingest a file: per batch, store it (one transaction) then analyse it (another, with the watermark); then embed."""
     import time
 
     started = time.perf_counter()
@@ -254,58 +307,40 @@ async def ingest_file(
     report = IngestReport(format=file_format)
     total = count_records(path, file_format)
     memory = engine.extensions.get("memory")
+    analysis = memory.analysis if memory is not None else None
     records = read_records(path, file_format)
     seen = 0
     finished = False
     while not finished:
-        batch_ids: list[int] = []
-        handled = 0
-        with engine.store.transaction() as conn:
-            if memory is not None:
-                memory.graph.begin_batch()
-            try:
-                while handled < batch_size:
-                    handled += 1
-                    try:
-                        record = next(records)
-                    except StopIteration:
-                        finished = True
-                        break
-                    if isinstance(record, IngestError):
-                        report.errors.append(str(record))
-                        if not skip_bad:
-                            finished = True
-                            break
-                        continue
-                    seen += 1
-                    if record is None:
-                        report.skipped += 1
-                        continue
-                    kept = engine.keep(record.message)
-                    if kept is None:
-                        report.duplicates += 1
-                        continue
-                    batch_ids.append(kept.stored.id)
-                    report.insights += len(engine.notice(kept.stored))
-            except BaseException:
-                if memory is not None:  # the batch rolls back: drop what memory cached from it
-                    memory.items.invalidate()
-                    memory.graph.discard_pending()
-                raise
-            finally:
-                if memory is not None:
-                    memory.graph.end_batch(conn)
-                if batch_ids:
-                    conn.executemany("DELETE FROM pending_actions WHERE message_id = ?", [(i,) for i in batch_ids])
-        report.stored += len(batch_ids)
+        clock = time.perf_counter()
+        stored, read, finished = _stored_batch(engine, records, batch_size, report, skip_bad)
+        seen += read
+        report.stored += len(stored)
+        report.store_seconds += time.perf_counter() - clock
         if progress is not None:
-            progress("store", seen, total)
+            progress("store", seen, total, report.store_seconds)
+        if analysis is not None and (stored or finished):
+            clock = time.perf_counter()
+            # Finished: also whatever an interrupted earlier run left behind (the whole backlog).
+            until = None if finished else max(message.id for message in stored)
+            result = analysis.catch_up(until=until, in_hand=stored, batch_size=batch_size)
+            report.analysed += result.analysed
+            report.insights += len(result.insights)
+            report.analyse_seconds += time.perf_counter() - clock
+            if progress is not None:
+                progress("analyse", report.analysed, total, report.analyse_seconds)
+        elif analysis is None:
+            for message in stored:
+                report.insights += len(engine.notice(message))
     if embed and memory is not None and memory.requested_mode != "bare":
+        clock = time.perf_counter()
         mode = await memory.prepare()
         if mode != "bare":
             report.embedded = await memory.embed_backlog(
-                mode, progress=(lambda done, all_: progress("embed", done, all_)) if progress else None,
-                batch_size=4096)
+                mode, batch_size=4096,
+                progress=(lambda done, all_: progress("embed", done, all_, time.perf_counter() - clock))
+                if progress else None)
+        report.embed_seconds = time.perf_counter() - clock
     engine.publish_stats()
     report.seconds = time.perf_counter() - started
     return report
