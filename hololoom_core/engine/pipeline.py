@@ -76,6 +76,10 @@ class MessageAnalysis(Protocol):
         """Analyse a stored message (after any backlog) exactly once; return its insights."""
         ...
 
+    def analyse_batch(self, stored_messages: list[StoredMessage]) -> list[Insight]:
+        """Analyse a batch just stored (after any backlog) exactly once; return every insight found."""
+        ...
+
 
 Keeper = Callable[[StoredMessage, ChatMessage], None]
 Suggester = Callable[[StoredMessage, list[Insight]], "Reply | None"]

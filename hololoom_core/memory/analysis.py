@@ -189,7 +189,17 @@ class MemoryAnalysis:
 
     # -- one batch ---------------------------------------------------------------------------
 
-    def analyse_batch(self, messages: Sequence[StoredMessage]) -> list[Insight]:
+    def analyse_batch(self, stored_messages: Sequence[StoredMessage]) -> list[Insight]:
+        """Analyse messages the caller has just stored (and any backlog before them), exactly once.
+
+        The batch form of `notice`: the given messages are used as they are, not read again.
+        """
+        if not stored_messages:
+            return []
+        until = max(message.id for message in stored_messages)
+        return self.catch_up(until=until, in_hand=stored_messages).insights
+
+    def reanalyse(self, messages: Sequence[StoredMessage]) -> list[Insight]:
         """Analyse these messages now, without the watermark (an edited message is analysed again).
 
         Writes graph rows, insights and tracked items in one transaction and publishes what changed.

@@ -181,10 +181,7 @@ class MemoryService:
 
         Any earlier backlog is analysed first; the given messages are used as they are, not read again.
         """
-        if not stored_messages:
-            return []
-        until = max(message.id for message in stored_messages)
-        return self.analysis.catch_up(until=until, in_hand=stored_messages).insights
+        return self.analysis.analyse_batch(stored_messages)
 
     def queue_embeddings(self, messages: list[StoredMessage]) -> None:
         """After their analysis is committed: remember the messages and queue their embeddings."""
@@ -376,7 +373,7 @@ class MemoryService:
             return
         self.forget_message(message_id, redact=False)
         if message_id <= self.analysis.watermark():
-            self.analysis.analyse_batch([message])
+            self.analysis.reanalyse([message])
 
     def on_event(self, event: Any) -> None:
         """Bus subscriber: a redacted message is forgotten, an edited one re-indexed."""
