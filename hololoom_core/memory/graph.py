@@ -239,7 +239,7 @@ class MemoryGraph:
         inserts = []
         for key, change in pending.nodes.items():
             row = (key, change.kind, change.label, change.message_id, change.event_id, change.ts,
-                   change.last_ts, change.count, json.dumps(change.data) if change.data else "{}")
+                   change.last_ts, change.count, json.dumps(change.data, separators=(",", ":")) if change.data else "{}")
             (inserts if change.unique else upserts).append(row)
         if inserts:
             conn.executemany(

@@ -2,10 +2,15 @@
 
 Records are validated one by one; a bad record stops the ingest with one line naming it (line
 number, or `messages[i]` in an Element export) and what is wrong, and every record before it stays
-stored. Good records go through the engine's own `keep_batch` step (store and FTS index, one
-transaction per batch), then its keepers (graph, tracked items) and detectors run over the stored
-batches, so a bulk ingest leaves exactly what live messages would, only faster. Embeddings follow in
-batches.
+stored. Good records go through the engine's own steps in two stages per batch, so a bulk ingest
+leaves exactly what live messages would, only faster:
+
+- store: `Engine.keep_batch` (redact, store, FTS index) in one transaction per batch;
+- analyse: `Engine.notice_batch` on the batch just stored, that is memory's analysis (entities, graph,
+  detectors, insights, tracked items) in one transaction with its watermark (memory/analysis.py),
+  so an ingest killed during analysis resumes where it stopped when the engine next starts.
+
+Embeddings follow in batches (fast and fused modes).
 """
 
 from __future__ import annotations
@@ -54,16 +59,22 @@ class IngestReport:
     duplicates: int = 0
     skipped: int = 0
     insights: int = 0
+    analysed: int = 0
     embedded: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    store_seconds: float = 0.0
+    analyse_seconds: float = 0.0
+    embed_seconds: float = 0.0
     format: str = "jsonl"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {"format": self.format, "stored": self.stored, "duplicates": self.duplicates,
-                "skipped": self.skipped, "insights": self.insights, "embedded": self.embedded,
-                "errors": list(self.errors), "seconds": round(self.seconds, 3)}
+                "skipped": self.skipped, "analysed": self.analysed, "insights": self.insights,
+                "embedded": self.embedded, "errors": list(self.errors), "seconds": round(self.seconds, 3),
+                "stages": {"store": round(self.store_seconds, 3), "analyse": round(self.analyse_seconds, 3),
+                           "embed": round(self.embed_seconds, 3)}}
 
 
 def _timestamp(value: Any, where: str) -> float:
@@ -234,7 +245,30 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
                 yield exc
 
 
-ProgressCallback = Callable[[str, int, int | None], None]
+ProgressCallback = Callable[[str, int, int | None, float], None]
+"""progress(stage, done, total, seconds): stage `store`, `analyse` or `embed`; `seconds` is that stage's busy time."""
+
+
+def _next_batch(records: Iterator[IngestRecord | IngestError | None], batch_size: int, report: IngestReport,
+                skip_bad: bool) -> tuple[list[ChatMessage], int, bool]:
+    """Up to `batch_size` good records as history messages; how many records were read; whether input is done."""
+    batch: list[ChatMessage] = []
+    seen = 0
+    for record in records:
+        if isinstance(record, IngestError):
+            report.errors.append(str(record))
+            if not skip_bad:
+                return batch, seen, True
+            continue
+        seen += 1
+        if record is None:
+            report.skipped += 1
+        else:
+            record.message.actionable = False  # history: nothing in it is answered now
+            batch.append(record.message)
+            if len(batch) >= batch_size:
+                return batch, seen, False
+    return batch, seen, True
 
 
 async def ingest_file(
@@ -246,12 +280,15 @@ async def ingest_file(
     embed: bool = True,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Ingest a file through the engine's `keep_batch` step, then analyse and embed what was stored.
+    """Ingest a file through the engine's own steps, batch by batch: store (`keep_batch`), analyse
+    (`notice_batch`), then embed what was stored.
 
-    Stage `store`: each batch of records is stored and indexed (BM25-searchable) in one durable
-    transaction, as history (`actionable=False`: no command or question in it is acted on). Stage
-    `analyse`: the engine's keepers (graph, tracked items) and detectors run over the stored batches.
-    Then the embeddings, when the mode has any.
+    Stage `store`: each batch is stored and indexed (BM25-searchable) in one durable transaction, as
+    history (`actionable=False`: no command or question in it is acted on). Stage `analyse`: the
+    engine's analysis of that batch, with the rows in hand (memory's: entities, graph, detectors,
+    insights and tracked items, in one transaction with its watermark, so an ingest killed during
+    analysis resumes where it stopped when the engine next starts). Then the embeddings, when the
+    mode has any.
     """
     import time
 
@@ -263,70 +300,35 @@ async def ingest_file(
     total = count_records(path, file_format)
     memory = engine.find_capability(MemoryService)
     records = read_records(path, file_format)
-    stored_batches: list[list[int]] = []
     seen = 0
     finished = False
     while not finished:
-        batch: list[ChatMessage] = []
-        while len(batch) < batch_size:
-            try:
-                record = next(records)
-            except StopIteration:
-                finished = True
-                break
-            if isinstance(record, IngestError):
-                report.errors.append(str(record))
-                if not skip_bad:
-                    finished = True
-                    break
-                continue
-            seen += 1
-            if record is None:
-                report.skipped += 1
-                continue
-            record.message.actionable = False  # history: nothing in it is answered now
-            batch.append(record.message)
-        kept = engine.keep_batch(batch, analyse=False)
+        clock = time.perf_counter()
+        batch, read, finished = _next_batch(records, batch_size, report, skip_bad)
+        seen += read
+        kept = engine.keep_batch(batch)
         report.duplicates += len(batch) - len(kept)
         report.stored += len(kept)
+        report.store_seconds += time.perf_counter() - clock
+        if progress is not None:
+            progress("store", seen, total, report.store_seconds)
         if kept:
-            stored_batches.append([item.stored.id for item in kept])
-        if progress is not None:
-            progress("store", seen, total)
-    analysed = 0
-    for ids in stored_batches:
-        report.insights += analyse_stored(engine, ids)
-        analysed += len(ids)
-        if progress is not None:
-            progress("analyse", analysed, report.stored)
+            clock = time.perf_counter()
+            report.insights += len(engine.notice_batch(kept))
+            report.analysed += len(kept)
+            report.analyse_seconds += time.perf_counter() - clock
+            if progress is not None:
+                progress("analyse", report.analysed, total, report.analyse_seconds)
     if embed and memory is not None and memory.requested_mode != "bare":
+        clock = time.perf_counter()
         mode = await memory.prepare()
         if mode != "bare":
             report.embedded = await memory.embed_backlog(
-                mode, progress=(lambda done, all_: progress("embed", done, all_)) if progress else None,
-                batch_size=4096)
+                mode, batch_size=4096,
+                progress=(lambda done, all_: progress("embed", done, all_, time.perf_counter() - clock))
+                if progress else None)
+        report.embed_seconds = time.perf_counter() - clock
     engine.publish_stats()
     report.seconds = time.perf_counter() - started
     return report
 
-
-def analyse_stored(engine: Engine, message_ids: list[int]) -> int:
-    """Run the engine's keepers and detectors over stored messages (one batch); returns the insights found."""
-    from hololoom_core.engine.pipeline import KeptMessage
-
-    memory = engine.find_capability(MemoryService)
-    kept = [KeptMessage(message, message.body, None) for message in engine.messages.many(message_ids)]
-    with engine.store.transaction() as conn:
-        if memory is not None:
-            memory.graph.begin_batch()
-        try:
-            insights = engine.analyse(kept)
-        except BaseException:
-            if memory is not None:  # the batch rolls back: drop what memory cached from it
-                memory.items.invalidate()
-                memory.graph.discard_pending()
-            raise
-        finally:
-            if memory is not None:
-                memory.graph.end_batch(conn)
-    return len(insights)
