@@ -298,8 +298,7 @@ class Engine:
             if actions:
                 self.pending.add_many(actions, self.clock.now())
             self._run_keepers(kept)
-            for item in kept:
-                self.bus.publish(MessageStored(item.stored))  # heard after the outermost commit
+            self.bus.publish_many([MessageStored(item.stored) for item in kept])  # heard after the outermost commit
         self.stats.messages += len(kept)
         return kept
 
