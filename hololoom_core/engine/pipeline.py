@@ -179,7 +179,7 @@ class Engine:
         self.suggesters: list[Suggester] = []
         self.feedback_observers: list[FeedbackObserver] = []
         self.overview_panels: dict[str, OverviewPanel] = {}  # name -> figures for overview.extra[name]
-        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []  # run by start(), in order
+        self.startup_hooks: list[Callable[[], Awaitable[object]]] = []  # run by start(), in order (results ignored)
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []  # run by close(), before the store closes
         self.warmup_hooks: list[Callable[[], None]] = []  # start background work in long-running processes
         self.answer_path = AnswerPath(self, self.provider, self.offline)  # retriever chain, judge, loop, router ...
@@ -294,9 +294,9 @@ class Engine:
                 if stored is None:
                     continue
                 kept.append(KeptMessage(stored, message.body, action, list(message.attachments), message))
-            actions = [(k.stored.id, k.action) for k in kept if k.action is not None]
-            if actions:
-                self.pending.add_many(actions, self.clock.now())
+            pending = [(k.stored.id, k.action) for k in kept if k.action is not None]
+            if pending:
+                self.pending.add_many(pending, self.clock.now())
             self._run_keepers(kept)
             self.bus.publish_many([MessageStored(item.stored) for item in kept])  # heard after the outermost commit
         self.stats.messages += len(kept)

@@ -153,7 +153,8 @@ def element_record(event: Any, where: str, room_fallback: str) -> IngestRecord |
     content = event.get("content")
     if not isinstance(content, dict):
         raise IngestError(where, "'content' must be an object")
-    relates = content.get("m.relates_to") if isinstance(content.get("m.relates_to"), dict) else {}
+    relation = content.get("m.relates_to")
+    relates: dict[str, Any] = relation if isinstance(relation, dict) else {}
     if relates.get("rel_type") == "m.replace" or not content:
         return None  # an edit (the export also has the edited text) or a redacted event
     body = content.get("body")
@@ -170,7 +171,8 @@ def element_record(event: Any, where: str, room_fallback: str) -> IngestRecord |
     event_id = event.get("event_id")
     if event_id is not None and not isinstance(event_id, str):
         raise IngestError(where, "'event_id' must be a string")
-    room = event.get("room_id") if isinstance(event.get("room_id"), str) else room_fallback
+    room_id = event.get("room_id")
+    room: str = room_id if isinstance(room_id, str) else room_fallback
     thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
     reply = relates.get("m.in_reply_to", {}).get("event_id") if isinstance(relates.get("m.in_reply_to"), dict) else None
     return IngestRecord(where, ChatMessage(

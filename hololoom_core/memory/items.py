@@ -7,6 +7,7 @@ node of the knowledge graph. Later messages change an item's state: a reversing 
 
 from __future__ import annotations
 
+import builtins  # `list` below is a method; annotations after it name the built-in explicitly
 import dataclasses
 import sqlite3
 from dataclasses import dataclass
@@ -160,7 +161,8 @@ class ItemTracker:
         limit: int = 50,
     ) -> list[Item]:
         """Items of one kind, newest first, filtered by room, status, owner, thread and age."""
-        clauses, params = ["kind = ?"], [kind]
+        clauses: list[str] = ["kind = ?"]
+        params: list[Any] = [kind]
         for column, value in (("room_id", room_id), ("status", status), ("owner", owner),
                               ("thread_id", thread_id)):
             if value is not None:
@@ -176,7 +178,7 @@ class ItemTracker:
         )
         return [_item(row) for row in rows]
 
-    def by_messages(self, message_ids: list[int]) -> list[Item]:
+    def by_messages(self, message_ids: builtins.list[int]) -> builtins.list[Item]:
         """The items stated by any of these messages."""
         if not message_ids:
             return []
@@ -186,7 +188,7 @@ class ItemTracker:
         )
         return [_item(row) for row in rows]
 
-    def for_message(self, message_id: int) -> list[Item]:
+    def for_message(self, message_id: int) -> builtins.list[Item]:
         """The items a message stated."""
         return [_item(r) for r in self.store.query("SELECT * FROM memory_items WHERE message_id = ?", (message_id,))]
 
@@ -419,7 +421,7 @@ class ItemTracker:
             self.graph.set_node_data(conn, item_key(item.kind, item_id), status=status)
             return self._get(conn, item_id)
 
-    def forget_message(self, conn: sqlite3.Connection, message_id: int) -> list[str]:
+    def forget_message(self, conn: sqlite3.Connection, message_id: int) -> builtins.list[str]:
         """Delete the items a message stated (and reopen items it had closed); returns their graph keys."""
         self.invalidate()
         keys = [item_key(row["kind"], row["id"]) for row in
