@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hololoom_core.events import Event
 
@@ -91,6 +91,20 @@ class EventBus:
         if self._defer is not None and self._defer(lambda: self._deliver(event)):
             return
         self._deliver(event)
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """`publish` for several events in order, held until the commit as one callback (a kept batch)."""
+        if not events:
+            return
+        held = list(events)
+
+        def deliver_all() -> None:
+            for event in held:
+                self._deliver(event)
+
+        if self._defer is not None and self._defer(deliver_all):
+            return
+        deliver_all()
 
     def _deliver(self, event: Event) -> None:
         self.published += 1

@@ -36,6 +36,18 @@ class InsightDetected(Event):
 
 
 @dataclass(slots=True)
+class InsightBatchDetected(Event):
+    """A batch of stored messages was analysed (a Matrix sync batch, ingest, the catch-up): its insights, once.
+
+    `messages` are the analysed messages by id, so subscribers need not read them again. A live
+    message's insights are published one by one as `InsightDetected` instead.
+    """
+
+    insights: tuple[Insight, ...]
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class AnswerStarted(Event):
     """The answer path started on a question."""
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
+
+import ahocorasick
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)),
@@ -25,16 +27,28 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-# One pass that finds every text some rule could match (a literal each rule needs); most chat has none, and
-# is then returned untouched without running the ten rules.
-_MAY_HAVE_SECRET = re.compile(
-    r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|syt_|://"
-    r"|(?i:aws_secret|bearer|passw|pwd|secret|api[_-]?key|token|access[_-]?key)"
+# One Aho-Corasick pass over the lower-cased text finds every text some rule could match (a literal each
+# rule needs); most chat has none, and is then returned untouched without running the ten rules. Lower
+# case can only add candidates (which the rules then reject), never lose one.
+_CANDIDATE_LITERALS = (
+    "private key", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxa-", "xoxb-",
+    "xoxp-", "xoxr-", "xoxs-", "eyj", "syt_", "://", "aws_secret", "bearer", "passw", "pwd", "secret",
+    "api_key", "api-key", "apikey", "token", "access_key", "access-key", "accesskey",
 )
+_CANDIDATES = ahocorasick.Automaton()
+for _literal in _CANDIDATE_LITERALS:
+    _CANDIDATES.add_word(_literal, _literal)
+_CANDIDATES.make_automaton()
 
 
-@dataclass(frozen=True, slots=True)
-class RedactionResult:
+def may_have_secret(text: str) -> bool:
+    """True when some redaction rule could match `text` (one C pass; False for most chat)."""
+    for _found in _CANDIDATES.iter(text.lower()):
+        return True
+    return False
+
+
+class RedactionResult(NamedTuple):
     """Redacted text and the kinds of secret that were removed."""
 
     text: str
@@ -43,7 +57,7 @@ class RedactionResult:
 
 def redact_secrets(text: str) -> RedactionResult:
     """Replace secrets in `text` by `[REDACTED:kind]`, keeping labels like `password=` readable."""
-    if _MAY_HAVE_SECRET.search(text) is None:
+    if not may_have_secret(text):
         return RedactionResult(text, ())
     kinds: list[str] = []
 

@@ -25,6 +25,7 @@ from hololoom_core.events import (
     Event,
     ExperimentChanged,
     FeedbackRecorded,
+    InsightBatchDetected,
     InsightDetected,
     MessageStored,
     StatsChanged,
@@ -77,7 +78,11 @@ class ExperimentsChanged(EngineMessage):
 
 @dataclass
 class InsightsDetected(EngineMessage):
-    """Detectors noticed decisions, action items, questions or incident signals: `events` are `InsightDetected`."""
+    """Detectors noticed decisions, action items, questions or incident signals.
+
+    `events` are `InsightDetected` (a live message's insights, one each) and `InsightBatchDetected` (an
+    analysed batch's insights, one event per batch).
+    """
 
     EVENT = InsightDetected
 
@@ -140,6 +145,7 @@ def message_kinds() -> dict[type[Event], type[EngineMessage]]:
                      InsightsDetected, StatsUpdated, StatusUpdated, EngineErrors)
         if kind.EVENT is not None
     }
+    kinds[InsightBatchDetected] = InsightsDetected
     kinds[MemoryChanged] = MemoryUpdated
     kinds[IncidentChanged] = IncidentsChanged
     kinds[WorkflowRunChanged] = WorkflowRunsChanged

@@ -32,50 +32,53 @@ def register(subparsers: Any) -> None:
 
 
 class ProgressBar:
-    """A progress bar on stderr: redrawn in place on a terminal, a plain line every 10% otherwise."""
+    """Progress of every ingest stage (store, analyse, embed) on one line of stderr.
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+    On a terminal the line is redrawn in place; otherwise a plain line is written each time a stage
+    passes another 10% (or 10,000 records when the total is unknown). Each stage's rate is its
+    count over its own busy time, so interleaved stages show their own speed.
+    """
+
+    def __init__(self, stream: TextIO | None = None, width: int = 20) -> None:
         self.stream = stream or sys.stderr
         self.width = width
         self.tty = self.stream.isatty()
         self.started = time.perf_counter()
-        self.last_step: tuple[str, int] = ("", -1)
-        self.drawn = False
+        self.stages: dict[str, tuple[int, int | None, float]] = {}
+        self.steps: dict[str, int] = {}
+        self.drawn = 0
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        """Show progress of a stage (`store` or `embed`)."""
-        rate = done / max(1e-9, time.perf_counter() - self.started)
-        if total:
-            share = min(1.0, done / total)
-            if self.tty:
-                filled = int(share * self.width)
-                bar = "#" * filled + "-" * (self.width - filled)
-                self.stream.write(f"\r{stage:5} [{bar}] {share:4.0%} {done:,}/{total:,} ({rate:,.0f}/s)")
-                self.stream.flush()
-                self.drawn = True
-                return
-            step = int(share * 10)
-            if (stage, step) != self.last_step:
-                self.last_step = (stage, step)
-                self.stream.write(f"ingest: {stage} {done:,}/{total:,} ({share:.0%}, {rate:,.0f}/s)\n")
-        elif not self.tty and done // 10000 != self.last_step[1]:
-            self.last_step = (stage, done // 10000)
-            self.stream.write(f"ingest: {stage} {done:,} ({rate:,.0f}/s)\n")
-        elif self.tty:
-            self.stream.write(f"\r{stage:5} {done:,} ({rate:,.0f}/s)")
-            self.drawn = True
+    def __call__(self, stage: str, done: int, total: int | None, seconds: float | None = None) -> None:
+        """Record a stage's progress (`seconds`: its busy time so far) and redraw."""
+        busy = seconds if seconds is not None else time.perf_counter() - self.started
+        self.stages[stage] = (done, total, busy)
+        line = " | ".join(self._part(name, *figures) for name, figures in self.stages.items())
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self.drawn))
+            self.stream.flush()
+            self.drawn = len(line)
+            return
+        step = int(min(1.0, done / total) * 10) if total else done // 10000
+        if self.steps.get(stage) != step:
+            self.steps[stage] = step
+            self.stream.write(f"ingest: {line}\n")
+
+    def _part(self, stage: str, done: int, total: int | None, busy: float) -> str:
+        rate = done / max(1e-9, busy)
+        if not total:
+            return f"{stage} {done:,} ({rate:,.0f}/s)"
+        share = min(1.0, done / total)
+        if self.tty:
+            filled = int(share * self.width)
+            return f"{stage} [{'#' * filled}{'-' * (self.width - filled)}] {share:4.0%} {done:,}/{total:,} ({rate:,.0f}/s)"
+        return f"{stage} {done:,}/{total:,} ({share:.0%}, {rate:,.0f}/s)"
 
     def finish(self) -> None:
         """End the bar's line."""
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
-            self.drawn = False
-
-    def stage(self, name: str) -> None:
-        """Start timing a new stage."""
-        self.finish()
-        self.started = time.perf_counter()
+            self.drawn = 0
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -88,18 +91,10 @@ async def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"ingest: {path}: no such file", 2)
     bar = ProgressBar()
-    current = {"stage": "store"}
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        if stage != current["stage"]:
-            current["stage"] = stage
-            bar.stage(stage)
-        bar(stage, done, total)
-
     async with open_engine(args) as engine:
         try:
             report = await ingest_file(engine, path, batch_size=args.batch, skip_bad=args.skip_bad,
-                                       embed=not args.no_embed, progress=progress)
+                                       embed=not args.no_embed, progress=bar)
         except IngestError as exc:
             bar.finish()
             raise CliError(f"ingest: {exc}")
@@ -109,8 +104,10 @@ async def run(args: argparse.Namespace) -> int:
     else:
         rate = report.stored / report.seconds if report.seconds else 0.0
         print(f"ingested {path.name} ({report.format}): {report.stored:,} stored, {report.duplicates:,} already "
-              f"there, {report.skipped:,} skipped, {report.insights:,} insights, {report.embedded:,} embedded "
-              f"in {report.seconds:.1f} s ({rate:,.0f} messages/s)")
+              f"there, {report.skipped:,} skipped, {report.analysed:,} analysed, {report.insights:,} insights, "
+              f"{report.embedded:,} embedded in {report.seconds:.1f} s ({rate:,.0f} messages/s; "
+              f"store {report.store_seconds:.1f} s, analyse {report.analyse_seconds:.1f} s, "
+              f"embed {report.embed_seconds:.1f} s)")
     if report.errors:
         if not args.skip_bad:
             print(f"hololoom: ingest: {report.errors[0]} — stopped there; the {report.stored:,} record(s) before it "

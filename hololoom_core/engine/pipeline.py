@@ -2,10 +2,12 @@
 
 Every transport, bulk ingest and scenario replay goes through the same two steps:
 `Engine.keep_batch(messages)` (redact, store, index, run the keepers, in one durable transaction) and
-`Engine.respond(kept)` (notice, act, deliver). `Engine.handle()` is both steps for one message.
+`Engine.respond(kept)` (notice, act, deliver). `Engine.handle()` is both steps for one message. A
+transport that keeps a batch analyses it once with `Engine.notice_batch(kept)` before responding;
+the analysis itself is a slot (`engine.analysis`, see engine/analysis.py) that memory fills.
 Replies leave through the one delivery path, `Engine.deliver()`: stored first (clearing the question's
 pending action in the same transaction), then handed to the room's `Transport`. Capabilities plug into
-registries the engine holds: keepers (indexing, graph), detectors (insights), commands, answer-path
+registries the engine holds: keepers (in the keep transaction), detectors (insights), commands, answer-path
 parts and feedback observers.
 """
 
@@ -13,17 +15,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from hololoom_core.bus import EventBus
 from hololoom_core.clock import Clock
 from hololoom_core.config import Config
 from hololoom_core.engine.access import AccessPolicy
+from hololoom_core.engine.analysis import Detector, DetectorAnalysis, MessageAnalysis
 from hololoom_core.engine.answering import AnswerContext, AnswerPath
 from hololoom_core.engine.capabilities import (
     Capability,
@@ -47,7 +49,6 @@ from hololoom_core.events import (
     CommandHandled,
     EngineError,
     FeedbackRecorded,
-    InsightDetected,
     MessageStored,
     ReplySent,
     StatsChanged,
@@ -65,6 +66,9 @@ from hololoom_core.store.db import registered_migrations
 from hololoom_core.store.interactions import InteractionStore
 from hololoom_core.store.messages import MessageStore, NewMessage
 from hololoom_core.store.pending import PendingActions
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +109,9 @@ def default_capabilities() -> list[Capability]:
     return resolve_order(load_capability(spec) for spec in CAPABILITIES)
 
 
-class Detector(Protocol):
-    """Notices something in a stored message (decision, action item, question, incident signal)."""
-
-    def detect(self, message: StoredMessage) -> list[Insight]:
-        """Return the insights found in one message."""
-        ...
-
-
 Keeper = Callable[[StoredMessage, ChatMessage], None]
-BatchKeeper = Callable[[list["KeptMessage"]], None]
 Suggester = Callable[[StoredMessage, list[Insight]], "Reply | None"]
 FeedbackObserver = Callable[[int, int, str], None]
-InsightStore = Callable[[list[Insight]], list[Insight]]
 
 
 @dataclass(slots=True)
@@ -129,6 +123,7 @@ class KeptMessage:
     action: str | None
     attachments: list[Attachment] = field(default_factory=list)
     message: ChatMessage | None = None  # as the transport gave it (None when resumed from the store)
+    insights: list[Insight] | None = None  # set by the notice step (None: not analysed yet)
 
 
 class Engine:
@@ -182,13 +177,12 @@ class Engine:
         self.services = ServiceRegistry()  # services by type: engine.capability(MemoryService)
         self.commands = CommandRegistry()
         self.keepers: list[Keeper] = []
-        self.batch_keepers: list[BatchKeeper] = []  # keepers that take a whole kept batch at once
         self.detectors: list[Detector] = []
-        self.insight_store: InsightStore = self._store_insights
+        self.analysis: MessageAnalysis = DetectorAnalysis(self)  # the notice step; memory fills it with its own
         self.suggesters: list[Suggester] = []
         self.feedback_observers: list[FeedbackObserver] = []
         self.overview_panels: dict[str, OverviewPanel] = {}  # name -> figures for overview.extra[name]
-        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []  # run by start(), in order
+        self.startup_hooks: list[Callable[[], Awaitable[object]]] = []  # run by start(), in order (results ignored)
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []  # run by close(), before the store closes
         self.warmup_hooks: list[Callable[[], None]] = []  # start background work in long-running processes
         self.answer_path = AnswerPath(self, self.provider, self.offline)  # retriever chain, judge, loop, router ...
@@ -207,15 +201,15 @@ class Engine:
 
     # -- capabilities ------------------------------------------------------------------------
 
-    def capability(self, kind: type[T]) -> T:
+    def capability(self, kind: TypeForm[T]) -> T:
         """The service a capability provides under `kind` (e.g. `MemoryService`); `CapabilityMissing` if none."""
         return self.services.get(kind)
 
-    def find_capability(self, kind: type[T]) -> T | None:
+    def find_capability(self, kind: TypeForm[T]) -> T | None:
         """The service provided under `kind`, or None when no installed capability provides it."""
         return self.services.find(kind)
 
-    def provide(self, service: Any, as_type: type[Any] | None = None) -> None:
+    def provide(self, service: Any, as_type: TypeForm[Any] | None = None) -> None:
         """Offer a service to the other capabilities, under its class or `as_type` (a class or Protocol)."""
         self.services.provide(service, as_type)
 
@@ -280,13 +274,13 @@ class Engine:
             return HandleResult(message=None, duplicate=True)
         return await self.respond(kept[0])
 
-    def keep_batch(self, messages: list[ChatMessage], *, analyse: bool = True) -> list[KeptMessage]:
+    def keep_batch(self, messages: Sequence[ChatMessage]) -> list[KeptMessage]:
         """Redact, store and index a batch, note its pending actions and run the keepers, in one transaction.
 
         Returns the kept messages in order (a message whose event id was stored before is left out). When
         it returns outside an enclosing transaction, everything is committed (durable with
-        `store.synchronous: full`) and `MessageStored` has been published for each message. `analyse=False`
-        stores and indexes only (bulk ingest); `analyse(kept)` runs the keepers and detectors later.
+        `store.synchronous: full`) and `MessageStored` has been published for each message. The messages
+        are analysed afterwards, by `notice_batch(kept)` (a batch) or `respond` (one message).
         """
         if not messages:
             return []
@@ -303,13 +297,11 @@ class Engine:
                 if stored is None:
                     continue
                 kept.append(KeptMessage(stored, message.body, action, list(message.attachments), message))
-            actions = [(k.stored.id, k.action) for k in kept if k.action is not None]
-            if actions:
-                self.pending.add_many(actions, self.clock.now())
-            if analyse:
-                self._run_keepers(kept)
-            for item in kept:
-                self.bus.publish(MessageStored(item.stored))  # heard after the outermost commit
+            pending = [(k.stored.id, k.action) for k in kept if k.action is not None]
+            if pending:
+                self.pending.add_many(pending, self.clock.now())
+            self._run_keepers(kept)
+            self.bus.publish_many([MessageStored(item.stored) for item in kept])  # heard after the outermost commit
         self.stats.messages += len(kept)
         return kept
 
@@ -341,21 +333,6 @@ class Engine:
             item.stored.sender_name = item.stored.sender_name or (item.message.sender_name if item.message else None)
             for keeper in self.keepers:
                 keeper(item.stored, item.message or _as_chat_message(item.stored))
-        if kept:
-            for batch_keeper in self.batch_keepers:
-                batch_keeper(kept)
-
-    def analyse(self, kept: list[KeptMessage]) -> list[Insight]:
-        """Run the keepers and detectors over messages stored with `analyse=False`, in one transaction.
-
-        Message by message, as live messages get them (keepers, then detectors), so the results match.
-        """
-        insights: list[Insight] = []
-        with self.store.transaction():
-            for item in kept:
-                self._run_keepers([item])
-                insights.extend(self.notice(item.stored))
-        return insights
 
     def classify(self, message: ChatMessage) -> str | None:
         """`command`, `question` (addressed to the bot) or None for ordinary conversation."""
@@ -379,16 +356,19 @@ class Engine:
         """The question without the bot's name or mention."""
         return self._mention.sub(" ", text).strip(" ,:;\t\n") or text.strip()
 
-    async def respond(self, kept: KeptMessage, *, notice: bool = True, only_if_pending: bool = True) -> HandleResult:
+    async def respond(self, kept: KeptMessage, *, only_if_pending: bool = True) -> HandleResult:
         """Notice, act and deliver for one kept message; returns what was done.
 
-        The message's pending action is worked on once: a second `respond` while the first runs, or
-        after the action was completed (or the message redacted), does not act again. `notice=False`
-        skips the detectors (a resumed message was noticed before the crash); `only_if_pending=False`
-        acts even when no pending action is recorded (an explicit `resume`).
+        The notice step runs here unless `notice_batch` already analysed the message's batch
+        (`kept.insights` set; a resumed message gets `[]`: it was analysed before the crash, or is in
+        the analysis backlog). The message's pending action is worked on once: a second `respond` while
+        the first runs, or after the action was completed (or the message redacted), does not act
+        again. `only_if_pending=False` acts even when no pending action is recorded (an explicit `resume`).
         """
         stored = kept.stored
-        insights = self.notice(stored) if notice else []
+        if kept.insights is None:
+            kept.insights = self.notice(stored)
+        insights = kept.insights
         replies: list[Reply] = []
         wants_action = kept.action is not None or (bool(self.suggesters) and not stored.is_bot)
         if wants_action and stored.id not in self._responding:
@@ -403,47 +383,24 @@ class Engine:
         return HandleResult(message=stored, insights=insights, replies=replies)
 
     def notice(self, stored: StoredMessage) -> list[Insight]:
-        """Run every detector on one message; store and publish what they find."""
-        return self.notice_batch([stored])
+        """The notice step for one live message: the analysis slot finds, stores and publishes its insights."""
+        return self.analysis.notice(stored)
 
-    def notice_batch(self, messages: list[StoredMessage]) -> list[Insight]:
-        """Run every detector over a batch of messages; store what they find in one go and publish it."""
-        if not self.detectors:
+    def notice_batch(self, kept: Sequence[KeptMessage]) -> list[Insight]:
+        """The notice step for a kept batch, once, after its keep committed; each message gets its insights.
+
+        Every transport that keeps messages in batches (Matrix sync batches, ingest) calls this before
+        `respond`, so the batch is analysed in one pass and `respond` does not analyse it again.
+        """
+        if not kept:
             return []
-        found: list[Insight] = []
-        for stored in messages:
-            if stored.is_bot:
-                continue
-            for detector in self.detectors:
-                try:
-                    found.extend(detector.detect(stored))
-                except Exception as exc:
-                    self.report_error("detector", f"{type(detector).__name__}: {exc}")
-        if not found:
-            return []
-        insights = self.insight_store(found)
-        self.stats.insights += len(insights)
+        insights = self.analysis.analyse_batch([item.stored for item in kept])
+        by_message: dict[int, list[Insight]] = {item.stored.id: [] for item in kept}
         for insight in insights:
-            self.bus.publish(InsightDetected(insight))
-        return insights
-
-    def _store_insights(self, insights: list[Insight]) -> list[Insight]:
-        with self.store.transaction() as conn:
-            for insight in insights:
-                cursor = conn.execute(
-                    "INSERT INTO insights(kind, message_id, room_id, text, confidence, data, ts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        insight.kind,
-                        insight.message_id,
-                        insight.room_id,
-                        insight.text,
-                        insight.confidence,
-                        json.dumps(insight.data),
-                        insight.ts,
-                    ),
-                )
-                insight.id = cursor.lastrowid
+            if insight.message_id in by_message:
+                by_message[insight.message_id].append(insight)
+        for item in kept:
+            item.insights = by_message[item.stored.id]
         return insights
 
     async def act(self, kept: KeptMessage, insights: list[Insight]) -> list[Reply]:
@@ -641,8 +598,8 @@ class Engine:
 
     async def resume(self, message: StoredMessage, action: str, original_body: str | None = None) -> list[Reply]:
         """Finish the command or answer of a message that was stored before a crash; returns the replies."""
-        kept = KeptMessage(message, original_body or message.body, action)
-        result = await self.respond(kept, notice=False, only_if_pending=False)
+        kept = KeptMessage(message, original_body or message.body, action, insights=[])
+        result = await self.respond(kept, only_if_pending=False)
         return result.replies
 
     # -- direct entry points -----------------------------------------------------------------

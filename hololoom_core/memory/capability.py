@@ -1,4 +1,4 @@
-"""Plugs memory into the engine: keeper, detector, insight store, suggester, commands, message search, bus."""
+"""Plugs memory into the engine: the analysis slot (the engine's notice step), suggester, commands, search, bus."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from typing import TYPE_CHECKING
 
 from hololoom_core.engine.capabilities import Capability
 from hololoom_core.memory.commands import install_commands
-from hololoom_core.memory.detectors import ProactiveDetector
 from hololoom_core.memory.retriever import MemoryMessageSearch
-from hololoom_core.memory.schema import MEMORY_V1
+from hololoom_core.memory.schema import MEMORY_V1, MEMORY_V2
 from hololoom_core.memory.service import MemoryService
 from hololoom_core.memory.suggest import IncidentSuggester
-from hololoom_core.models import Insight
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -21,7 +19,7 @@ class MemoryCapability(Capability):
     """The knowledge graph, hybrid recall, tracked items and proactive notices; provides `MemoryService`."""
 
     name = "memory"
-    migrations = {"memory": [MEMORY_V1]}
+    migrations = {"memory": [MEMORY_V1, MEMORY_V2]}
 
     def install(self, engine: Engine) -> None:
         """Build the memory service and register it in the engine's slots."""
@@ -29,14 +27,10 @@ class MemoryCapability(Capability):
         engine.provide(memory)
         engine.shutdown_hooks.append(memory.close)  # stops the embedding worker before the store closes
         engine.warmup_hooks.append(memory.warm_up)  # load the embedding model before the first question
-        engine.keepers.append(memory.keep)
-        engine.detectors.append(ProactiveDetector(memory, engine.names_bot, engine.config.bot.command_prefix))
-        base_store = engine.insight_store
-
-        def store_insights(insights: list[Insight]) -> list[Insight]:
-            return memory.store_insights(base_store, insights)
-
-        engine.insight_store = store_insights
+        # The engine's analysis slot: entities, graph, detectors (memory's own and every registered one),
+        # insights and tracked items, in batches behind a durable watermark.
+        engine.analysis = memory.analysis
+        engine.startup_hooks.append(memory.analysis.catch_up_async)  # what a crash left unanalysed
         engine.suggesters.append(IncidentSuggester(memory))
         install_commands(engine, memory)
         engine.answer_path.message_search = MemoryMessageSearch(memory, engine.config.memory.min_similarity)

@@ -105,14 +105,20 @@ def analyse_text(
     sender: str = "me",
     ts: float = 0.0,
     people: Iterable[str] = (),
+    candidates: int | None = None,
 ) -> list[Detection]:
-    """The insight types in one text, by the room's rules (best first); no memory needed."""
+    """The insight types in one text, by the room's rules (best first); no memory needed.
+
+    `candidates` is `rules.candidates(text)` if the caller has it already (one prefilter pass per text).
+    """
     people_set = people if isinstance(people, frozenset) else frozenset(localpart(p) for p in people)
+    if candidates is None:
+        candidates = rules.candidates(text)
     found: list[Detection] = []
     for kind, detector in rules.detectors.items():
         if not detector.enabled:
             continue
-        confidence, matched = detector.score(text)
+        confidence, matched = detector.score(text, candidates)
         if confidence < detector.threshold or confidence <= 0:
             continue
         data: dict[str, Any] = {}
@@ -150,8 +156,9 @@ class ProactiveDetector:
             return []
         rules = self.memory.patterns.for_room(message.room_id)
         text = message.body
+        candidates = rules.candidates(text)
         detections = analyse_text(text, rules, sender=message.sender, ts=message.ts,
-                                  people=self.memory.people_snapshot())
+                                  people=self.memory.people_snapshot(), candidates=candidates)
         if message.meta.get("addressed_to_bot") or self.is_for_bot(text):
             detections = [d for d in detections if d.kind != "question"]  # the bot answers those itself
         tracker = self.memory.items
@@ -176,7 +183,7 @@ class ProactiveDetector:
                 item, confidence, how = answered
                 insights.append(self._insight("answer", message, confidence,
                                               {"question_id": item.id, "question": item.text[:120], "how": how}))
-        if "action_item" not in kinds:
+        if "action_item" not in kinds and rules.may_complete(candidates):
             completed = tracker.completed_action(message, rules.completion_patterns, rules.completion_min_overlap,
                                                  rules.completion_window_days)
             if completed is not None:

@@ -90,7 +90,7 @@ class MemoryGraph:
         return self._graph
 
     def _load(self) -> nx.MultiDiGraph:
-        graph = nx.MultiDiGraph()
+        graph: nx.MultiDiGraph = nx.MultiDiGraph()
         tokens: dict[str, set[str]] = {}
         for row in self.store.query(
             "SELECT key, kind, label, message_id, event_id, ts, last_ts, mentions, data FROM memory_nodes"
@@ -106,8 +106,8 @@ class MemoryGraph:
             if row["kind"] in _TOKEN_KINDS:
                 for token in _TOKEN.findall(row["label"].lower()):
                     tokens.setdefault(token, set()).add(row["key"])
-        graph.add_edges_from(
-            (row[0], row[1], row[2], {"message_id": row[3], "event_id": row[4], "ts": row[5]})
+        graph.add_edges_from(  # (u, v, key, data): a multigraph's 4-tuples, which the networkx stubs omit
+            (row[0], row[1], row[2], {"message_id": row[3], "event_id": row[4], "ts": row[5]})  # type: ignore[misc]
             for row in self.store.conn.execute(
                 "SELECT src, dst, relation, message_id, event_id, ts FROM memory_edges ORDER BY id"
             )
@@ -235,11 +235,11 @@ class MemoryGraph:
         if not pending.nodes and not pending.edges:
             return
         self._pending = _Pending()
-        upserts = []
-        inserts = []
+        upserts: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
         for key, change in pending.nodes.items():
             row = (key, change.kind, change.label, change.message_id, change.event_id, change.ts,
-                   change.last_ts, change.count, json.dumps(change.data) if change.data else "{}")
+                   change.last_ts, change.count, json.dumps(change.data, separators=(",", ":")) if change.data else "{}")
             (inserts if change.unique else upserts).append(row)
         if inserts:
             conn.executemany(

@@ -2,18 +2,26 @@
 
 Records are validated one by one; a bad record stops the ingest with one line naming it (line
 number, or `messages[i]` in an Element export) and what is wrong, and every record before it stays
-stored. Good records go through the engine's own `keep_batch` step (store and FTS index, one
-transaction per batch), then its keepers (graph, tracked items) and detectors run over the stored
-batches, so a bulk ingest leaves exactly what live messages would, only faster. Embeddings follow in
-batches.
+stored. Good records go through the engine's own steps in two stages per batch, so a bulk ingest
+leaves exactly what live messages would, only faster:
+
+- store: `Engine.keep_batch` (redact, store, FTS index) in one transaction per batch;
+- analyse: `Engine.notice_batch` on the batch just stored, that is memory's analysis (entities, graph,
+  detectors, insights, tracked items) in one transaction with its watermark (memory/analysis.py),
+  so an ingest killed during analysis resumes where it stopped when the engine next starts.
+
+Embeddings follow in batches (fast and fused modes).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +35,9 @@ if TYPE_CHECKING:
 
 JSONL_REQUIRED = ("room", "sender", "ts", "body")
 JSONL_OPTIONAL = ("thread", "event_id", "sender_name", "reply_to", "room_name")
+_REQUIRED_KEYS = frozenset(JSONL_REQUIRED)
+_ALLOWED_KEYS = frozenset(JSONL_REQUIRED + JSONL_OPTIONAL)
+_SPACE = re.compile(r"\s")
 
 
 class IngestError(Exception):
@@ -54,16 +65,22 @@ class IngestReport:
     duplicates: int = 0
     skipped: int = 0
     insights: int = 0
+    analysed: int = 0
     embedded: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    store_seconds: float = 0.0
+    analyse_seconds: float = 0.0
+    embed_seconds: float = 0.0
     format: str = "jsonl"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {"format": self.format, "stored": self.stored, "duplicates": self.duplicates,
-                "skipped": self.skipped, "insights": self.insights, "embedded": self.embedded,
-                "errors": list(self.errors), "seconds": round(self.seconds, 3)}
+                "skipped": self.skipped, "analysed": self.analysed, "insights": self.insights,
+                "embedded": self.embedded, "errors": list(self.errors), "seconds": round(self.seconds, 3),
+                "stages": {"store": round(self.store_seconds, 3), "analyse": round(self.analyse_seconds, 3),
+                           "embed": round(self.embed_seconds, 3)}}
 
 
 def _timestamp(value: Any, where: str) -> float:
@@ -97,27 +114,29 @@ def jsonl_record(data: Any, where: str) -> IngestRecord:
     """Validate one JSON Lines record (room, sender, ts, body, optional thread...)."""
     if not isinstance(data, dict):
         raise IngestError(where, f"a record must be a JSON object, not {type(data).__name__}")
-    missing = [key for key in JSONL_REQUIRED if key not in data]
-    unknown = sorted(set(data) - set(JSONL_REQUIRED) - set(JSONL_OPTIONAL))
-    if missing:
-        typo = f"; unknown key(s) {', '.join(repr(k) for k in unknown)} (a typo?)" if unknown else ""
-        raise IngestError(where, f"missing {', '.join(repr(k) for k in missing)} (each record needs room, sender, "
-                                 f"ts and body){typo}")
-    if unknown:
+    keys = data.keys()
+    if not (_REQUIRED_KEYS <= keys and keys <= _ALLOWED_KEYS):  # the usual record passes with two set tests
+        missing = [key for key in JSONL_REQUIRED if key not in data]
+        unknown = sorted(set(data) - _ALLOWED_KEYS)
+        if missing:
+            typo = f"; unknown key(s) {', '.join(repr(k) for k in unknown)} (a typo?)" if unknown else ""
+            raise IngestError(where, f"missing {', '.join(repr(k) for k in missing)} (each record needs room, "
+                                     f"sender, ts and body){typo}")
         raise IngestError(where, f"unknown key(s) {', '.join(repr(k) for k in unknown)}; allowed: "
                                  f"{', '.join(JSONL_REQUIRED + JSONL_OPTIONAL)}")
-    for key in ("room", "sender"):
-        if not isinstance(data[key], str) or not data[key].strip() or any(c.isspace() for c in data[key]):
-            raise IngestError(where, f"'{key}' must be a non-empty string without spaces, got {data[key]!r}")
-    if not isinstance(data["body"], str):
-        raise IngestError(where, f"'body' must be a string, not {type(data['body']).__name__}")
-    if not data["body"].strip():
+    room, sender, body = data["room"], data["sender"], data["body"]
+    for key, value in (("room", room), ("sender", sender)):
+        if type(value) is not str or not value or _SPACE.search(value) is not None:
+            raise IngestError(where, f"'{key}' must be a non-empty string without spaces, got {value!r}")
+    if type(body) is not str:
+        raise IngestError(where, f"'body' must be a string, not {type(body).__name__}")
+    if not body or body.isspace():
         raise IngestError(where, "'body' is empty")
     for key in JSONL_OPTIONAL:
-        if data.get(key) is not None and not isinstance(data[key], str):
-            raise IngestError(where, f"'{key}' must be a string or null, not {type(data[key]).__name__}")
+        value = data.get(key)
+        if value is not None and type(value) is not str:
+            raise IngestError(where, f"'{key}' must be a string or null, not {type(value).__name__}")
     ts = _timestamp(data["ts"], where)
-    room, sender, body = data["room"], data["sender"], data["body"]
     return IngestRecord(where, ChatMessage(
         room_id=room, sender=sender, body=body, transport="import", ts=ts,
         event_id=data.get("event_id") or _event_id(room, sender, ts, body), thread_id=data.get("thread") or None,
@@ -134,7 +153,8 @@ def element_record(event: Any, where: str, room_fallback: str) -> IngestRecord |
     content = event.get("content")
     if not isinstance(content, dict):
         raise IngestError(where, "'content' must be an object")
-    relates = content.get("m.relates_to") if isinstance(content.get("m.relates_to"), dict) else {}
+    relation = content.get("m.relates_to")
+    relates: dict[str, Any] = relation if isinstance(relation, dict) else {}
     if relates.get("rel_type") == "m.replace" or not content:
         return None  # an edit (the export also has the edited text) or a redacted event
     body = content.get("body")
@@ -151,7 +171,8 @@ def element_record(event: Any, where: str, room_fallback: str) -> IngestRecord |
     event_id = event.get("event_id")
     if event_id is not None and not isinstance(event_id, str):
         raise IngestError(where, "'event_id' must be a string")
-    room = event.get("room_id") if isinstance(event.get("room_id"), str) else room_fallback
+    room_id = event.get("room_id")
+    room: str = room_id if isinstance(room_id, str) else room_fallback
     thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
     reply = relates.get("m.in_reply_to", {}).get("event_id") if isinstance(relates.get("m.in_reply_to"), dict) else None
     return IngestRecord(where, ChatMessage(
@@ -211,18 +232,19 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
             except IngestError as exc:
                 yield exc
         return
+    name = path.name
     with path.open("r", encoding="utf-8", errors="strict") as handle:
         number = 0
         while True:
-            where = f"{path.name}:{number + 1}"
             try:
                 line = handle.readline()
             except UnicodeDecodeError as exc:
-                yield IngestError(where, f"not UTF-8 text ({exc.reason})")
+                yield IngestError(f"{name}:{number + 1}", f"not UTF-8 text ({exc.reason})")
                 return
             if not line:
                 return
             number += 1
+            where = f"{name}:{number}"
             if not line.strip():
                 yield None
                 continue
@@ -234,7 +256,44 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
                 yield exc
 
 
-ProgressCallback = Callable[[str, int, int | None], None]
+ProgressCallback = Callable[[str, int, int | None, float], None]
+"""progress(stage, done, total, seconds): stage `store`, `analyse` or `embed`; `seconds` is that stage's busy time."""
+
+
+def _next_batch(records: Iterator[IngestRecord | IngestError | None], batch_size: int, report: IngestReport,
+                skip_bad: bool) -> tuple[list[ChatMessage], int, bool]:
+    """Up to `batch_size` good records as history messages; how many records were read; whether input is done."""
+    batch: list[ChatMessage] = []
+    seen = 0
+    for record in records:
+        if isinstance(record, IngestError):
+            report.errors.append(str(record))
+            if not skip_bad:
+                return batch, seen, True
+            continue
+        seen += 1
+        if record is None:
+            report.skipped += 1
+        else:
+            record.message.actionable = False  # history: nothing in it is answered now
+            batch.append(record.message)
+            if len(batch) >= batch_size:
+                return batch, seen, False
+    return batch, seen, True
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for one batch: its thousands of short-lived objects are freed by
+    reference counting, and a collection in the middle of a batch (which walks every live object) costs
+    about a sixth of the store stage. It runs again between batches."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def ingest_file(
@@ -246,12 +305,15 @@ async def ingest_file(
     embed: bool = True,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Ingest a file through the engine's `keep_batch` step, then analyse and embed what was stored.
+    """Ingest a file through the engine's own steps, batch by batch: store (`keep_batch`), analyse
+    (`notice_batch`), then embed what was stored.
 
-    Stage `store`: each batch of records is stored and indexed (BM25-searchable) in one durable
-    transaction, as history (`actionable=False`: no command or question in it is acted on). Stage
-    `analyse`: the engine's keepers (graph, tracked items) and detectors run over the stored batches.
-    Then the embeddings, when the mode has any.
+    Stage `store`: each batch is stored and indexed (BM25-searchable) in one durable transaction, as
+    history (`actionable=False`: no command or question in it is acted on). Stage `analyse`: the
+    engine's analysis of that batch, with the rows in hand (memory's: entities, graph, detectors,
+    insights and tracked items, in one transaction with its watermark, so an ingest killed during
+    analysis resumes where it stopped when the engine next starts). Then the embeddings, when the
+    mode has any.
     """
     import time
 
@@ -263,70 +325,37 @@ async def ingest_file(
     total = count_records(path, file_format)
     memory = engine.find_capability(MemoryService)
     records = read_records(path, file_format)
-    stored_batches: list[list[int]] = []
     seen = 0
     finished = False
     while not finished:
-        batch: list[ChatMessage] = []
-        while len(batch) < batch_size:
-            try:
-                record = next(records)
-            except StopIteration:
-                finished = True
-                break
-            if isinstance(record, IngestError):
-                report.errors.append(str(record))
-                if not skip_bad:
-                    finished = True
-                    break
-                continue
-            seen += 1
-            if record is None:
-                report.skipped += 1
-                continue
-            record.message.actionable = False  # history: nothing in it is answered now
-            batch.append(record.message)
-        kept = engine.keep_batch(batch, analyse=False)
-        report.duplicates += len(batch) - len(kept)
-        report.stored += len(kept)
+        with _collector_paused():
+            clock = time.perf_counter()
+            batch, read, finished = _next_batch(records, batch_size, report, skip_bad)
+            seen += read
+            kept = engine.keep_batch(batch)
+            report.duplicates += len(batch) - len(kept)
+            report.stored += len(kept)
+            report.store_seconds += time.perf_counter() - clock
+        if progress is not None:
+            progress("store", seen, total, report.store_seconds)
         if kept:
-            stored_batches.append([item.stored.id for item in kept])
-        if progress is not None:
-            progress("store", seen, total)
-    analysed = 0
-    for ids in stored_batches:
-        report.insights += analyse_stored(engine, ids)
-        analysed += len(ids)
-        if progress is not None:
-            progress("analyse", analysed, report.stored)
+            with _collector_paused():
+                clock = time.perf_counter()
+                report.insights += len(engine.notice_batch(kept))
+                report.analysed += len(kept)
+                report.analyse_seconds += time.perf_counter() - clock
+            if progress is not None:
+                progress("analyse", report.analysed, total, report.analyse_seconds)
     if embed and memory is not None and memory.requested_mode != "bare":
+        clock = time.perf_counter()
         mode = await memory.prepare()
         if mode != "bare":
             report.embedded = await memory.embed_backlog(
-                mode, progress=(lambda done, all_: progress("embed", done, all_)) if progress else None,
-                batch_size=4096)
+                mode, batch_size=4096,
+                progress=(lambda done, all_: progress("embed", done, all_, time.perf_counter() - clock))
+                if progress else None)
+        report.embed_seconds = time.perf_counter() - clock
     engine.publish_stats()
     report.seconds = time.perf_counter() - started
     return report
 
-
-def analyse_stored(engine: Engine, message_ids: list[int]) -> int:
-    """Run the engine's keepers and detectors over stored messages (one batch); returns the insights found."""
-    from hololoom_core.engine.pipeline import KeptMessage
-
-    memory = engine.find_capability(MemoryService)
-    kept = [KeptMessage(message, message.body, None) for message in engine.messages.many(message_ids)]
-    with engine.store.transaction() as conn:
-        if memory is not None:
-            memory.graph.begin_batch()
-        try:
-            insights = engine.analyse(kept)
-        except BaseException:
-            if memory is not None:  # the batch rolls back: drop what memory cached from it
-                memory.items.invalidate()
-                memory.graph.discard_pending()
-            raise
-        finally:
-            if memory is not None:
-                memory.graph.end_batch(conn)
-    return len(insights)

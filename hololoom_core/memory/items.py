@@ -7,6 +7,8 @@ node of the knowledge graph. Later messages change an item's state: a reversing 
 
 from __future__ import annotations
 
+import builtins  # `list` below is a method; annotations after it name the built-in explicitly
+import dataclasses
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +97,20 @@ class ItemTracker:
         # Open items per (room, kind), newest first, so matching a new message needs no query.
         self._open: dict[tuple[str, str], list[Item]] = {}
         self._terms: dict[int, frozenset[str]] = {}
+        self._message_terms: tuple[int, str, frozenset[str]] = (0, "", frozenset())
+        # Batch mode (`begin_batch`): new items wait here, keyed by the id they will have, and are
+        # written with one executemany by `flush_batch`; status changes of waiting insights too.
+        self._batch: dict[int, Item] | None = None
+        self._next_id = 0
+        self.insight_status: dict[int, str] = {}
+
+    def _words(self, message: StoredMessage) -> frozenset[str]:
+        """The terms of a message's body (the last message's are kept: several matchers ask for them)."""
+        message_id, body, words = self._message_terms
+        if message_id != message.id or body is not message.body:
+            words = term_set(message.body)
+            self._message_terms = (message.id, message.body, words)
+        return words
 
     def invalidate(self, room_id: str | None = None, kind: str | None = None) -> None:
         """Forget cached open items (of one room and kind, or all)."""
@@ -145,7 +161,8 @@ class ItemTracker:
         limit: int = 50,
     ) -> list[Item]:
         """Items of one kind, newest first, filtered by room, status, owner, thread and age."""
-        clauses, params = ["kind = ?"], [kind]
+        clauses: list[str] = ["kind = ?"]
+        params: list[Any] = [kind]
         for column, value in (("room_id", room_id), ("status", status), ("owner", owner),
                               ("thread_id", thread_id)):
             if value is not None:
@@ -161,7 +178,7 @@ class ItemTracker:
         )
         return [_item(row) for row in rows]
 
-    def by_messages(self, message_ids: list[int]) -> list[Item]:
+    def by_messages(self, message_ids: builtins.list[int]) -> builtins.list[Item]:
         """The items stated by any of these messages."""
         if not message_ids:
             return []
@@ -171,7 +188,7 @@ class ItemTracker:
         )
         return [_item(row) for row in rows]
 
-    def for_message(self, message_id: int) -> list[Item]:
+    def for_message(self, message_id: int) -> builtins.list[Item]:
         """The items a message stated."""
         return [_item(r) for r in self.store.query("SELECT * FROM memory_items WHERE message_id = ?", (message_id,))]
 
@@ -207,7 +224,7 @@ class ItemTracker:
                     break
         if not candidates:
             return None
-        words = term_set(message.body)
+        words = self._words(message)
         mention = message.body.lower() if "@" in message.body else ""
         best: tuple[Item, float, str] | None = None
         for item in candidates:
@@ -237,7 +254,7 @@ class ItemTracker:
                       if item.ts >= since and item.message_id < message.id][:30]
         if not candidates:
             return None
-        words = term_set(message.body)
+        words = self._words(message)
         sender = message.sender.lstrip("@").split(":", 1)[0].lower()
         best: tuple[Item, float] | None = None
         for item in candidates:
@@ -272,18 +289,55 @@ class ItemTracker:
 
     # -- recording ---------------------------------------------------------------------------
 
+    def begin_batch(self, conn: sqlite3.Connection) -> None:
+        """Hold new items in memory until `flush_batch` (inside the caller's write transaction)."""
+        self._batch = {}
+        self.insight_status = {}
+        self._next_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM memory_items").fetchone()[0]) + 1
+
+    def flush_batch(self, conn: sqlite3.Connection) -> int:
+        """Write the held items with one executemany (after their insights are written); returns how many."""
+        held = self._batch or {}
+        self._batch = None
+        if held:
+            conn.executemany(
+                "INSERT INTO memory_items(id, insight_id, kind, room_id, thread_id, message_id, event_id, author, "
+                "text, owner, due, status, status_message_id, status_ts, superseded_by, confidence, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(i.id, i.insight_id, i.kind, i.room_id, i.thread_id, i.message_id, i.event_id, i.author, i.text,
+                  i.owner, i.due, i.status, i.status_message_id, i.status_ts, i.superseded_by, i.confidence, i.ts)
+                 for i in held.values()],
+            )
+        return len(held)
+
+    def discard_batch(self) -> None:
+        """Drop held items (their transaction rolled back) and the cached open items that may list them."""
+        self._batch = None
+        self.insight_status = {}
+        self.invalidate()
+
+    def _set_insight_status(self, conn: sqlite3.Connection, insight_id: int, status: str) -> None:
+        if self._batch is not None:
+            self.insight_status[insight_id] = status  # applied to held insight rows by the writer
+        conn.execute("UPDATE insights SET status = ? WHERE id = ?", (status, insight_id))
+
     def record(self, conn: sqlite3.Connection, insight: Insight, message: StoredMessage) -> Item | None:
         """Turn a stored insight into item rows and graph edges (inside the caller's transaction)."""
         data = insight.data
         if insight.kind in TRACKED_KINDS:
-            cursor = conn.execute(
-                "INSERT INTO memory_items(insight_id, kind, room_id, thread_id, message_id, event_id, author, text, "
-                "owner, due, status, confidence, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (insight.id, insight.kind, message.room_id, message.thread_id, message.id, message.event_id,
-                 message.sender, insight.text, data.get("owner"), data.get("due"), OPEN_STATUS[insight.kind],
-                 insight.confidence, message.ts),
-            )
-            item_id = int(cursor.lastrowid or 0)
+            if self._batch is not None:
+                self._open_items(message.room_id, insight.kind)  # load the cache before it gains a held item
+                item_id = self._next_id
+                self._next_id += 1
+            else:
+                cursor = conn.execute(
+                    "INSERT INTO memory_items(insight_id, kind, room_id, thread_id, message_id, event_id, author, "
+                    "text, owner, due, status, confidence, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (insight.id, insight.kind, message.room_id, message.thread_id, message.id, message.event_id,
+                     message.sender, insight.text, data.get("owner"), data.get("due"), OPEN_STATUS[insight.kind],
+                     insight.confidence, message.ts),
+                )
+                item_id = int(cursor.lastrowid or 0)
             self.graph.add_item(conn, insight.kind, item_id, insight.text, message, owner=data.get("owner"),
                                 data={"status": OPEN_STATUS[insight.kind]})
             if insight.kind == "decision" and data.get("supersedes"):
@@ -291,6 +345,8 @@ class ItemTracker:
             item = Item(item_id, insight.id, insight.kind, message.room_id, message.thread_id, message.id,
                         message.event_id, message.sender, insight.text, data.get("owner"), data.get("due"),
                         OPEN_STATUS[insight.kind], None, None, None, insight.confidence, message.ts)
+            if self._batch is not None:
+                self._batch[item_id] = item
             cached = self._open.get((message.room_id, insight.kind))
             if item is not None and cached is not None:
                 cached.insert(0, item)
@@ -303,6 +359,8 @@ class ItemTracker:
         return None
 
     def _get(self, conn: sqlite3.Connection, item_id: int) -> Item | None:
+        if self._batch is not None and item_id in self._batch:
+            return dataclasses.replace(self._batch[item_id])
         row = conn.execute("SELECT * FROM memory_items WHERE id = ?", (item_id,)).fetchone()
         return _item(row) if row else None
 
@@ -311,13 +369,18 @@ class ItemTracker:
         if old is None or old.status != "active":
             return
         self._drop_open(old.room_id, "decision", old.id)
-        conn.execute(
-            "UPDATE memory_items SET status = 'reversed', superseded_by = ?, status_message_id = ?, status_ts = ? "
-            "WHERE id = ?",
-            (new_id, message.id, message.ts, old_id),
-        )
+        held = self._batch.get(old_id) if self._batch is not None else None
+        if held is not None:
+            held.status, held.superseded_by, held.status_message_id, held.status_ts = (
+                "reversed", new_id, message.id, message.ts)
+        else:
+            conn.execute(
+                "UPDATE memory_items SET status = 'reversed', superseded_by = ?, status_message_id = ?, "
+                "status_ts = ? WHERE id = ?",
+                (new_id, message.id, message.ts, old_id),
+            )
         if old.insight_id is not None:
-            conn.execute("UPDATE insights SET status = 'reversed' WHERE id = ?", (old.insight_id,))
+            self._set_insight_status(conn, old.insight_id, "reversed")
         self.graph.link(conn, item_key("decision", new_id), item_key("decision", old_id), "supersedes", message)
         self.graph.set_node_data(conn, item_key("decision", old_id), status="reversed", superseded_by=new_id)
 
@@ -327,12 +390,16 @@ class ItemTracker:
         if item is None or item.status != OPEN_STATUS[item.kind]:
             return None
         self._drop_open(item.room_id, item.kind, item.id)
-        conn.execute(
-            "UPDATE memory_items SET status = ?, status_message_id = ?, status_ts = ? WHERE id = ?",
-            (status, message.id, message.ts, item_id),
-        )
+        held = self._batch.get(item_id) if self._batch is not None else None
+        if held is not None:
+            held.status, held.status_message_id, held.status_ts = status, message.id, message.ts
+        else:
+            conn.execute(
+                "UPDATE memory_items SET status = ?, status_message_id = ?, status_ts = ? WHERE id = ?",
+                (status, message.id, message.ts, item_id),
+            )
         if item.insight_id is not None:
-            conn.execute("UPDATE insights SET status = ? WHERE id = ?", (status, item.insight_id))
+            self._set_insight_status(conn, item.insight_id, status)
         key = item_key(item.kind, item_id)
         self.graph.link(conn, key, message_key(message.id), relation, message)
         self.graph.set_node_data(conn, key, status=status)
@@ -354,7 +421,7 @@ class ItemTracker:
             self.graph.set_node_data(conn, item_key(item.kind, item_id), status=status)
             return self._get(conn, item_id)
 
-    def forget_message(self, conn: sqlite3.Connection, message_id: int) -> list[str]:
+    def forget_message(self, conn: sqlite3.Connection, message_id: int) -> builtins.list[str]:
         """Delete the items a message stated (and reopen items it had closed); returns their graph keys."""
         self.invalidate()
         keys = [item_key(row["kind"], row["id"]) for row in

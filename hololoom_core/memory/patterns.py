@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hololoom_core.memory.prefilter import gate_regex, may_match, required_substrings
+from hololoom_core.memory.prefilter import GateScanner, gate_regex, may_match, required_substrings
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 SHIPPED_PATTERNS = Path(__file__).with_name("patterns.yaml")
@@ -140,6 +140,7 @@ class Pattern:
     regex: re.Pattern[str]
     weight: float
     gate: re.Pattern[str] | None = None
+    required: frozenset[str] | None = None
 
     @classmethod
     def build(cls, spec: dict[str, Any]) -> Pattern:
@@ -154,7 +155,8 @@ class Pattern:
 @functools.lru_cache(maxsize=4096)
 def _build_pattern(pattern_id: str, source: str, weight: float) -> Pattern:
     regex = re.compile(source, re.I)
-    return Pattern(pattern_id, regex, weight, gate_regex(required_substrings(regex)))
+    required = required_substrings(regex)
+    return Pattern(pattern_id, regex, weight, gate_regex(required), required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +171,33 @@ class DetectorRules:
     owner_patterns: tuple[re.Pattern[str], ...] = ()
     due_patterns: tuple[re.Pattern[str], ...] = ()
     severity_patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    pattern_bits: tuple[int, ...] = ()
+    negative_bits: tuple[int, ...] = ()
 
-    def score(self, text: str) -> tuple[float, list[str]]:
-        """Confidence in [0, 1] that `text` is of this kind, and the ids of the patterns that matched."""
+    def score(self, text: str, candidates: int | None = None) -> tuple[float, list[str]]:
+        """Confidence in [0, 1] that `text` is of this kind, and the ids of the patterns that matched.
+
+        `candidates` is the room's `GateScanner` mask for the text (`RoomPatterns.candidates`): only
+        the patterns it names are run. Without it each pattern checks its own prefilter.
+        """
+        if candidates is None:
+            return self._score_gated(text)
+        missing = 1.0
+        matched: list[str] = []
+        for pattern, bit in zip(self.patterns, self.pattern_bits, strict=True):
+            if candidates & bit and pattern.regex.search(text) is not None:
+                missing *= 1.0 - pattern.weight
+                matched.append(pattern.id)
+        if not matched:
+            return 0.0, matched
+        confidence = 1.0 - missing
+        for pattern, bit in zip(self.negative, self.negative_bits, strict=True):
+            if candidates & bit and pattern.regex.search(text) is not None:
+                confidence *= 1.0 - pattern.weight
+                matched.append("-" + pattern.id)
+        return confidence, matched
+
+    def _score_gated(self, text: str) -> tuple[float, list[str]]:
         missing = 1.0
         matched: list[str] = []
         lower = text.lower()
@@ -206,6 +232,16 @@ class RoomPatterns:
     completion_min_overlap: float
     completion_window_days: float
     incident_suggestion: dict[str, Any] = field(default_factory=dict)
+    scanner: GateScanner = field(default_factory=lambda: GateScanner([]))
+    completion_bit: int = 0
+
+    def candidates(self, text: str) -> int:
+        """One pass over the text: the mask of the room's detector patterns (and completion patterns) that may match."""
+        return self.scanner.candidates(text.lower(), text.isascii())
+
+    def may_complete(self, candidates: int) -> bool:
+        """False only when no completion pattern can match the text the mask was computed for."""
+        return bool(candidates & self.completion_bit)
 
 
 def merge(base: Any, overlay: Any) -> Any:
@@ -285,14 +321,25 @@ def _validate(data: dict[str, Any], path: Path, document: yaml.Node | None) -> N
 def _room_rules(data: dict[str, Any]) -> RoomPatterns:
     """Compile fully merged data (base + overlays) into the rules of one room."""
     detectors: dict[str, DetectorRules] = {}
+    gates: list[frozenset[str] | None] = []
+
+    def bits(patterns: tuple[Pattern, ...]) -> tuple[int, ...]:
+        start = len(gates)
+        gates.extend(pattern.required for pattern in patterns)
+        return tuple(1 << index for index in range(start, len(gates)))
+
     for kind in DETECTOR_KINDS:
         spec = data.get("detectors", {}).get(kind, {})
+        patterns = tuple(Pattern.build(p) for p in spec.get("patterns") or [])
+        negative = tuple(Pattern.build(p) for p in spec.get("negative") or [])
         detectors[kind] = DetectorRules(
             kind=kind,
             enabled=bool(spec.get("enabled", True)),
             threshold=float(spec.get("threshold", 0.6)),
-            patterns=tuple(Pattern.build(p) for p in spec.get("patterns") or []),
-            negative=tuple(Pattern.build(p) for p in spec.get("negative") or []),
+            patterns=patterns,
+            negative=negative,
+            pattern_bits=bits(patterns),
+            negative_bits=bits(negative),
             owner_patterns=tuple(re.compile(p, re.I) for p in spec.get("owner_patterns") or []),
             due_patterns=tuple(re.compile(p, re.I) for p in spec.get("due_patterns") or []),
             severity_patterns=tuple((s["severity"], re.compile(s["regex"], re.I))
@@ -306,6 +353,11 @@ def _room_rules(data: dict[str, Any]) -> RoomPatterns:
     incident.setdefault("min_confidence", 0.8)
     incident.setdefault("min_signals", 2)
     incident.setdefault("window_minutes", 15)
+    completion_patterns = tuple(re.compile(p, re.I) for p in completion.get("patterns") or [])
+    completion_bit = 0
+    for regex in completion_patterns:
+        completion_bit |= 1 << len(gates)
+        gates.append(required_substrings(regex))
     return RoomPatterns(
         detectors=detectors,
         reversal_markers=tuple(re.compile(p, re.I) for p in reversal.get("markers") or []),
@@ -315,10 +367,12 @@ def _room_rules(data: dict[str, Any]) -> RoomPatterns:
         answer_min_overlap=float(answers.get("min_overlap", 0.34)),
         answer_reply_confidence=float(answers.get("reply_confidence", 0.9)),
         answer_nearby_confidence=float(answers.get("nearby_confidence", 0.65)),
-        completion_patterns=tuple(re.compile(p, re.I) for p in completion.get("patterns") or []),
+        completion_patterns=completion_patterns,
         completion_min_overlap=float(completion.get("min_overlap", 0.25)),
         completion_window_days=float(completion.get("window_days", 30)),
         incident_suggestion=incident,
+        scanner=GateScanner(gates),
+        completion_bit=completion_bit,
     )
 
 

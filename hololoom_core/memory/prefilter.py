@@ -4,19 +4,21 @@ Detector patterns are data (the pattern file), so they cannot be hand-optimised.
 compiled pattern gets a prefilter derived from its parse tree: if none of the required strings
 occurs in the (lower-cased, ASCII) text, the regex cannot match and is not run. This keeps the
 results identical while skipping most regex scans on ordinary chat.
+
+`GateScanner` checks every pattern of a room in one pass: an Aho-Corasick automaton
+(pyahocorasick) over all the required strings finds, with overlaps, every one that occurs in the
+text, and so which patterns may match, instead of one gate search per pattern.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from re import _constants as sre_constants  # type: ignore[attr-defined]  # private, stable since 3.11
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-try:  # Python 3.11+
-    from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+import ahocorasick
 
 _LITERAL = sre_constants.LITERAL
 _SUBPATTERN = sre_constants.SUBPATTERN
@@ -99,3 +101,40 @@ def may_match(gate: re.Pattern[str] | None, lower: str, ascii_text: bool) -> boo
     if gate is None or not ascii_text:
         return True  # Unicode case folding (e.g. 'ſ' ~ 's') is beyond a lower-case substring test
     return gate.search(lower) is not None
+
+
+class GateScanner:
+    """Which of many gated patterns may match a text, found in one pass over the lower-cased text.
+
+    Pattern `i` of the list given to the constructor is bit `1 << i` of the masks it returns; a
+    pattern without a gate (None) is always a candidate, as with `may_match`.
+    """
+
+    def __init__(self, gates: Sequence[frozenset[str] | None]) -> None:
+        self.size = len(gates)
+        self.everything = (1 << self.size) - 1
+        self.ungated = 0
+        masks: dict[str, int] = {}
+        for index, options in enumerate(gates):
+            if options is None:
+                self.ungated |= 1 << index
+                continue
+            for option in options:
+                masks[option] = masks.get(option, 0) | (1 << index)
+        self._automaton: Any = None
+        if masks:
+            automaton = ahocorasick.Automaton()
+            for option, mask in masks.items():
+                automaton.add_word(option, mask)
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def candidates(self, lower: str, ascii_text: bool) -> int:
+        """The bit mask of the patterns that may match (`lower` is the lower-cased text)."""
+        if not ascii_text:
+            return self.everything  # Unicode case folding is beyond a lower-case substring test
+        mask = self.ungated
+        if self._automaton is not None:
+            for _, found in self._automaton.iter(lower):
+                mask |= found
+        return mask

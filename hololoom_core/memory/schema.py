@@ -58,3 +58,13 @@ CREATE INDEX memory_items_room ON memory_items(room_id, kind, status);
 CREATE INDEX memory_items_owner ON memory_items(owner, kind, status);
 CREATE INDEX memory_items_message ON memory_items(message_id);
 """
+
+# How far the analysis (entities, graph, detectors, insights, tracked items) has gone through the
+# messages table; databases from before it were analysed inline, up to their last message.
+MEMORY_V2 = """
+CREATE TABLE memory_analysis (
+    name             TEXT PRIMARY KEY,
+    last_message_id  INTEGER NOT NULL
+);
+INSERT INTO memory_analysis(name, last_message_id) SELECT 'memory', coalesce(max(id), 0) FROM messages;
+"""

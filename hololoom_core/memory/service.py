@@ -1,7 +1,7 @@
 """The memory service: keeps the graph and vectors, tracks items, resolves the retrieval mode, answers recall.
 
-One `MemoryService` per engine (`engine.capability(MemoryService)`). Its `keep` runs inside each
-message's store transaction; embeddings are computed in batches in a worker thread
+One `MemoryService` per engine (`engine.capability(MemoryService)`). Its `analysis` (memory/analysis.py)
+analyses stored messages in batches behind a durable watermark; embeddings are computed in batches in a worker thread
 (`asyncio.to_thread`) and stored as BLOBs; a retrieval mode whose optional part is missing
 degrades to the next one (fused → fast → bare) with one warning, never a crash.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.events import MessageChanged
+from hololoom_core.memory.analysis import MemoryAnalysis
 from hololoom_core.memory.embeddings import Embedder, EmbedderUnavailable, load_embedder
 from hololoom_core.memory.events import MemoryChanged
 from hololoom_core.memory.graph import MemoryGraph
@@ -25,8 +26,7 @@ from hololoom_core.memory.items import Item, ItemTracker
 from hololoom_core.memory.patterns import PatternBook
 from hololoom_core.memory.search import MODES, MemorySearch, RecallFilters, RecallResult
 from hololoom_core.memory.vectors import VectorIndex
-from hololoom_core.models import ChatMessage, Insight, StoredMessage
-from hololoom_core.text.entities import extract_entities
+from hololoom_core.models import StoredMessage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,6 +84,7 @@ class MemoryService:
         self.search_engine = MemorySearch(self.store, self.graph, self._vector_access,
                                           command_prefix=engine.config.bot.command_prefix)
         self.embedded = 0
+        self.analysis = MemoryAnalysis(self, engine)
 
     # -- retrieval modes ---------------------------------------------------------------------
 
@@ -153,9 +154,10 @@ class MemoryService:
 
     def _load_people(self) -> None:
         for row in self.store.query("SELECT user_id, display_name FROM users WHERE is_bot = 0"):
-            self._note_person(row["user_id"], row["display_name"])
+            self.note_person(row["user_id"], row["display_name"])
 
-    def _note_person(self, user_id: str, display_name: str | None) -> None:
+    def note_person(self, user_id: str, display_name: str | None) -> None:
+        """Remember a person's names, so plain mentions of them ("alice will ...") are recognised."""
         if user_id in self._seen_users:
             return
         self._seen_users.add(user_id)
@@ -174,41 +176,25 @@ class MemoryService:
             self._people_frozen = frozenset(self.people)
         return self._people_frozen
 
-    def keep(self, stored: StoredMessage, original: ChatMessage | None = None) -> None:
-        """The engine keeper: graph nodes and edges for the message, and queue its embedding (same transaction)."""
-        if not stored.is_bot:
-            self._note_person(stored.sender, stored.sender_name)
-        entities = [] if stored.is_bot else extract_entities(stored.body, self.people_snapshot())
-        with self.store.transaction() as conn:
-            self.graph.add_message(conn, stored, entities)
-        self._recent[stored.id] = stored
-        if len(self._recent) > 256:
-            self._recent.popitem(last=False)
-        if not stored.is_bot and stored.body.strip():
-            for name, pending in self._pending.items():
-                if name in self._indexes:
-                    pending.append(stored.id)
+    def queue_embeddings(self, messages: list[StoredMessage]) -> None:
+        """After their analysis is committed: remember the messages and queue their embeddings."""
+        recent = self._recent
+        queued = False
+        for message in messages:
+            recent[message.id] = message
+            if not message.is_bot and message.body.strip():
+                queued = True  # the worker loads the model first if it has not yet (and reads the backlog)
+                for name, pending in self._pending.items():
+                    if name in self._indexes:
+                        pending.append(message.id)
+        while len(recent) > 256:
+            recent.popitem(last=False)
+        if queued:
             self._kick_worker()
 
     def message(self, message_id: int) -> StoredMessage | None:
         """A kept message (from the recent cache, else the store)."""
         return self._recent.get(message_id) or self.engine.messages.get(message_id)
-
-    def store_insights(self, base: Callable[[list[Insight]], list[Insight]], insights: list[Insight]) -> list[Insight]:
-        """Store insights (through the engine's store) and turn them into tracked items and graph edges."""
-        saved = base(insights)
-        changed: set[str] = set()
-        with self.store.transaction() as conn:
-            for insight in saved:
-                message = self.message(insight.message_id)
-                if message is None:
-                    continue
-                item = self.items.record(conn, insight, message)
-                if item is not None:
-                    changed.add(item.room_id)
-        for room in changed:
-            self.engine.bus.publish(MemoryChanged(room, tuple(sorted({i.kind for i in saved}))))
-        return saved
 
     # -- embedding in batches, off the event loop --------------------------------------------
 
@@ -371,13 +357,16 @@ class MemoryService:
         return True
 
     def reindex_message(self, message_id: int) -> None:
-        """After an edit: forget what the old text said, then keep and notice the new text."""
+        """After an edit: forget what the old text said, then analyse the new text.
+
+        A message the catch-up has not reached yet is left to it (it reads the edited text then).
+        """
         message = self.engine.messages.get(message_id)
         if message is None or message.redacted:
             return
         self.forget_message(message_id, redact=False)
-        self.keep(message)
-        self.engine.notice(message)
+        if message_id <= self.analysis.watermark():
+            self.analysis.reanalyse([message])
 
     def on_event(self, event: Any) -> None:
         """Bus subscriber: a redacted message is forgotten, an edited one re-indexed."""

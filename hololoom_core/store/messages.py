@@ -98,7 +98,8 @@ _UPSERT_USER = (
 def _params(row: NewMessage) -> tuple[Any, ...]:
     message = row.message
     return (message.event_id, message.transport, message.room_id, message.thread_id, message.reply_to,
-            message.sender, row.body, message.ts, int(row.is_bot), row.kind, json.dumps(row.meta), row.delivery)
+            message.sender, row.body, message.ts, int(row.is_bot), row.kind,
+            json.dumps(row.meta) if row.meta else "{}", row.delivery)
 
 
 def _stored(row: NewMessage, row_id: int) -> StoredMessage:
@@ -161,7 +162,14 @@ class MessageStore:
                 cursor = conn.execute(_INSERT, _params(rows[0]))
                 new_ids = {rows[0].message.event_id: cursor.lastrowid} if cursor.rowcount == 1 else {}
             else:
-                conn.executemany(_INSERT, [_params(row) for row in rows])
+                inserted = conn.executemany(_INSERT, [_params(row) for row in rows]).rowcount
+                top = int(conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0])
+                if inserted == len(rows) and top == last + inserted:
+                    # No duplicate: each row got the next id (max + 1) in order, so there is nothing to read back.
+                    if inserted:
+                        conn.execute("INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages "
+                                     "WHERE id > ?", (last,))
+                    return [_stored(row, last + offset) for offset, row in enumerate(rows, start=1)]
                 new_ids = {r[0]: r[1] for r in conn.execute("SELECT event_id, id FROM messages WHERE id > ?", (last,))}
             if new_ids:
                 conn.execute("INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages WHERE id > ?", (last,))

@@ -4,8 +4,10 @@
   threads, or naming the incident (`INC-3`, or an adopted external id), join its timeline; the first
   such message from someone other than the declarer acknowledges the incident; sentences such as
   "@bob will add an alert" or "TODO: ..." become action items;
-- a bus subscriber: `InsightDetected` for a message in an incident's thread joins the timeline as
-  `insight:<kind>` (action-item insights also become action items).
+- a bus subscriber: `InsightDetected` (a live message) or `InsightBatchDetected` (an analysed batch,
+  which carries its messages) for a message in an incident's thread joins the timeline as
+  `insight:<kind>` (action-item insights also become action items). With no open incident nothing
+  is read.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from hololoom_core.engine.arguments import USER
 from hololoom_core.engine.commands import CommandRegistry
-from hololoom_core.events import Event, InsightDetected
-from hololoom_core.models import ChatMessage, StoredMessage
+from hololoom_core.events import Event, InsightBatchDetected, InsightDetected
+from hololoom_core.models import ChatMessage, Insight, StoredMessage
 from hololoom_core.ops.incidents.models import INCIDENT_REF, IncidentChanged
 
 if TYPE_CHECKING:
@@ -113,10 +115,19 @@ class IncidentTracker:
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: insights about messages in an incident's thread join its timeline."""
-        if not isinstance(event, InsightDetected):
+        if not isinstance(event, (InsightDetected, InsightBatchDetected)):
             return
-        insight = event.insight
-        message = self.engine.messages.get(insight.message_id)
+        service = self.service
+        if not service.thread_index and not service.reference_index:
+            return  # no open incident: no message can belong to one
+        if isinstance(event, InsightDetected):
+            self._track_insight(event.insight, self.engine.messages.get(event.insight.message_id))
+            return
+        for insight in event.insights:
+            message = event.messages.get(insight.message_id)
+            self._track_insight(insight, message or self.engine.messages.get(insight.message_id))
+
+    def _track_insight(self, insight: Insight, message: StoredMessage | None) -> None:
         if message is None or message.is_bot:
             return
         for number, _why in self.incidents_for(message, adopt=False):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from hololoom_core.engine.commands import CommandRegistry
-from hololoom_core.events import Event, InsightDetected, MessageStored
+from hololoom_core.events import Event, InsightBatchDetected, InsightDetected, MessageStored
 from hololoom_core.models import Insight, StoredMessage
 from hololoom_core.ops.workflows.expressions import ExpressionError, parse_template, render_value
 from hololoom_core.ops.workflows.schema import TriggerSpec, WorkflowDefinition
@@ -70,6 +70,10 @@ class TriggerDispatcher:
                 self.on_message(event.message)
             elif isinstance(event, InsightDetected):
                 self.on_insight(event.insight)
+            elif isinstance(event, InsightBatchDetected):
+                if self._triggers("insight"):
+                    for insight in event.insights:
+                        self.on_insight(insight)
             elif type(event).__name__.startswith("Incident"):
                 name = type(event).__name__[len("Incident"):]
                 self.on_incident(_CAMEL.sub("_", name).lower() or "updated", _plain(event))

@@ -212,7 +212,8 @@ class MatrixTransport:
         await self.sync.first_sync_done.wait()
         resumed = len(self._unfinished)
         for message, action in self._unfinished:
-            self._spawn(self._respond(KeptMessage(message, message.body, action), resumed=True))
+            # analysed before the crash, or left to the analysis catch-up: not noticed again
+            self._spawn(self._respond(KeptMessage(message, message.body, action, insights=[])))
         self._unfinished = []
         pending = self.outbox.pending_ids()
         for message_id in pending:
@@ -256,6 +257,7 @@ class MatrixTransport:
             if room_id not in self._handled_invites:
                 self._handled_invites.add(room_id)
                 self._spawn(self._answer_invite(room_id, info))
+        self.engine.notice_batch(applied.kept)  # the batch's analysis, once, now that it is committed
         for kept in applied.kept:  # the engine's second step for each kept message, as `Engine.handle` runs it
             self._spawn(self._respond(kept))
         for kept, notice in applied.notices:
@@ -272,7 +274,7 @@ class MatrixTransport:
             if self._receipt_task is None or self._receipt_task.done():
                 self._receipt_task = self._spawn(self._send_receipts())
 
-    async def _respond(self, kept: KeptMessage, *, resumed: bool = False) -> None:
+    async def _respond(self, kept: KeptMessage) -> None:
         """Run the engine's `respond` step; commands and questions share `max_concurrent_answers` slots."""
         if kept.action is None:
             await self.engine.respond(kept)
@@ -283,7 +285,7 @@ class MatrixTransport:
             if self.config.typing_notifications and kept.action == "question" and self.client is not None:
                 typing = self._spawn(self._typing_after(room_id, TYPING_DELAY_S))
             try:
-                await self.engine.respond(kept, notice=not resumed)
+                await self.engine.respond(kept)
             finally:
                 if typing is not None:
                     if typing.done() and not typing.cancelled() and typing.result():
