@@ -48,7 +48,7 @@ async def check_data_dir(config: Config) -> CheckResult:
 @check
 async def check_store(config: Config) -> CheckResult:
     """The SQLite file opens, migrates, has FTS5 and uses WAL."""
-    from hololoom_core.engine.pipeline import default_capabilities
+    from hololoom_core.engine.capabilities import default_capabilities
     from hololoom_core.store import Store, StoreError
     from hololoom_core.store import schema as _schema  # noqa: F401  (registers the core tables)
     from hololoom_core.store.db import Migration, registered_migrations
@@ -192,7 +192,7 @@ async def check_workflows(config: Config) -> CheckResult:
 
 async def run_checks(config: Config) -> list[CheckResult]:
     """Run the core checks, then every capability's `doctor_checks`; a crashing check is a `fail`, not raised."""
-    from hololoom_core.engine.pipeline import default_capabilities
+    from hololoom_core.engine.capabilities import default_capabilities
 
     declared = [function for capability in default_capabilities() for function in capability.doctor_checks]
     results: list[CheckResult] = []

@@ -11,8 +11,15 @@ import pytest
 
 from hololoom_core.answers.types import AnswerContext, Configuration, QualityForecast
 from hololoom_core.engine import Engine
-from hololoom_core.engine.capabilities import Capability, CapabilityError, CapabilityMissing, resolve_order
-from hololoom_core.engine.pipeline import CAPABILITIES, default_capabilities, load_capability
+from hololoom_core.engine.capabilities import (
+    CAPABILITIES,
+    Capability,
+    CapabilityError,
+    CapabilityMissing,
+    default_capabilities,
+    load_capability,
+    resolve_order,
+)
 from hololoom_core.events import EngineError
 from hololoom_core.memory.retriever import MemoryMessageSearch
 from hololoom_core.memory.service import MemoryService

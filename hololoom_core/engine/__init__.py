@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hololoom_core.engine.capabilities import Capability, CapabilityError, CapabilityMissing
-from hololoom_core.engine.pipeline import CAPABILITIES, Engine
+from hololoom_core.engine.capabilities import CAPABILITIES, Capability, CapabilityError, CapabilityMissing
+from hololoom_core.engine.pipeline import Engine
 
 __all__ = ["CAPABILITIES", "Capability", "CapabilityError", "CapabilityMissing", "Engine"]

@@ -15,6 +15,7 @@ provided by type and fetched by type: `engine.provide(service)`, `engine.capabil
 from __future__ import annotations
 
 import graphlib
+import importlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -166,3 +167,40 @@ def resolve_order(capabilities: Iterable[Capability]) -> list[Capability]:
         ordered.extend(by_name[name] for name in ready)
         sorter.done(*ready)
     return ordered
+
+
+# The capabilities every engine gets unless the caller chooses: `module:Class`, loaded by name so the
+# engine does not import the feature packages above it. The order here does not matter: each
+# capability declares what it needs, and the engine sorts them (see engine/capabilities.py).
+CAPABILITIES: list[str] = [
+    "hololoom_core.engine.builtin_commands:BuiltinCommands",
+    "hololoom_core.promptly.capability:PromptlyCapability",
+    "hololoom_core.ops.incidents:IncidentsCapability",
+    "hololoom_core.ops.answer_cache:AnswerCacheCapability",
+    "hololoom_core.ops.dashboard:DashboardCapability",
+    "hololoom_core.ops.review.commands:ReviewCapability",
+    "hololoom_core.ops.workflows.commands:WorkflowsCapability",
+    "hololoom_core.transport.matrix.capability:MatrixCapability",
+    "hololoom_core.memory.capability:MemoryCapability",
+    "hololoom_core.ops.commands:CommandExtensions",
+]
+
+
+def load_capability(spec: Capability | str) -> Capability:
+    """A capability object from an instance or a `module:Class` name (a bad name is one clear error)."""
+    if isinstance(spec, Capability):
+        return spec
+    module_name, _, class_name = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise CapabilityError(f"cannot load capability '{spec}' ({exc}); use 'package.module:ClassName'") from None
+    capability = factory()
+    if not isinstance(capability, Capability):
+        raise CapabilityError(f"'{spec}' is not a Capability subclass")
+    return capability
+
+
+def default_capabilities() -> list[Capability]:
+    """Fresh objects for every capability in `CAPABILITIES`, sorted by what they need."""
+    return resolve_order(load_capability(spec) for spec in CAPABILITIES)

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.arguments import Arg, CommandError, parse_arguments, usage_line
-from hololoom_core.models import Attachment, StoredMessage
+from hololoom_core.events import CommandHandled
+from hololoom_core.models import Attachment, Reply, StoredMessage
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -392,3 +393,43 @@ class CommandRegistry:
                 aliases = f" (also: {', '.join(child.aliases)})" if child.aliases else ""
                 lines.append(f"- `{prefix}{child.usage_text}` — {child.help}{aliases}")
         return lines or ["- (none that you may run)"]
+
+
+async def run_command(engine: Engine, stored: StoredMessage, original_body: str,
+                      attachments: Sequence[Attachment] = ()) -> Reply:
+    """Parse, check access, and run a stored command message; usage errors and refusals become one polite line."""
+    prefix = engine.config.bot.command_prefix
+    parsed = CommandRegistry.parse(original_body, prefix)
+    assert parsed is not None
+    spec = engine.commands.get(parsed.name)
+
+    def reply(text: str, ok: bool, refused: bool = False, thread_id: str | None = None) -> Reply:
+        engine.stats.commands += 1
+        engine.bus.publish(CommandHandled(stored.room_id, parsed.name, stored.sender, ok, refused))
+        return Reply(
+            room_id=stored.room_id,
+            body=text,
+            kind="command",
+            thread_id=thread_id or stored.thread_id,
+            in_reply_to=stored.event_id,
+        )
+
+    if spec is None:
+        suggestions = engine.commands.suggest(parsed.name)
+        hint = (" Did you mean " + ", ".join(f"`{prefix}{s}`" for s in suggestions) + "?") if suggestions else ""
+        return reply(f"Unknown command `{prefix}{parsed.name}`.{hint} Try `{prefix}help`.", ok=False)
+    full_name = spec.name + (" " + parsed.argv[0] if parsed.argv else "")
+    decision = engine.access.check(full_name, stored.sender, stored.room_id, admin_only=spec.admin_only)
+    if not decision.allowed:
+        return reply(f"Sorry, {decision.reason}.", ok=False, refused=True)
+    context = CommandContext(
+        engine, stored, spec.name, parsed.args, parsed.argv, original_body, attachments=list(attachments)
+    )
+    try:
+        result = await spec.handler(context)
+    except CommandError as exc:
+        usage = f" Usage: `{prefix}{spec.usage or spec.name}`" if spec.usage or spec.name else ""
+        return reply(f"{exc}.{usage}".replace("..", "."), ok=False)
+    if isinstance(result, str):
+        result = CommandResult(result)
+    return reply(result.text, ok=result.ok, refused=bool(result.data.get("refused")), thread_id=result.thread_id)

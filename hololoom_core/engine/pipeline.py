@@ -13,7 +13,6 @@ parts and feedback observers.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 import re
@@ -29,14 +28,15 @@ from hololoom_core.engine.analysis import Detector, DetectorAnalysis, MessageAna
 from hololoom_core.engine.answering import AnswerContext, AnswerPath
 from hololoom_core.engine.capabilities import (
     Capability,
-    CapabilityError,
     MigrationSlot,
     OverviewPanel,
     ServiceRegistry,
     T,
+    default_capabilities,
+    load_capability,
     resolve_order,
 )
-from hololoom_core.engine.commands import CommandContext, CommandError, CommandRegistry, CommandResult
+from hololoom_core.engine.commands import CommandRegistry, run_command
 from hololoom_core.engine.delivery import (
     BackgroundDeliveries,
     DetachedTransport,
@@ -46,7 +46,6 @@ from hololoom_core.engine.delivery import (
 )
 from hololoom_core.engine.stats import EngineStats
 from hololoom_core.events import (
-    CommandHandled,
     EngineError,
     FeedbackRecorded,
     MessageStored,
@@ -71,43 +70,6 @@ if TYPE_CHECKING:
     from typing_extensions import TypeForm
 
 log = logging.getLogger(__name__)
-
-# The capabilities every engine gets unless the caller chooses: `module:Class`, loaded by name so the
-# engine does not import the feature packages above it. The order here does not matter: each
-# capability declares what it needs, and the engine sorts them (see engine/capabilities.py).
-CAPABILITIES: list[str] = [
-    "hololoom_core.engine.builtin_commands:BuiltinCommands",
-    "hololoom_core.promptly.capability:PromptlyCapability",
-    "hololoom_core.ops.incidents:IncidentsCapability",
-    "hololoom_core.ops.answer_cache:AnswerCacheCapability",
-    "hololoom_core.ops.dashboard:DashboardCapability",
-    "hololoom_core.ops.review.commands:ReviewCapability",
-    "hololoom_core.ops.workflows.commands:WorkflowsCapability",
-    "hololoom_core.transport.matrix.capability:MatrixCapability",
-    "hololoom_core.memory.capability:MemoryCapability",
-    "hololoom_core.ops.commands:CommandExtensions",
-]
-
-
-def load_capability(spec: Capability | str) -> Capability:
-    """A capability object from an instance or a `module:Class` name (a bad name is one clear error)."""
-    if isinstance(spec, Capability):
-        return spec
-    module_name, _, class_name = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise CapabilityError(f"cannot load capability '{spec}' ({exc}); use 'package.module:ClassName'") from None
-    capability = factory()
-    if not isinstance(capability, Capability):
-        raise CapabilityError(f"'{spec}' is not a Capability subclass")
-    return capability
-
-
-def default_capabilities() -> list[Capability]:
-    """Fresh objects for every capability in `CAPABILITIES`, sorted by what they need."""
-    return resolve_order(load_capability(spec) for spec in CAPABILITIES)
-
 
 Keeper = Callable[[StoredMessage, ChatMessage], None]
 Suggester = Callable[[StoredMessage, list[Insight]], "Reply | None"]
@@ -409,7 +371,7 @@ class Engine:
         replies: list[Reply] = []
         try:
             if kept.action == "command":
-                replies.append(await self.run_command(kept))
+                replies.append(await run_command(self, kept.stored, kept.original_body, kept.attachments))
             elif kept.action == "question":
                 answer = await self.answer_path.answer(
                     AnswerContext(
@@ -453,45 +415,6 @@ class Engine:
                 )
             ]
         return replies
-
-    async def run_command(self, kept: KeptMessage) -> Reply:
-        """Parse, check access, and run a command; usage errors and refusals become one polite line."""
-        stored = kept.stored
-        prefix = self.config.bot.command_prefix
-        parsed = CommandRegistry.parse(kept.original_body, prefix)
-        assert parsed is not None
-        spec = self.commands.get(parsed.name)
-
-        def reply(text: str, ok: bool, refused: bool = False, thread_id: str | None = None) -> Reply:
-            self.stats.commands += 1
-            self.bus.publish(CommandHandled(stored.room_id, parsed.name, stored.sender, ok, refused))
-            return Reply(
-                room_id=stored.room_id,
-                body=text,
-                kind="command",
-                thread_id=thread_id or stored.thread_id,
-                in_reply_to=stored.event_id,
-            )
-
-        if spec is None:
-            suggestions = self.commands.suggest(parsed.name)
-            hint = (" Did you mean " + ", ".join(f"`{prefix}{s}`" for s in suggestions) + "?") if suggestions else ""
-            return reply(f"Unknown command `{prefix}{parsed.name}`.{hint} Try `{prefix}help`.", ok=False)
-        full_name = spec.name + (" " + parsed.argv[0] if parsed.argv else "")
-        decision = self.access.check(full_name, stored.sender, stored.room_id, admin_only=spec.admin_only)
-        if not decision.allowed:
-            return reply(f"Sorry, {decision.reason}.", ok=False, refused=True)
-        context = CommandContext(
-            self, stored, spec.name, parsed.args, parsed.argv, kept.original_body, attachments=kept.attachments
-        )
-        try:
-            result = await spec.handler(context)
-        except CommandError as exc:
-            usage = f" Usage: `{prefix}{spec.usage or spec.name}`" if spec.usage or spec.name else ""
-            return reply(f"{exc}.{usage}".replace("..", "."), ok=False)
-        if isinstance(result, str):
-            result = CommandResult(result)
-        return reply(result.text, ok=result.ok, refused=bool(result.data.get("refused")), thread_id=result.thread_id)
 
     async def deliver(
         self, replies: list[Reply], *, answering: StoredMessage | None = None, transport: str | None = None
