@@ -43,36 +43,20 @@ class Transport(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class InProcessTransport:
-    """The local room and the CLI: a reply is seen as soon as it is stored (the app listens on the bus)."""
+class StoredOnlyTransport:
+    """A transport with nothing to send at `deliver` time.
+
+    In-process rooms (the local room, the CLI, ingest) show a reply as soon as it is stored, so their replies
+    are stored `sent`. A transport not running in this process (Matrix seen from the CLI) leaves its replies
+    `pending` for its outbox to send when it starts.
+    """
 
     name: str
+    reply_state: DeliveryState = "sent"
     display_name: str | None = None
 
-    @property
-    def reply_state(self) -> DeliveryState:
-        """Stored replies are already delivered."""
-        return "sent"
-
     async def deliver(self, reply: Reply) -> None:
-        """Nothing to send: storing the reply published it to the app and the CLI."""
-
-
-@dataclass(frozen=True, slots=True)
-class DetachedTransport:
-    """A transport that is not running in this process (e.g. Matrix from the CLI): replies wait as `pending`
-    and its outbox sends them when it starts."""
-
-    name: str
-    display_name: str | None = None
-
-    @property
-    def reply_state(self) -> DeliveryState:
-        """Replies wait for the transport to start."""
-        return "pending"
-
-    async def deliver(self, reply: Reply) -> None:
-        """Nothing to do now: the transport sends pending replies when it starts."""
+        """Nothing to do: storing the reply published it, or the transport sends pending replies on start."""
 
 
 def reply_row(

@@ -39,8 +39,7 @@ from hololoom_core.engine.capabilities import (
 from hololoom_core.engine.commands import CommandRegistry, run_command
 from hololoom_core.engine.delivery import (
     BackgroundDeliveries,
-    DetachedTransport,
-    InProcessTransport,
+    StoredOnlyTransport,
     Transport,
     reply_row,
 )
@@ -124,7 +123,7 @@ class Engine:
         self.bus.hold_until_commit(self.store.after_commit)  # events are heard only once their data is committed
         self.pending = PendingActions(self.store)
         self.transports: dict[str, Transport] = {
-            name: InProcessTransport(name, display_name=config.bot.name) for name in ("local", "cli", "import")
+            name: StoredOnlyTransport(name, display_name=config.bot.name) for name in ("local", "cli", "import")
         }
         self._responding: set[int] = set()  # messages whose action is being worked on (one at a time)
         self.background = BackgroundDeliveries(lambda error: self.report_error("delivery", error))
@@ -225,7 +224,7 @@ class Engine:
 
     def transport_for(self, name: str) -> Transport:
         """The attached transport of that name, or a detached one (replies wait for it as `pending`)."""
-        return self.transports.get(name) or DetachedTransport(name)
+        return self.transports.get(name) or StoredOnlyTransport(name, reply_state="pending")
 
     # -- the pipeline ------------------------------------------------------------------------
 
