@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hololoom_core.text.durations import parse_duration as parse_duration_text
+
 
 class CommandError(Exception):
     """A usage problem the asker should see as one line (bad arguments, unknown target).
@@ -89,27 +91,12 @@ def _to_user(text: str) -> str:
     return text if ":" in text else text[1:]
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
 def parse_duration(text: str) -> float:
-    """Seconds from `90s`, `5m`, `2h`, `1d`, `1h30m` or a bare number of seconds."""
-    lowered = text.strip().lower()
+    """Seconds from `90s`, `5m`, `2h`, `1d`, `1h30m` or a bare number of seconds (the rules of `text.durations`)."""
     try:
-        return float(lowered)
+        return parse_duration_text(text)
     except ValueError:
-        pass
-    position = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(lowered):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    if position != len(lowered) or not lowered:
-        raise ValueError(f"must be a duration such as 90s, 5m, 2h or 1h30m, got '{text}'")
-    return total
+        raise ValueError(f"must be a duration such as 90s, 5m, 2h or 1h30m, got '{text}'") from None
 
 
 STRING = ArgType("text", str, "TEXT")
