@@ -26,7 +26,6 @@ from hololoom_core.memory.detectors import ProactiveDetector
 from hololoom_core.memory.events import MemoryChanged
 from hololoom_core.memory.items import TRACKED_KINDS
 from hololoom_core.models import Insight, StoredMessage
-from hololoom_core.store.messages import row_to_message
 from hololoom_core.text.entities import extract_entities
 
 if TYPE_CHECKING:
@@ -35,9 +34,6 @@ if TYPE_CHECKING:
 
 WATERMARK = "memory"
 ANALYSED_KIND = "chat"
-_SELECT = (
-    "SELECT m.*, u.display_name AS display_name FROM messages m LEFT JOIN users u ON u.user_id = m.sender"
-)
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -61,6 +57,7 @@ class MemoryAnalysis:
         self.memory = memory
         self.engine = engine
         self.store = engine.store
+        self.messages = engine.messages
         self.detector = ProactiveDetector(memory, engine.names_bot, engine.config.bot.command_prefix)
         self.analysed = 0
 
@@ -73,9 +70,7 @@ class MemoryAnalysis:
 
     def backlog(self) -> int:
         """How many stored messages wait for analysis."""
-        return int(self.store.scalar(
-            "SELECT count(*) FROM messages WHERE id > ? AND kind = ? AND redacted = 0",
-            (self.watermark(), ANALYSED_KIND)) or 0)
+        return self.messages.count_unredacted_after(self.watermark(), kind=ANALYSED_KIND)
 
     @staticmethod
     def _read_mark(conn: sqlite3.Connection) -> int:
@@ -112,8 +107,8 @@ class MemoryAnalysis:
                 if until is not None and mark >= until:
                     break
                 if progress is not None and total is None:
-                    total = self._pending_count(conn, mark, until)
-                messages, new_mark = self._next_batch(conn, mark, until, batch_size, held)
+                    total = self.messages.count_unredacted_after(mark, kind=ANALYSED_KIND, until=until)
+                messages, new_mark = self._next_batch(mark, until, batch_size, held)
                 if new_mark <= mark:
                     break
                 insights, changed_rooms = self._analyse(conn, messages) if messages else ([], set())
@@ -141,10 +136,7 @@ class MemoryAnalysis:
         return done
 
     def _batch_end(self, batch_size: int) -> int | None:
-        row = self.store.query_one(
-            "SELECT id FROM messages WHERE id > ? AND kind = ? ORDER BY id LIMIT 1 OFFSET ?",
-            (self.watermark(), ANALYSED_KIND, batch_size - 1))
-        return int(row[0]) if row else None
+        return self.messages.nth_id_after(self.watermark(), kind=ANALYSED_KIND, offset=batch_size - 1)
 
     def notice(self, stored: StoredMessage) -> list[Insight]:
         """A live message: catch up to it (normally it is the only message waiting) and return its insights."""
@@ -153,37 +145,21 @@ class MemoryAnalysis:
         result = self.catch_up(until=stored.id, in_hand=[stored], live=stored.id)
         return [insight for insight in result.insights if insight.message_id == stored.id]
 
-    @staticmethod
-    def _pending_count(conn: sqlite3.Connection, mark: int, until: int | None) -> int:
-        if until is None:
-            row = conn.execute("SELECT count(*) FROM messages WHERE id > ? AND kind = ? AND redacted = 0",
-                               (mark, ANALYSED_KIND)).fetchone()
-        else:
-            row = conn.execute("SELECT count(*) FROM messages WHERE id > ? AND id <= ? AND kind = ? "
-                               "AND redacted = 0", (mark, until, ANALYSED_KIND)).fetchone()
-        return int(row[0])
-
-    @staticmethod
-    def _next_batch(conn: sqlite3.Connection, mark: int, until: int | None, batch_size: int,
+    def _next_batch(self, mark: int, until: int | None, batch_size: int,
                     held: dict[int, StoredMessage]) -> tuple[list[StoredMessage], int]:
-        """The next messages to analyse (held ones as they are, the rest read once) and the watermark after them."""
+        """The next messages to analyse (held ones as they are, the rest read once) and the watermark after them.
+
+        Called inside `catch_up`'s transaction: the message store reads through the same connection.
+        """
         limit = until if until is not None else 1 << 62
-        rows = conn.execute(
-            "SELECT id, redacted FROM messages WHERE id > ? AND id <= ? AND kind = ? ORDER BY id LIMIT ?",
-            (mark, limit, ANALYSED_KIND, batch_size),
-        ).fetchall()
-        if len(rows) == batch_size:
-            new_mark = int(rows[-1][0])
+        window = self.messages.id_window(mark, limit, kind=ANALYSED_KIND, limit=batch_size)
+        if len(window) == batch_size:
+            new_mark = window[-1][0]
         else:  # the end of what there is: move past non-chat rows (bot replies) too
-            top = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-            new_mark = min(int(top), limit)
-        wanted = [int(row[0]) for row in rows if not row[1]]
+            new_mark = min(self.messages.max_id(), limit)
+        wanted = [message_id for message_id, redacted in window if not redacted]
         missing = [message_id for message_id in wanted if message_id not in held]
-        read: dict[int, StoredMessage] = {}
-        for start in range(0, len(missing), 900):
-            chunk = missing[start:start + 900]
-            for row in conn.execute(f"{_SELECT} WHERE m.id IN ({','.join('?' * len(chunk))})", chunk):
-                read[row["id"]] = row_to_message(row)
+        read = {message.id: message for message in self.messages.many(missing)}
         messages = [held.get(message_id) or read[message_id] for message_id in wanted if
                     message_id in held or message_id in read]
         return messages, new_mark

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hololoom_core.lazyimport import lazy_module
 from hololoom_core.models import StoredMessage
 from hololoom_core.store.db import Store
+from hololoom_core.store.messages import MessageStore
 from hololoom_core.text.entities import Entity
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class MemoryGraph:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.messages = MessageStore(store)
         self._graph: nx.MultiDiGraph | None = None
         self._tokens: dict[str, set[str]] = {}
         self._pending = _Pending()
@@ -149,7 +151,7 @@ class MemoryGraph:
             self._node(thread, "thread", message.thread_id, mid, eid, ts, {"room": message.room_id})
             self._edge(key, thread, "in_thread", mid, eid, ts)
         if message.reply_to:
-            target = self._message_id_for_event(conn, message.reply_to)
+            target = self._message_id_for_event(message.reply_to)
             if target is not None:
                 self._edge(key, message_key(target), "replies_to", mid, eid, ts)
         seen: set[str] = set()
@@ -206,11 +208,10 @@ class MemoryGraph:
         if self._graph is not None and key in self._graph:
             self._graph.nodes[key].update(changes)
 
-    def _message_id_for_event(self, conn: sqlite3.Connection, event_id: str) -> int | None:
+    def _message_id_for_event(self, event_id: str) -> int | None:
         if event_id in self._event_ids:
             return self._event_ids[event_id]
-        row = conn.execute("SELECT id FROM messages WHERE event_id = ?", (event_id,)).fetchone()
-        return int(row["id"]) if row else None
+        return self.messages.id_for_event(event_id)  # inside a transaction: the store's one connection
 
     def _node(
         self, key: str, kind: str, label: str, message_id: int | None, event_id: str | None, ts: float,
@@ -312,11 +313,11 @@ class MemoryGraph:
             if row["n"] == 0 and linked == 0:
                 removed += conn.execute("DELETE FROM memory_nodes WHERE key = ?", (node,)).rowcount
             elif row["n"]:
-                event = conn.execute("SELECT event_id FROM messages WHERE id = ?", (row["first_id"],)).fetchone()
+                first_event_id = self.messages.event_id_of(row["first_id"])  # inside `conn`'s transaction
                 conn.execute(
                     "UPDATE memory_nodes SET mentions = ?, message_id = ?, event_id = ?, ts = ?, last_ts = ? "
                     "WHERE key = ?",
-                    (row["n"], row["first_id"], event["event_id"] if event else None, row["first_ts"],
+                    (row["n"], row["first_id"], first_event_id, row["first_ts"],
                      row["last_ts"], node),
                 )
         self._event_ids = {e: m for e, m in self._event_ids.items() if m != message_id}

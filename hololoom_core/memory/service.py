@@ -143,6 +143,8 @@ class MemoryService:
         return index, embedder.embed
 
     def _backlog_ids(self, model: str) -> list[int]:
+        # Raw SQL on `messages` kept here on purpose: the query is inherently a join with memory's own
+        # `memory_vectors` table (NOT EXISTS per message); splitting it would read every id into Python.
         rows = self.store.query(
             "SELECT m.id FROM messages m WHERE m.is_bot = 0 AND m.redacted = 0 AND m.body != '' AND NOT EXISTS "
             "(SELECT 1 FROM memory_vectors v WHERE v.message_id = m.id AND v.model = ?) ORDER BY m.id",
@@ -278,17 +280,13 @@ class MemoryService:
             finished = 0
             while pending and not self.closed:
                 batch = pending[:batch_size]
-                rows = self.store.query(
-                    f"SELECT id, body, room_id, sender, thread_id, ts FROM messages WHERE id IN "
-                    f"({','.join('?' * len(batch))}) AND redacted = 0 AND body != ''",
-                    tuple(batch),
-                )
-                vectors = await asyncio.to_thread(embedder.embed, [row["body"] for row in rows])
+                rows = self.engine.messages.embeddable(batch)
+                vectors = await asyncio.to_thread(embedder.embed, [row.body for row in rows])
                 if self.closed:
                     return done
                 with self.store.transaction() as conn:
-                    index.store_vectors(conn, [row["id"] for row in rows], vectors,
-                                        [(row["room_id"], row["sender"], row["thread_id"], row["ts"]) for row in rows])
+                    index.store_vectors(conn, [row.id for row in rows], vectors,
+                                        [(row.room_id, row.sender, row.thread_id, row.ts) for row in rows])
                 if pending[: len(batch)] == batch:
                     del pending[: len(batch)]
                 else:  # a redaction removed an id meanwhile

@@ -67,6 +67,18 @@ def fts_query(text: str, max_terms: int = 24) -> str:
     return " OR ".join(f'"{token}"' for token in seen)
 
 
+@dataclass(slots=True, frozen=True)
+class EmbeddableMessage:
+    """The fields of a stored message that embedding needs: its body and where and when it was written."""
+
+    id: int
+    body: str
+    room_id: str
+    sender: str
+    thread_id: str | None
+    ts: float
+
+
 @dataclass(slots=True)
 class NewMessage:
     """One message to store: the transport's message, its redacted body and how the store should file it."""
@@ -304,6 +316,53 @@ class MessageStore:
     def count(self) -> int:
         """How many messages are stored."""
         return int(self.store.scalar("SELECT count(*) FROM messages") or 0)
+
+    def max_id(self) -> int:
+        """The highest row id stored (0 when no message is)."""
+        return int(self.store.scalar("SELECT coalesce(max(id), 0) FROM messages") or 0)
+
+    def id_for_event(self, event_id: str) -> int | None:
+        """The row id of the message with this transport event id (None when none is stored)."""
+        value = self.store.scalar("SELECT id FROM messages WHERE event_id = ?", (event_id,))
+        return int(value) if value is not None else None
+
+    def event_id_of(self, message_id: int) -> str | None:
+        """The transport event id of the message with this row id (None for an unknown id)."""
+        value = self.store.scalar("SELECT event_id FROM messages WHERE id = ?", (message_id,))
+        return str(value) if value is not None else None
+
+    def count_unredacted_after(self, after_id: int, *, kind: str, until: int | None = None) -> int:
+        """How many unredacted messages of a kind have a row id above `after_id` (and at most `until`)."""
+        if until is None:
+            value = self.store.scalar("SELECT count(*) FROM messages WHERE id > ? AND kind = ? AND redacted = 0",
+                                      (after_id, kind))
+        else:
+            value = self.store.scalar("SELECT count(*) FROM messages WHERE id > ? AND id <= ? AND kind = ? "
+                                      "AND redacted = 0", (after_id, until, kind))
+        return int(value or 0)
+
+    def nth_id_after(self, after_id: int, *, kind: str, offset: int) -> int | None:
+        """The row id of the message of a kind `offset` places (0: the first) after row id `after_id`, if any."""
+        value = self.store.scalar("SELECT id FROM messages WHERE id > ? AND kind = ? ORDER BY id LIMIT 1 OFFSET ?",
+                                  (after_id, kind, offset))
+        return int(value) if value is not None else None
+
+    def id_window(self, after_id: int, until: int, *, kind: str, limit: int) -> list[tuple[int, bool]]:
+        """Row ids and redacted flags of the first `limit` messages of a kind with ids in (`after_id`, `until`]."""
+        rows = self.store.query(
+            "SELECT id, redacted FROM messages WHERE id > ? AND id <= ? AND kind = ? ORDER BY id LIMIT ?",
+            (after_id, until, kind, limit),
+        )
+        return [(int(row[0]), bool(row[1])) for row in rows]
+
+    def embeddable(self, message_ids: list[int]) -> list[EmbeddableMessage]:
+        """The unredacted, non-empty messages among these row ids, with the fields embedding needs, in id order."""
+        rows = self.store.query(
+            f"SELECT id, body, room_id, sender, thread_id, ts FROM messages WHERE id IN "
+            f"({','.join('?' * len(message_ids))}) AND redacted = 0 AND body != '' ORDER BY id",
+            tuple(message_ids),
+        )
+        return [EmbeddableMessage(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]
 
     def search(
         self,
