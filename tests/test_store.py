@@ -101,6 +101,39 @@ def test_fts_search_ranks_and_follows_edits_and_redactions(tmp_path: Path) -> No
     store.close()
 
 
+def test_reads_by_id_window_and_kind(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "h.sqlite3")
+    messages = MessageStore(store)
+    assert messages.max_id() == 0 and messages.id_for_event("$none") is None and messages.event_id_of(1) is None
+    rows = []
+    for n, kind in enumerate(["chat", "reply", "chat", "chat", "chat", "chat"]):
+        message = ChatMessage(room_id="#ops", sender="alice", body=f"note {n}", event_id=f"$e{n}", ts=100.0 + n,
+                              thread_id="$root" if n == 3 else None)
+        stored = messages.insert(message, message.body, kind=kind, is_bot=kind == "reply")
+        assert stored is not None
+        rows.append(stored)
+    ids = [row.id for row in rows]
+    messages.redact(ids[2])
+    messages.update_body(ids[4], "", 200.0)
+    assert messages.max_id() == ids[-1]
+    assert messages.id_for_event("$e3") == ids[3] and messages.event_id_of(ids[3]) == "$e3"
+    assert messages.count_unredacted_after(0, kind="chat") == 4  # the reply and the redacted one left out
+    assert messages.count_unredacted_after(ids[0], kind="chat", until=ids[4]) == 2
+    assert messages.count_unredacted_after(ids[0], kind="reply") == 1
+    assert messages.nth_id_after(0, kind="chat", offset=0) == ids[0]
+    assert messages.nth_id_after(ids[0], kind="chat", offset=1) == ids[3]
+    assert messages.nth_id_after(ids[0], kind="chat", offset=4) is None
+    assert messages.id_window(0, ids[4], kind="chat", limit=10) == [(ids[0], False), (ids[2], True), (ids[3], False),
+                                                                     (ids[4], False)]
+    assert messages.id_window(ids[0], ids[-1], kind="chat", limit=2) == [(ids[2], True), (ids[3], False)]
+    embeddable = messages.embeddable(list(reversed(ids)))  # redacted and emptied bodies are left out
+    assert [row.id for row in embeddable] == [ids[0], ids[1], ids[3], ids[5]]
+    third = embeddable[2]
+    assert (third.body, third.room_id, third.sender, third.thread_id, third.ts) == ("note 3", "#ops", "alice", "$root",
+                                                                                   103.0)
+    store.close()
+
+
 def test_fts_query_neutralises_syntax() -> None:
     query = fts_query('title:"foo" AND -bar*')
     assert query == '"title" OR "foo" OR "bar"'
