@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ RRF_K = 60
 SCORE_BUDGET = 600
 VERY_COMMON_SHARE = 0.1
 MAX_OR_TERMS = 4
+# In `fast` mode (BM25 fused with vectors) the newest-matches fallback ranks at most this many of the newest
+# messages holding every common term: BM25 can only order them by length there, the vectors bring the meaning.
+FAST_MATCH_WINDOW = 200
 _FTS_TOKEN = re.compile(r"[A-Za-z0-9_]+")
 # Cosine below which a vector hit is noise rather than meaning (both embedders put unrelated chat near 0
 # and paraphrases above ~0.3); such hits do not enter the fusion.
@@ -184,7 +188,7 @@ class MemorySearch:
             self._count_checked = now
         return self._count
 
-    def bm25(self, text: str, filters: RecallFilters, limit: int) -> list[tuple[int, float]]:
+    def bm25(self, text: str, filters: RecallFilters, limit: int, window: int | None = None) -> list[tuple[int, float]]:
         """Message ids by BM25 (best first, FTS5's sign: lower is better) with filters; bot messages and
         redactions excluded.
 
@@ -194,8 +198,8 @@ class MemorySearch:
         (their IDF is near zero); the rarest terms are OR-ed and ranked by FTS5 while their document
         counts fit the budget. When even the rarest term is too common, the rarest terms must all match
         (AND, dropping the most common one while too few messages match) and only the newest
-        `SCORE_BUDGET` matches are ranked, by BM25 computed here from the cached document counts
-        (every match holds every AND-ed term, so what orders them is their length).
+        `SCORE_BUDGET` matches (or `window`, when given) are ranked, by BM25 computed here from the cached
+        document counts (every match holds every AND-ed term, so what orders them is their length).
         """
         terms = self.query_terms(text)
         if not terms:
@@ -219,7 +223,8 @@ class MemorySearch:
         found: list[tuple[int, float]] = []
         for size in range(min(len(usable), MAX_OR_TERMS), 0, -1)[:4]:
             # All of the rarest terms must match; drop the most common one while too few messages do.
-            matched = self._newest_matches(usable[:size], frequencies, total, filters, limit)
+            matched = self._newest_matches(usable[:size], frequencies, total, filters, limit,
+                                           SCORE_BUDGET if window is None else window)
             seen = {message_id for message_id, _ in found}
             found += [hit for hit in matched if hit[0] not in seen][: max(0, limit - len(found))]
             if len(found) >= min(limit, 8):
@@ -227,8 +232,8 @@ class MemorySearch:
         return found
 
     def _newest_matches(self, terms: list[str], frequencies: dict[str, int], total: int, filters: RecallFilters,
-                        limit: int) -> list[tuple[int, float]]:
-        """The newest `SCORE_BUDGET` messages holding all `terms` (and passing the filters), ranked by BM25."""
+                        limit: int, window: int) -> list[tuple[int, float]]:
+        """The newest `window` messages holding all `terms` (and passing the filters), ranked by BM25."""
         outer, outer_params = filters.sql("m.")
         if filters.exclude_ids:
             outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
@@ -238,7 +243,7 @@ class MemorySearch:
             "SELECT id, size FROM (SELECT m.id AS id, length(m.body) AS size FROM messages_fts "
             f"JOIN messages m ON m.id = messages_fts.rowid WHERE {where} ORDER BY messages_fts.rowid DESC LIMIT ?) "
             "ORDER BY size, id DESC LIMIT ?",
-            (" AND ".join(f'"{t}"' for t in terms), *outer_params, SCORE_BUDGET, limit),
+            (" AND ".join(f'"{t}"' for t in terms), *outer_params, window, limit),
         )
         # FTS5's BM25 (k1 1.2, b 0.75) with term frequency 1, lengths in characters against the recent average:
         # the shortest match scores best.
@@ -304,6 +309,10 @@ class MemorySearch:
 
     def fetch(self, ids: list[int]) -> dict[int, StoredMessage]:
         """Stored messages by id."""
+        return {message_id: row_to_message(row) for message_id, row in self._rows(ids).items()}
+
+    def _rows(self, ids: list[int]) -> dict[int, sqlite3.Row]:
+        """Stored message rows (with the sender's display name) by id, not yet made into messages."""
         if not ids:
             return {}
         rows = self.store.query(
@@ -311,14 +320,14 @@ class MemorySearch:
             f"WHERE m.id IN ({','.join('?' * len(ids))})",
             tuple(ids),
         )
-        return {row["id"]: row_to_message(row) for row in rows}
+        return {row["id"]: row for row in rows}
 
     def search(self, text: str, *, mode: str, k: int = 8, filters: RecallFilters | None = None) -> RecallResult:
         """Search in one mode (which must be available: the caller resolves degradation)."""
         started = time.perf_counter()
         filters = filters or RecallFilters()
         depth = max(self.candidates, k * 3)
-        bm25 = self.bm25(text, filters, depth)
+        bm25 = self.bm25(text, filters, depth, FAST_MATCH_WINDOW if mode == "fast" else None)
         lists: dict[str, list[int]] = {"bm25": [message_id for message_id, _ in bm25]}
         bm25_scores = dict(bm25)
         similarities: dict[int, float] = {}
@@ -339,15 +348,17 @@ class MemorySearch:
         else:
             fused = reciprocal_rank_fusion(lists)
         top = fused[: k * 2]
-        messages = self.fetch([message_id for message_id, _, _ in top])
+        rows = self._rows([message_id for message_id, _, _ in top])
         hits: list[RecallHit] = []
         for message_id, score, ranks in top:
-            message = messages.get(message_id)
-            if message is None or message.redacted or (message.is_bot and not filters.include_bot):
+            # Checked on the raw row: only the hits kept are made into messages (meta JSON parsed).
+            row = rows.get(message_id)
+            if row is None or row["redacted"] or (row["is_bot"] and not filters.include_bot):
                 continue
-            if message.body.lstrip().startswith(self.command_prefix):
+            if row["body"].lstrip().startswith(self.command_prefix):
                 continue  # a command (`!recall ...`) is not memory
-            hits.append(RecallHit(message, score, ranks, bm25_scores.get(message_id), similarities.get(message_id)))
+            hits.append(RecallHit(row_to_message(row), score, ranks, bm25_scores.get(message_id),
+                                  similarities.get(message_id)))
             if len(hits) >= k:
                 break
         return RecallResult(text, mode, hits, (time.perf_counter() - started) * 1000.0)

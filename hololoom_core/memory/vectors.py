@@ -32,6 +32,11 @@ ANN_MIN = 20_000
 SUBSET_SCAN_MAX = 20_000
 # Rebuild the IVF index (new cells) when the vectors grew this many times over what it was trained for.
 RETRAIN_GROWTH = 4.0
+# How many candidates a query rescores with the full vectors, per result wanted and at least: from the coarse
+# (Matryoshka prefix) scan, and from the IVF index, whose 8-bit codes already score within ~1% of the exact
+# cosine (at 100k messages rescoring 100 instead of 300 IVF candidates left recall@8 and @50 unchanged).
+RESCORE_FACTOR, RESCORE_MIN = 6, 300
+ANN_RESCORE_FACTOR, ANN_RESCORE_MIN = 2, 100
 
 
 @dataclass(slots=True)
@@ -291,11 +296,11 @@ class VectorIndex:
         single_threaded_blas()
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         filters = filters or VectorFilter()
-        candidates = max(k * 6, 300) if self.coarse_dim else k
+        candidates = max(k * RESCORE_FACTOR, RESCORE_MIN) if self.coarse_dim else k
         with self._ann_lock:
             ann = self.ann
             if ann is not None:
-                top = self._ann_candidates(ann, query, candidates, filters)
+                top = self._ann_candidates(ann, query, max(k * ANN_RESCORE_FACTOR, ANN_RESCORE_MIN), filters)
                 if top is not None:
                     return self._rescored(top, query, k)
             return self._scan(query, k, candidates, filters)

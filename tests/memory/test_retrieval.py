@@ -350,3 +350,11 @@ async def test_common_terms_rank_the_newest_matches_of_all_of_them(engine: Engin
     # beat the long "restart the web pool ..." ones for "restart pool".
     ranked = searcher.fetch([i for i, _ in searcher.bm25("restart pool", search.RecallFilters(), 8)])
     assert all("replica" in message.body for message in ranked.values())
+    # A `window` (fast mode's FAST_MATCH_WINDOW) ranks only that many of the newest matches, shortest first.
+    matches = [m.id for m in engine.messages.recent(limit=200) if {"restart", "pool"} <= set(m.body.split())]
+    newest_six = sorted(matches, reverse=True)[:6]
+    windowed = searcher.bm25("restart pool", search.RecallFilters(), 8, window=6)
+    assert sorted(message_id for message_id, _ in windowed) == sorted(newest_six)
+    bodies = searcher.fetch([message_id for message_id, _ in windowed])
+    lengths = [len(bodies[message_id].body) for message_id, _ in windowed]
+    assert lengths == sorted(lengths) and lengths[0] < lengths[-1]
