@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -231,6 +232,13 @@ async def ivf_engine(engine_factory: Callable[..., Engine], monkeypatch: pytest.
     return engine, ids
 
 
+def fast_vectors(engine: Engine) -> tuple[Any, Callable[[list[str]], Any]]:
+    """The fast-mode vector index of an engine's memory and its embedding function (both must exist)."""
+    access = engine.capability(MemoryService).search_engine.vectors("fast")
+    assert access is not None
+    return access
+
+
 def exact_top(index, query, k: int, rows=None):  # noqa: ANN001, ANN201 - numpy arrays
     """Message ids and cosines of the k best rows by an exhaustive float32 scan (of `rows` when given)."""
     import numpy as np
@@ -247,9 +255,7 @@ async def test_ivf_index_agrees_with_the_exhaustive_scan(engine_factory: Callabl
 
     engine, _ = await ivf_engine(engine_factory, monkeypatch)
     memory = engine.capability(MemoryService)
-    access = memory.search_engine.vectors("fast")
-    assert access is not None
-    index, embed = access
+    index, embed = fast_vectors(engine)
     assert index.ann is not None and index.ann.count == len(index)
     recalls = []
     for _room, text in filler_texts(40, seed=99):
@@ -277,9 +283,7 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
 
     engine, ids = await ivf_engine(engine_factory, monkeypatch)
     memory = engine.capability(MemoryService)
-    access = memory.search_engine.vectors("fast")
-    assert access is not None
-    index, embed = access
+    index, embed = fast_vectors(engine)
     query = embed(["restart the kafka replica after the deploy"])[0]
     for scan_max in (100_000, 100):  # a filtered subset scan, then the IVF index with a filter bitmap
         monkeypatch.setattr(vectors, "SUBSET_SCAN_MAX", scan_max)
@@ -309,9 +313,7 @@ async def test_ivf_index_honours_filters_redactions_and_edits(engine_factory: Ca
     restarted = engine_factory("fast")  # the IVF index is rebuilt from the vectors kept in SQLite
     memory = restarted.capability(MemoryService)
     await memory.prepare()
-    access = memory.search_engine.vectors("fast")
-    assert access is not None
-    index, embed = access
+    index, embed = fast_vectors(restarted)
     assert index.wait_ready(30) and top_id not in index.position
     hits = index.search(embed(["zookeeper quorum lost after the network partition"])[0], 3)
     assert hits[0][0] == edited and hits[0][1] > 0.99
