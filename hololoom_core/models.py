@@ -146,6 +146,9 @@ class Answer:
     grounded: bool
     loop_steps: list[dict[str, Any]] = field(default_factory=list)
     interaction_id: int | None = None
+    # routing decision, prediction, and a collaboration's agents / contributions / consensus; stored with the
+    # interaction and printed at the top level of `ask --json`
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def quality(self) -> float:
@@ -167,6 +170,7 @@ class Answer:
             "loop_steps": list(self.loop_steps),
             "interaction_id": self.interaction_id,
             "markdown": self.markdown,
+            **self.details,
         }
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from hololoom_core.answers.types import AnswerContext, Configuration, QualityForecast
+from hololoom_core.answers.types import AnswerContext, Configuration, QualityForecast, RoutingDecision
 from hololoom_core.engine import Engine
 from hololoom_core.engine.capabilities import (
     CAPABILITIES,
@@ -184,10 +184,11 @@ class Reverser:
 
 
 class Forecaster:
-    """A quality predictor: more sources, higher forecast."""
+    """A quality predictor: longer questions, higher forecast."""
 
-    def predict(self, context: AnswerContext, sources: list[Source]) -> QualityForecast:
-        return QualityForecast(min(1.0, 0.2 * len(sources)), f"{len(sources)} sources")
+    def predict(self, context: AnswerContext, decision: RoutingDecision) -> QualityForecast:
+        words = len(context.question.split())
+        return QualityForecast(min(1.0, 0.1 * words), f"{words} words, agent {decision.agent}")
 
 
 class AnswerSlots(Capability):
@@ -224,7 +225,11 @@ async def test_retrievers_compose_in_a_chain(tmp_path: Path) -> None:
         assert chain.retrieve(context, Configuration()) == list(reversed(sources))
         answer = await engine.ask("what happened to the checkout SLO error budget?", room_id="#ops")
         assert answer.loop_steps[0]["step"] == "predict"
-        assert answer.loop_steps[0]["quality"] == pytest.approx(min(1.0, 0.2 * len(answer.sources)))
+        assert answer.loop_steps[0]["quality"] == pytest.approx(0.8)  # 8 words, forecast before retrieval
+        assert answer.details["prediction"]["predicted_quality"] == pytest.approx(0.8)
+        assert answer.details["routing"]["agent"] == "generalist"
+        stored = engine.interactions.get(answer.interaction_id or 0)
+        assert stored is not None and stored.details["routing"]["decided_by"] == "default"
     finally:
         await engine.close()
 

@@ -53,6 +53,7 @@ class LoopResult:
     loop_steps: list[dict[str, Any]] = field(default_factory=list)
     cached: bool = False
     sources: list[Source] | None = None  # set when the loop retrieved again (e.g. refine with more context)
+    details: dict[str, Any] = field(default_factory=dict)  # merged into `Answer.details` (e.g. contributions)
 
 
 class Retriever(Protocol):
@@ -93,27 +94,88 @@ class Reranker(Protocol):
         ...
 
 
-class Router(Protocol):
-    """Chooses which agent answers a question."""
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """Which agent answers a question, how sure the router is, and why.
 
-    def __call__(self, context: AnswerContext, agents: dict[str, Agent]) -> str:
-        """The name of the agent that should answer."""
+    `scores` holds the probability of every agent; `agents` lists more than one agent when the
+    question should be answered by a collaboration; `decided_by` names what decided (the offline
+    router, a model-based selector, an operator's `!route`, the default).
+    """
+
+    agent: str
+    confidence: float = 1.0
+    scores: dict[str, float] = field(default_factory=dict)
+    runner_up: str | None = None
+    margin: float = 1.0
+    reason: str = ""
+    agents: tuple[str, ...] = ()
+    decided_by: str = "default"
+
+    @property
+    def collaborative(self) -> bool:
+        """Whether more than one agent should answer."""
+        return len(self.agents) > 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape used by `hololoom route --json` and stored with the interaction."""
+        return {
+            "agent": self.agent,
+            "confidence": round(self.confidence, 4),
+            "scores": {name: round(p, 4) for name, p in self.scores.items()},
+            "runner_up": self.runner_up,
+            "margin": round(self.margin, 4),
+            "reason": self.reason,
+            "agents": list(self.agents) if self.agents else [self.agent],
+            "decided_by": self.decided_by,
+        }
+
+
+class Router(Protocol):
+    """Chooses which agent (or agents) answer a question."""
+
+    def __call__(self, context: AnswerContext, agents: dict[str, Agent]) -> RoutingDecision:
+        """The decision; its `agent` (and every name in `agents`) is a key of `agents`."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class QualityForecast:
-    """A predicted answer quality in [0, 1] and why, made before the answer is generated."""
+    """A forecast made before the answer is generated: quality in [0, 1], retry probability, difficulty, why.
+
+    `recommended` holds configuration parameters (e.g. `retrieval_mode`, `loop`, `collaborate`) the
+    answer path merges into the chosen configuration when `apply` is true; `features` are the
+    pre-answer features the forecast rests on; `model` describes the model (version, outcomes seen).
+    """
 
     quality: float
     reason: str = ""
+    retry_probability: float | None = None
+    difficulty: float | None = None
+    recommended: dict[str, Any] = field(default_factory=dict)
+    apply: bool = False
+    features: dict[str, float] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape used by `hololoom predict --json` and stored with the interaction."""
+        return {
+            "predicted_quality": round(self.quality, 4),
+            "retry_probability": None if self.retry_probability is None else round(self.retry_probability, 4),
+            "difficulty": None if self.difficulty is None else round(self.difficulty, 4),
+            "recommended_config": dict(self.recommended),
+            "applied": self.apply,
+            "reason": self.reason,
+            "features": {name: round(value, 6) for name, value in self.features.items()},
+            "model": dict(self.model),
+        }
 
 
 class QualityPredictor(Protocol):
     """Predicts how good an answer to a question will be, before generating it."""
 
-    def predict(self, context: AnswerContext, sources: list[Source]) -> QualityForecast:
-        """The forecast for this question and its retrieved sources."""
+    def predict(self, context: AnswerContext, decision: RoutingDecision) -> QualityForecast:
+        """The forecast for this question and the router's decision (computed before retrieval)."""
         ...
 
 
@@ -135,6 +197,8 @@ ConfigurationChooser = Callable[[AnswerContext], Configuration]
 AnswerObserver = Callable[[Answer, AnswerContext], None]
 
 
-def first_agent(context: AnswerContext, agents: dict[str, Agent]) -> str:
+def first_agent(context: AnswerContext, agents: dict[str, Agent]) -> RoutingDecision:
     """The default router: send every question to the first registered agent."""
-    return next(iter(agents))
+    name = next(iter(agents))
+    return RoutingDecision(agent=name, confidence=1.0, scores={name: 1.0}, reason="the only router installed",
+                           agents=(name,), decided_by="default")

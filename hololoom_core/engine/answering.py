@@ -23,10 +23,12 @@ from hololoom_core.answers.types import (
     LoopResult,
     MessageCandidate,
     MessageSearch,
+    QualityForecast,
     QualityPredictor,
     Reranker,
     Retriever,
     Router,
+    RoutingDecision,
     first_agent,
 )
 from hololoom_core.answers.ultraprompt import missing_sections, parse_sections, render_sections
@@ -226,6 +228,30 @@ class RetrieverChain:
 LoopRunner = Callable[
     ["AnswerPath", AnswerRequest, AnswerContext, Configuration, Callable[[str], None]], Awaitable[LoopResult]
 ]
+# Answers a question with several agents (the decision's `agents`) and returns one synthesised result,
+# whose `details` carry the contributions and the consensus.
+Collaborator = Callable[
+    ["AnswerPath", AnswerRequest, AnswerContext, Configuration, RoutingDecision, Callable[[str], None]],
+    Awaitable[LoopResult],
+]
+
+
+def checked_decision(decision: RoutingDecision, agents: dict[str, Agent]) -> RoutingDecision:
+    """The decision with every agent name known; an unknown agent is replaced by the first registered one."""
+    known = [name for name in (decision.agents or (decision.agent,)) if name in agents]
+    if decision.agent in agents and len(known) == len(decision.agents or (decision.agent,)):
+        return decision
+    fallback = decision.agent if decision.agent in agents else next(iter(agents))
+    return RoutingDecision(
+        agent=fallback,
+        confidence=decision.confidence,
+        scores=decision.scores,
+        runner_up=decision.runner_up,
+        margin=decision.margin,
+        reason=f"{decision.reason} (unknown agent replaced by '{fallback}')".strip(),
+        agents=tuple(dict.fromkeys([fallback, *known])),
+        decided_by=decision.decided_by,
+    )
 
 
 async def generate_then_judge(
@@ -276,7 +302,8 @@ class AnswerPath:
         self.retrievers.add(MessageRetriever(self, self.message_limits))
         self.judge: Judge = HeuristicJudge()  # slot: the judge that scores every answer
         self.choose_configuration: ConfigurationChooser = lambda context: Configuration()  # slot: experiments
-        self.route: Router = first_agent  # slot: which agent answers
+        self.route: Router = first_agent  # slot: which agent (or agents) answer, with confidence and reason
+        self.collaborate: Collaborator | None = None  # slot: answers a multi-agent decision (else its first agent)
         self.quality_predictor: QualityPredictor | None = None  # slot: forecast before generating (may be empty)
         self.observers: list[AnswerObserver] = []
         self.loop_runner: LoopRunner = generate_then_judge  # slot: generate / judge / refine
@@ -288,9 +315,13 @@ class AnswerPath:
         started = engine.clock.perf()
         engine.bus.publish(AnswerStarted(context.room_id or "", context.question, context.message_id))
         configuration = self.choose_configuration(context)
-        agent = self.agents.get(self.route(context, self.agents)) or next(iter(self.agents.values()))
+        decision = checked_decision(self.route(context, self.agents), self.agents)
+        agent = self.agents[decision.agent]
+        forecast = self.forecast(context, decision)
+        if forecast is not None and forecast.apply and forecast.recommended:
+            # the experiment's own parameters win over the recommendation
+            configuration = Configuration(configuration.name, {**forecast.recommended, **configuration.params})
         sources = self.retrievers.retrieve(context, configuration)
-        forecast = self.quality_predictor.predict(context, sources) if self.quality_predictor is not None else None
         request = AnswerRequest(
             question=context.question,
             sources=sources,
@@ -310,7 +341,10 @@ class AnswerPath:
         if cached is not None:
             result = cached
         else:
-            result = await self.loop_runner(self, request, context, configuration, on_delta)
+            if decision.collaborative and self.collaborate is not None:
+                result = await self.collaborate(self, request, context, configuration, decision, on_delta)
+            else:
+                result = await self.loop_runner(self, request, context, configuration, on_delta)
             if self.cache is not None:
                 self.cache.put(context, sources, configuration, result)
         text, sections, verdict, provider_name, loop_steps = (
@@ -322,6 +356,10 @@ class AnswerPath:
             loop_steps.append({"step": "cache", "hit": True})
         if forecast is not None:
             loop_steps.insert(0, {"step": "predict", "quality": forecast.quality, "reason": forecast.reason})
+        details: dict[str, Any] = {"routing": decision.as_dict()}
+        if forecast is not None:
+            details["prediction"] = forecast.as_dict()
+        details.update(result.details)
         markdown = text if text else render_sections(sections)
         latency_ms = (engine.clock.perf() - started) * 1000.0
         answer = Answer(
@@ -338,6 +376,7 @@ class AnswerPath:
             sources=sources,
             grounded=bool(sources),
             loop_steps=loop_steps,
+            details=details,
         )
         # The interaction row and the observers' rows commit without waiting for the disk: the reply's own
         # synchronous commit follows at once and makes them durable; a crash before it leaves the question
@@ -359,4 +398,14 @@ class AnswerPath:
                     engine.report_error("answer observer", str(exc))
         engine.bus.publish(AnswerReady(context.room_id or "", answer, context.message_id))
         return answer
+
+    def forecast(self, context: AnswerContext, decision: RoutingDecision) -> QualityForecast | None:
+        """The quality predictor's forecast, or None when none is installed or it failed (reported)."""
+        if self.quality_predictor is None:
+            return None
+        try:
+            return self.quality_predictor.predict(context, decision)
+        except Exception as exc:  # a broken predictor must not cost the answer
+            self.engine.report_error("quality predictor", str(exc))
+            return None
 

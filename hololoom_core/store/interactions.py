@@ -35,6 +35,7 @@ class InteractionRow:
     feedback: int
     feedback_count: int
     created_ts: float
+    details: dict[str, Any]
 
 
 def _row(row: Any) -> InteractionRow:
@@ -59,6 +60,7 @@ def _row(row: Any) -> InteractionRow:
         feedback=row["feedback"],
         feedback_count=row["feedback_count"],
         created_ts=row["created_ts"],
+        details=json.loads(row["details"]),
     )
 
 
@@ -82,8 +84,8 @@ class InteractionStore:
         with self.store.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO interactions(message_id, room_id, asker, query, answer, sections, agent, provider, "
-                "configuration, quality, scores, loop_steps, sources, grounded, latency_ms, created_ts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "configuration, quality, scores, loop_steps, sources, grounded, latency_ms, created_ts, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message_id,
                     room_id,
@@ -101,6 +103,7 @@ class InteractionStore:
                     int(answer.grounded),
                     answer.latency_ms,
                     ts if ts is not None else time.time(),
+                    json.dumps(answer.details),
                 ),
             )
             assert cursor.lastrowid is not None

@@ -117,4 +117,9 @@ CORE_V2 = """
 DROP TRIGGER IF EXISTS messages_ai;
 """
 
-register_migrations("core", [CORE_V1, CORE_V2])
+# v3: what an answer's routing, prediction and collaboration decided (`Answer.details`), as JSON.
+CORE_V3 = """
+ALTER TABLE interactions ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+"""
+
+register_migrations("core", [CORE_V1, CORE_V2, CORE_V3])
