@@ -23,11 +23,11 @@ def open_store(path: Path) -> Store:
 def test_migrations_apply_once_and_record_versions(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     store = open_store(path)
-    assert store.schema_versions()["core"] == 2  # v2 indexes new rows in code, not by trigger
+    assert store.schema_versions()["core"] == 3  # v2 indexes new rows in code; v3 adds interactions.details
     assert store.scalar("PRAGMA journal_mode") == "wal"
     store.close()
     again = open_store(path)  # re-opening applies nothing new and keeps data
-    assert again.schema_versions()["core"] == 2
+    assert again.schema_versions()["core"] == 3
     again.close()
 
 
