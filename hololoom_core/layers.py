@@ -25,6 +25,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memory",),
     ("promptly",),
     ("ops",),
+    # the learning half: specialist agents and their router, quality prediction, the self-improving
+    # loop and its simulation harness, team learning (mining, export), the workflow marketplace
+    ("agents",),
+    ("quality",),
+    ("improving",),
+    ("learning",),
+    ("marketplace",),
     # `hololoom doctor` checks every part; the CLI drives everything
     ("doctor",),
     ("cli",),
