@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,22 @@ def config_from_args(args: argparse.Namespace) -> Config:
         raise CliError(f"config error: {exc}", EXIT_USAGE)
 
 
+def check_data_dir(config: Config) -> None:
+    """Refuse, with exit status 2, a data dir that is a file or cannot be written (one line naming it)."""
+    directory = config.data_dir
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == directory else f"is inside {existing}, which is a file"
+        raise CliError(f"data dir {directory} {where}, not a directory; pass --data-dir DIR or set "
+                       "hololoom.data_dir", EXIT_USAGE)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "data dir" if existing == directory else f"data dir {directory}: its parent"
+        raise CliError(f"{what} {existing} is not writable; pass --data-dir DIR or set hololoom.data_dir",
+                       EXIT_USAGE)
+
+
 @asynccontextmanager
 async def open_engine(
     args: argparse.Namespace, *, long_running: bool = False, **engine_options: Any
@@ -50,10 +67,11 @@ async def open_engine(
     from hololoom_core.store import StoreError
 
     config = config_from_args(args)
+    check_data_dir(config)
     try:
         engine = Engine(config, **engine_options)
-    except StoreError as exc:
-        raise CliError(f"store error: {exc}")
+    except StoreError as exc:  # the database cannot be opened where the config says: a setup problem
+        raise CliError(f"store error: {exc}", EXIT_USAGE)
     try:
         await engine.start(long_running=long_running)
         yield engine

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from hololoom_core.config.base import APP_NAME, StrictModel
 from hololoom_core.config.core import (
@@ -45,8 +45,17 @@ class Config(StrictModel):
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
-    # Where the configuration came from; not a YAML key.
-    source: Path | None = Field(default=None, exclude=True)
+    # Where the configuration came from: set by the loader, never from a file (`source:` is an unknown key).
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was loaded from (None for built-in defaults)."""
+        return self._source
+
+    @source.setter
+    def source(self, value: Path | None) -> None:
+        self._source = value
 
     @model_validator(mode="before")
     @classmethod

@@ -55,9 +55,9 @@ def shipped_scenarios() -> dict[str, str]:
     for entry in sorted(base.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             try:
-                data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+                data = parse_yaml(entry.read_text(encoding="utf-8"))[0] or {}
                 result[entry.name[:-5]] = str(data.get("title", ""))
-            except yaml.YAMLError:
+            except YamlSyntaxError:
                 result[entry.name[:-5]] = "(unreadable)"
     return result
 

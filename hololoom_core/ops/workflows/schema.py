@@ -58,6 +58,9 @@ INCIDENT_ACTIONS = ("declare", "status", "role", "resolve")
 HTTP_KEYS = ("url", "method", "headers", "json", "body", "timeout")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 COLLECT_WHAT = ("insights", "messages", "runs")
+# The most compiled steps one workflow may have: far more than any hand-written workflow, and small enough
+# that a file of nested YAML anchors cannot make a run (or its stored program) enormous.
+MAX_PROGRAM_STEPS = 2_000
 
 
 class WorkflowSchemaError(Exception):
@@ -342,6 +345,9 @@ def _compile_steps(
     for index, step in enumerate(raw):
         step_location = location + (index,)
         label = f"{prefix}{index + 1}"
+        if len(program) >= MAX_PROGRAM_STEPS:
+            raise check.fail(step_location, f"the workflow compiles to more than {MAX_PROGRAM_STEPS:,} steps; "
+                                            "split it into workflows that `call` each other")
         if not isinstance(step, dict):
             raise check.fail(step_location, f"step {label} must be a mapping like say: TEXT")
         kinds = [key for key in step if key in STEP_KINDS]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from hololoom_core.ops.workflows.expressions import (
     split_command,
 )
 from hololoom_core.ops.workflows.incidents import IncidentActions, incident_id_of, settle
+from hololoom_core.ops.workflows.policy import host_allowed, shell_allowed
 from hololoom_core.ops.workflows.schema import Op
 from hololoom_core.ops.workflows.store import RunRecord
 from hololoom_core.redact import redact_secrets
@@ -252,7 +252,7 @@ class StepRunner:
         if parts.scheme not in ("http", "https") or not host:
             raise StepError(f"'{url}' is not an http(s) URL")
         allowed = self.service.config.http_allow_hosts
-        if not any(fnmatchcase(host, pattern) for pattern in allowed):
+        if not host_allowed(host, allowed):
             listed = ", ".join(allowed) if allowed else "none"
             raise StepError(f"host {host} is not in workflows.http_allow_hosts (allowed: {listed})")
         method = str(spec.get("method", "GET")).upper()
@@ -294,7 +294,7 @@ class StepRunner:
         allowed = self.service.config.shell_allow
         if not allowed:
             raise StepError("shell steps are disabled; allow-list commands under workflows.shell_allow")
-        if not any(fnmatchcase(command, pattern) for pattern in allowed):
+        if not shell_allowed(command, allowed):
             raise StepError(f"`{command}` is not allowed by workflows.shell_allow")
         timeout = self.seconds(run, op.options["timeout"]) if "timeout" in op.options else \
             self.service.config.shell_timeout_s
