@@ -132,7 +132,7 @@ async def run_start(args: argparse.Namespace) -> int:
         try:
             definition = service.definition(args.name)
             text = await service.start_run(definition.name, invocation_args(definition, args.args), user=args.user,
-                                           room_id=room)
+                                           room_id=room, trigger="cli")  # the local operator may run all
         except WorkflowError as exc:
             raise CliError(f"workflow: {exc}", EXIT_USAGE)
     print(text)

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.engine.access import AccessDecision
 from hololoom_core.engine.arguments import Arg, CommandError, parse_arguments, usage_line
 from hololoom_core.events import CommandHandled
 from hololoom_core.models import Attachment, Reply, StoredMessage
@@ -276,6 +277,23 @@ class CommandRegistry:
         """The closest known command names to a mistyped one."""
         names = list(self._commands) + list(self._aliases)
         return difflib.get_close_matches(name.lower(), names, n=limit, cutoff=0.5)
+
+    def decide(self, engine: Engine, full_name: str, user: str, room_id: str, *,
+               permission: str | None = None) -> AccessDecision:
+        """Whether `user` may run the command `full_name` (`incident declare`) in `room_id`, with the reason.
+
+        The command's own `admin_only` and `permission` (or its parent's) apply, so a workflow step or an
+        alias that does what a command does is checked exactly like the command; `permission` is used when
+        the command declares none (for actions that have no chat command, such as a workflow's shell step).
+        """
+        spec = self.get(full_name)
+        head = self.get(full_name.split(" ", 1)[0])
+        parent = self._commands.get(spec.parent) if spec is not None and spec.parent else None
+        admin_only = any(item is not None and item.admin_only for item in (spec, parent)) or \
+            (spec is None and head is not None and head.admin_only)
+        declared = next((item.permission for item in (spec, parent) if item is not None and item.permission), None)
+        return engine.access.check(full_name, user, room_id, admin_only=admin_only,
+                                   permission=declared or permission)
 
     def may_run(self, engine: Engine, spec: CommandSpec, user: str, room_id: str) -> bool:
         """True when `user` may run `spec` in `room_id` (a group: when it may run any of its subcommands)."""

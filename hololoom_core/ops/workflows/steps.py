@@ -14,6 +14,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from hololoom_core.ops.workflows.authority import (
+    OPERATOR,
+    PROACTIVE,
+    STEP_PERMISSIONS,
+    authority_of,
+    checked_approver,
+    step_command,
+)
 from hololoom_core.ops.workflows.expressions import (
     ExpressionError,
     parse_expression,
@@ -105,6 +113,17 @@ class StepRunner:
         except ValueError as exc:
             raise StepError(str(exc))
 
+    def require(self, run: RunRecord, op: Op) -> None:
+        """Refuse a step its run's starter could not do by hand (the operator's runs may do anything)."""
+        command = step_command(op)
+        if command is None or authority_of(run.variables) == OPERATOR:
+            return
+        engine = self.service.engine
+        decision = engine.commands.decide(engine, command, run.started_by, run.room_id,
+                                          permission=STEP_PERMISSIONS.get(op.kind))
+        if not decision.allowed:
+            raise StepError(f"`{command}` refused for {run.started_by}: {decision.reason}")
+
     # -- steps -----------------------------------------------------------------------------
 
     async def step_say(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
@@ -147,14 +166,21 @@ class StepRunner:
     async def step_ask(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """An approval gate: pause until an allowed person approves or denies, or the timeout passes."""
         prompt = redact_secrets(self.render(run, op.value)).text.strip()
-        approvers = [self.render(run, approver).strip() for approver in op.options.get("approvers", [])]
-        approvers = [approver for approver in approvers if approver]
+        approvers: list[str] = []
+        for raw in op.options.get("approvers", []):
+            try:
+                approver = checked_approver(str(raw), self.render(run, raw).strip())
+            except ValueError as exc:
+                raise StepError(str(exc))
+            if approver:
+                approvers.append(approver)
         timeout = self.seconds(run, op.options.get("timeout", self.service.config.default_approval_timeout))
         now = self.service.now()
         deadline = now + timeout
         prefix = self.service.prefix
-        who = ", ".join(approvers) if approvers else f"anyone allowed to run `{prefix}workflow approve`"
-        if op.options.get("self_approval") is False:
+        self_approval = op.options.get("self_approval", False) is True
+        who = ", ".join(approvers) if approvers else f"anyone allowed to run `{run.workflow}` themselves"
+        if not self_approval:
             who += f" (not {run.started_by}, who started it)"
         out.append(
             f"⏸ **Approval needed** for {run.label} (`{run.workflow}`): {prompt}\n"
@@ -165,7 +191,7 @@ class StepRunner:
             "kind": "approval",
             "prompt": prompt,
             "approvers": approvers,
-            "self_approval": op.options.get("self_approval", True),
+            "self_approval": self_approval,
             "on_deny": op.options.get("on_deny", "stop"),
             "on_timeout": op.options.get("on_timeout", "stop"),
             "save_as": op.options.get("save_as", "approval"),
@@ -202,6 +228,13 @@ class StepRunner:
         user = run.started_by
         options = {key: self.render(run, value).strip() for key, value in op.options.items()
                    if key in ("title", "severity", "id", "role", "user", "conditions", "actions", "needs", "summary")}
+        if action == "declare" and authority_of(run.variables) == PROACTIVE:
+            severity = options.get("severity") or "sev3"
+            command = f"`{self.service.prefix}incident declare \"{options.get('title', '')}\" {severity}`"
+            out.append(f"💡 This looks like an incident. I do not declare one on my own; someone allowed to "
+                       f"declare incidents can confirm with {command}")
+            raise StepError(f"not declared: a run started by a {run.trigger} only suggests declaring ({command})")
+        self.require(run, op)
         save_as = op.options.get("save_as", "incident" if action == "declare" else None)
         try:
             if action == "declare":
@@ -245,6 +278,7 @@ class StepRunner:
 
     async def step_http(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """Call an HTTP endpoint on an allow-listed host (no redirects followed)."""
+        self.require(run, op)
         spec = op.value
         url = self.render(run, spec["url"]).strip()
         parts = urlsplit(url)
@@ -283,6 +317,7 @@ class StepRunner:
 
     async def step_shell(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """Run an allow-listed command without a shell; each argument is rendered on its own."""
+        self.require(run, op)
         argv: list[str] = []
         for token in split_command(str(op.value)):
             template = parse_template(token)
