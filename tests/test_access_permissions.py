@@ -133,7 +133,7 @@ async def test_two_person_gates_need_a_distinct_permitted_approver(tmp_path: Pat
             "Sorry, you started WF-1, so someone else must approve it"
         refused = (await room.post("mallory", "!workflow approve 1")).replies[0].body
         assert refused.startswith("Sorry, you may not decide WF-1: you are not on the allow list for `workflow run`")
-        assert service_of(engine).runs.get(1).status == "waiting_approval"
+        assert service_of(engine).get_run(1).status == "waiting_approval"
         assert "✅ WF-1 approved by quinn." in (await room.post("quinn", "!workflow approve 1")).replies[0].body
     finally:
         await engine.close()
@@ -163,7 +163,7 @@ async def test_approvers_never_come_from_a_pattern_in_the_arguments(tmp_path: Pa
         reply = (await room.post("alice", "!handoff *")).replies[0].body
         assert "approver '{{ to }}' became '*'" in reply and "✖ WF-1 `oncall-handoff` failed" in reply
         service = service_of(engine)
-        assert service.runs.get(1).status == "failed" and service.waiting_for_approval() == []
+        assert service.get_run(1).status == "failed" and service.waiting_for_approval() == []
         assert "not waiting for approval" in (await room.post("mallory", "!workflow approve 1")).replies[0].body
         # A named user is fine: only they (or an admin) take the pager.
         await room.post("alice", "!handoff bob")

@@ -134,7 +134,8 @@ class KeywordMessageSearch:
         """Up to `k` earlier messages, best first, never the question itself."""
         exclude = (context.message_id,) if context.message_id is not None else ()
         return [MessageCandidate(hit.message) for hit in self.messages.search(context.question, limit=k,
-                                                                              exclude_ids=exclude)]
+                                                                              exclude_ids=exclude,
+                                                                              scope=context.rooms)]
 
 
 class MessageRetriever:
@@ -161,8 +162,11 @@ class MessageRetriever:
         candidates = search.candidates(context, limit * 4, configuration.params.get("retrieval_mode"))
         cited_ids, seen_bodies = already_cited(found)
         sources: list[Source] = []
+        scope = context.rooms
         for candidate in candidates:
             message = candidate.message
+            if not scope.allows(message.room_id):  # a search that ignored the scope must not leak a room
+                continue
             lexical, overlap = shares_enough_terms(question_terms, message.body, min_overlap)
             similarity = candidate.similarity
             semantic = similarity is not None and similarity >= search.min_similarity

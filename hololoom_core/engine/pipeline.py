@@ -58,6 +58,7 @@ from hololoom_core.llm.offline import OfflineAnswerEngine
 from hololoom_core.llm.runbooks import RunbookLibrary
 from hololoom_core.models import Answer, Attachment, ChatMessage, HandleResult, Insight, Reply, StoredMessage
 from hololoom_core.redact import redact_secrets
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store import Store
 from hololoom_core.store import schema as _core_schema  # noqa: F401  (registers the core migrations)
 from hololoom_core.store.db import registered_migrations
@@ -313,6 +314,13 @@ class Engine:
         """True when the text mentions the bot by name (`@hololoom`, `hololoom:` ...)."""
         return bool(self._mention.search(text))
 
+    def room_scope(self, room_id: str | None) -> RoomScope:
+        """What a reader in `room_id` may read: that room plus `memory.shared_rooms[room_id]`; None (the local
+        operator, the CLI) reads every room."""
+        if room_id is None:
+            return RoomScope.everything()
+        return RoomScope.for_room(room_id, self.config.memory.shared_rooms)
+
     def strip_mention(self, text: str) -> str:
         """The question without the bot's name or mention."""
         return self._mention.sub(" ", text).strip(" ,:;\t\n") or text.strip()
@@ -379,6 +387,7 @@ class Engine:
                         asker=stored.sender,
                         message_id=stored.id,
                         thread_id=stored.thread_id,
+                        scope=self.room_scope(stored.room_id),
                     )
                 )
                 replies.append(
@@ -528,7 +537,9 @@ class Engine:
 
     async def ask(self, question: str, *, room_id: str | None = None, asker: str | None = None) -> Answer:
         """One pass through the answer path without storing a chat message (the CLI's `ask`)."""
-        answer = await self.answer_path.answer(AnswerContext(question=question, room_id=room_id, asker=asker))
+        # The local operator's question: it reads every room, and answers as if asked in `room_id` when given.
+        answer = await self.answer_path.answer(AnswerContext(question=question, room_id=room_id, asker=asker,
+                                                             scope=RoomScope.everything()))
         self.publish_stats()
         return answer
 

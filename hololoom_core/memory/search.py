@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hololoom_core.memory.graph import MemoryGraph
 from hololoom_core.memory.vectors import VectorFilter, VectorIndex
 from hololoom_core.models import StoredMessage
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store.db import Store
 from hololoom_core.store.messages import row_to_message
 from hololoom_core.text.entities import extract_entities
@@ -45,7 +46,11 @@ MODES = ("bare", "fast", "fused")
 
 @dataclass(slots=True)
 class RecallFilters:
-    """Restrict a search to a room, a thread, an author and/or a time range (epoch seconds)."""
+    """Restrict a search to a room, a thread, an author and/or a time range (epoch seconds).
+
+    `scope` is the reader's `RoomScope` (rooms are walls): every list (BM25, vectors, graph) is
+    filtered by it in SQL or in the vector mask, never after the ranking.
+    """
 
     room_id: str | None = None
     thread_id: str | None = None
@@ -54,6 +59,7 @@ class RecallFilters:
     until: float | None = None
     exclude_ids: tuple[int, ...] = ()
     include_bot: bool = False
+    scope: RoomScope | None = None
 
     def sql(self, prefix: str = "") -> tuple[list[str], list[Any]]:
         """WHERE clauses and parameters for these filters on `messages` (columns prefixed, e.g. `m.`).
@@ -68,6 +74,10 @@ class RecallFilters:
             if value is not None:
                 clauses.append(f"{prefix}{column} = ?")
                 params.append(value)
+        if self.scope is not None and not self.scope.unrestricted:
+            clause, scope_params = self.scope.sql(f"{prefix}room_id")
+            clauses.append(clause)
+            params.extend(scope_params)
         if self.since is not None:
             clauses.append(f"{prefix}ts >= ?")
             params.append(self.since)
@@ -78,7 +88,9 @@ class RecallFilters:
 
     def vector_filter(self) -> VectorFilter:
         """The same restriction for the vector index."""
-        return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids)
+        rooms = self.scope.room_ids if self.scope is not None else None
+        return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids,
+                            rooms)
 
 
 @dataclass(slots=True)
@@ -354,6 +366,8 @@ class MemorySearch:
             # Checked on the raw row: only the hits kept are made into messages (meta JSON parsed).
             row = rows.get(message_id)
             if row is None or row["redacted"] or (row["is_bot"] and not filters.include_bot):
+                continue
+            if filters.scope is not None and not filters.scope.allows(row["room_id"]):
                 continue
             if row["body"].lstrip().startswith(self.command_prefix):
                 continue  # a command (`!recall ...`) is not memory

@@ -49,12 +49,13 @@ class VectorFilter:
     since: float | None = None
     until: float | None = None
     exclude_ids: tuple[int, ...] = ()
+    rooms: tuple[str, ...] | None = None  # the reader's room scope (None: every room)
 
     @property
     def empty(self) -> bool:
         """True when nothing is filtered."""
         return not (self.room_id or self.thread_id or self.sender or self.since is not None
-                    or self.until is not None or self.exclude_ids)
+                    or self.until is not None or self.exclude_ids or self.rooms is not None)
 
 
 class _Codes:
@@ -272,6 +273,11 @@ class VectorIndex:
         mask = self.alive[:n].copy()
         if filters.room_id is not None:
             mask &= self.rooms[:n] == self._rooms.lookup(filters.room_id)
+        if filters.rooms is not None:
+            import numpy as np
+
+            codes = [self._rooms.lookup(room) for room in filters.rooms]
+            mask &= np.isin(self.rooms[:n], [code for code in codes if code >= 0])
         if filters.sender is not None:
             mask &= self.senders[:n] == self._senders.lookup(filters.sender)
         if filters.thread_id is not None:
@@ -311,7 +317,7 @@ class VectorIndex:
         import numpy as np
 
         narrowing = (filters.room_id or filters.thread_id or filters.sender or filters.since is not None
-                     or filters.until is not None)
+                     or filters.until is not None or filters.rooms is not None)
         if not narrowing:
             # Dead rows and excluded messages are dropped afterwards: ask for enough extra candidates.
             found = ann.search(query, candidates + len(filters.exclude_ids))

@@ -8,6 +8,7 @@ import sqlite3
 from typing import Any
 
 from hololoom_core.ops.incidents.models import ActionItem, Incident, TimelineEntry
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store.db import Store
 
 INCIDENTS_V1 = """
@@ -138,9 +139,14 @@ class IncidentStore:
         )
         return _incident(row, self.roles(row["id"])) if row else None
 
-    def list(self, *, status: str | None = None, room_id: str | None = None, limit: int = 100) -> list[Incident]:
-        """Incidents, newest first, optionally only open/resolved ones or one room's."""
+    def list(self, *, status: str | None = None, room_id: str | None = None, limit: int = 100,
+             scope: RoomScope | None = None) -> list[Incident]:
+        """Incidents, newest first, optionally only open/resolved ones, one room's or those in `scope`'s rooms."""
         clauses, params = [], []
+        if scope is not None and not scope.unrestricted:
+            clause, scope_params = scope.sql("room_id")
+            clauses.append(clause)
+            params.extend(scope_params)
         if status == "open":
             clauses.append("status != 'resolved'")
         elif status:

@@ -112,12 +112,17 @@ def _register_workflow_command(engine: Engine, service: WorkflowService) -> None
         rest = argv[1:]
         if action not in SUBCOMMANDS:
             raise CommandError(f"Unknown subcommand '{action}'; use one of {', '.join(SUBCOMMANDS)}")
+        scope = engine.room_scope(context.room_id)  # rooms are walls: runs of other rooms are not listed
         if action == "list":
-            return library_markdown(service.library, prefix, service.waiting_for_approval())
+            return library_markdown(service.library, prefix, [waiting for waiting in service.waiting_for_approval()
+                                                              if scope.allows(waiting["room_id"])])
         if action in ("status", "runs"):
             if not rest:
-                return runs_markdown(service.runs.recent(15))
-            return run_markdown(service.get_run(rest[0]), prefix)
+                return runs_markdown([run for run in service.runs.recent(200) if scope.allows(run.room_id)][:15])
+            run = service.get_run(rest[0])
+            if not scope.allows(run.room_id):
+                raise WorkflowError(f"No run {run.label} in a room readable from {context.room_id}")
+            return run_markdown(run, prefix)
         if action == "run":
             if not rest:
                 raise CommandError("Name the workflow to run")

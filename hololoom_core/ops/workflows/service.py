@@ -17,6 +17,7 @@ from hololoom_core.engine.commands import CommandError
 from hololoom_core.ops.workflows.authority import (
     ADMINS,
     GROUP_PREFIX,
+    OPERATOR,
     STEP_PERMISSIONS,
     USER,
     authority_for,
@@ -31,6 +32,7 @@ from hololoom_core.ops.workflows.steps import SIDE_EFFECT_KINDS, StepError, Step
 from hololoom_core.ops.workflows.store import ACTIVE_STATUSES, RunRecord, RunStore
 from hololoom_core.ops.workflows.triggers import TriggerDispatcher
 from hololoom_core.redact import redact_secrets
+from hololoom_core.rooms import RoomScope
 from hololoom_core.text.durations import format_duration
 
 if TYPE_CHECKING:
@@ -628,9 +630,24 @@ class WorkflowService:
             return
         self.engine.say(room_id, text, kind="workflow", thread_id=thread_id)
 
-    def collect(self, what: str, *, since: float, room: str, kinds: list[str], limit: int) -> dict[str, Any]:
+    def collect(self, what: str, *, since: float, scope: RoomScope, kinds: list[str], limit: int) -> dict[str, Any]:
         """Facts for digests (see `facts.collect_facts`)."""
-        return collect_facts(self, what, since=since, room=room, kinds=kinds, limit=limit)
+        return collect_facts(self, what, since=since, scope=scope, kinds=kinds, limit=limit)
+
+    def read_scope(self, run: RunRecord, room: str) -> RoomScope:
+        """The rooms a run may read when a step asks for `room` (`*` or empty: all it may read).
+
+        The operator's runs read what they ask for; others read as their starter would from the run's room
+        (rooms are walls), and a room outside that is refused with one line.
+        """
+        wanted = None if room in ("*", "") else room
+        if authority_of(run.variables) == OPERATOR:
+            return RoomScope.everything().narrowed(wanted)
+        scope = self.engine.room_scope(run.room_id)
+        if wanted is not None and not scope.allows(wanted):
+            raise WorkflowError(f"{wanted} is not readable from {run.room_id} (it reads {scope.describe()}; "
+                                "memory.shared_rooms shares rooms)")
+        return scope.narrowed(wanted)
 
     def variables_for(self, run: RunRecord) -> dict[str, Any]:
         """What templates and conditions see: the run's variables, its id and label, and the time."""

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from hololoom_core.engine.commands import CommandError
 from hololoom_core.ops.workflows.authority import (
     OPERATOR,
     PROACTIVE,
@@ -355,7 +356,11 @@ class StepRunner:
         room = self.render(run, op.options["room"]).strip() if op.options.get("room") else run.room_id
         kinds = [str(kind) for kind in op.options.get("kinds", [])]
         limit = int(op.options.get("limit", 20))
-        result = self.service.collect(str(op.value), since=self.service.now() - since_s, room=room, kinds=kinds,
+        try:
+            scope = self.service.read_scope(run, room)
+        except CommandError as exc:  # a WorkflowError: the room is outside what the run may read
+            raise StepError(str(exc))
+        result = self.service.collect(str(op.value), since=self.service.now() - since_s, scope=scope, kinds=kinds,
                                       limit=limit)
         run.variables[op.options.get("save_as", str(op.value))] = result
         return StepResult(detail=f"{result['count']} {op.value} in {format_duration(since_s)}")
