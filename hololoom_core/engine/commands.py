@@ -114,6 +114,9 @@ class CommandSpec:
     subcommands: dict[str, CommandSpec] = field(default_factory=dict)
     function: Handler | None = None
     parent: str | None = None
+    # Commands whose access rules also apply (a workflow shortcut is checked as `workflow run` and as the
+    # commands its steps do); shown in the permission table.
+    also_checks: tuple[str, ...] = ()
 
     @property
     def full_name(self) -> str:

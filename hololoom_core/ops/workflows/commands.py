@@ -106,6 +106,10 @@ def _register_workflow_command(engine: Engine, service: WorkflowService) -> None
         except WorkflowError as exc:  # refusals and unknown names: one line, no usage block
             return CommandResult(str(exc), ok=False)
 
+    spec = engine.commands.get("workflow")
+    if spec is not None:
+        spec.also_checks = tuple(f"workflow {action}" for action in SUBCOMMANDS if action != "runs")
+
     async def _workflow_subcommand(context: CommandContext) -> CommandResult | str:
         argv = context.argv
         action = argv[0].lower() if argv else "list"
@@ -163,3 +167,6 @@ def _register_trigger_command(engine: Engine, service: WorkflowService, definiti
 
     engine.commands.command(trigger.value, help=help_text, usage=f"{trigger.value} {definition.usage}".strip(),
                             group="workflows")(start)
+    spec = engine.commands.get(trigger.value)
+    if spec is not None:
+        spec.also_checks = ("workflow run", *service.step_commands(definition.program))

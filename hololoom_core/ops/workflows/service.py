@@ -136,6 +136,16 @@ class WorkflowService:
         if refusal:
             raise WorkflowError(f"Sorry, {refusal}")
 
+    def step_commands(self, program: list[Op], seen: frozenset[str] = frozenset()) -> list[str]:
+        """The commands the steps of `program` (and of the workflows it calls) do, each once, in order."""
+        found: list[str] = []
+        for op in program:
+            called = self.library.get(str(op.value)) if op.kind == "call" and op.value not in seen else None
+            commands = self.step_commands(called.program, seen | {called.name}) if called is not None else \
+                [command for command in (step_command(op),) if command]
+            found += [command for command in commands if command not in found]
+        return found
+
     def step_refusal(self, name: str, program: list[Op], user: str, room_id: str,
                      seen: frozenset[str] = frozenset()) -> str | None:
         """Why `user` may not do what some step of `program` (or of a workflow it calls) does, or None."""
