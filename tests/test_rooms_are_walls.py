@@ -79,10 +79,10 @@ async def test_no_read_command_crosses_a_room_wall(tmp_path: Path) -> None:
                 assert refusal in reply, (command, reply)
         for question in ("@hololoom what is zephyrine?", "@hololoom why are the salary bands frozen?"):
             result = await public.post("eve", question, to_bot=True)
-            [reply] = result.replies
-            assert reply.answer is not None and reply.kind == "answer"
-            assert all(source.room_id != SECRET_ROOM for source in reply.answer.sources)
-            assert not _leaks(reply.body), reply.body
+            [answer_reply] = result.replies
+            assert answer_reply.answer is not None and answer_reply.kind == "answer"
+            assert all(source.room_id != SECRET_ROOM for source in answer_reply.answer.sources)
+            assert not _leaks(answer_reply.body), answer_reply.body
         # Every reply the bot gave in #public, stored: no secret in any of them.
         said = [row["body"] for row in engine.store.query(
             "SELECT body FROM messages WHERE is_bot = 1 AND room_id = ?", (PUBLIC,))]
