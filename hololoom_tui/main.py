@@ -41,12 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app; configuration and scenario problems print one line and exit 2, store problems exit 1."""
+    """Run the app; configuration, data dir, store and scenario problems print one line and exit 2."""
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, data_dir=args.data_dir)
     except ConfigError as exc:
         print(f"hololoom-tui: config error: {exc}", file=sys.stderr)
+        return 2
+    from hololoom_core.cli.common import CliError, check_data_dir
+
+    try:
+        check_data_dir(config)
+    except CliError as exc:
+        print(f"hololoom-tui: {exc}", file=sys.stderr)
         return 2
     scenario = None
     if args.scenario:
@@ -61,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = make_app(config, scenario=scenario)  # the engine is built in the app, after its first frame
     app.run()
-    if app.startup_error:
+    if app.startup_error:  # the database could not be opened where the config says: a setup problem
         print(f"hololoom-tui: {app.startup_error}", file=sys.stderr)
-        return 1
+        return 2
     return int(app.return_code or 0)
 
 

@@ -100,6 +100,22 @@ async def test_a_workflow_alias_is_checked_as_workflow_run_and_as_its_steps(tmp_
         await engine.close()
 
 
+async def test_a_command_alias_is_checked_as_the_command_it_runs(tmp_path: Path) -> None:
+    aliases = tmp_path / "aliases"
+    aliases.mkdir()
+    (aliases / "sev.yaml").write_text('name: sev1\nformats: ["sev1 {{title}}"]\n'
+                                      'command: "incident declare {{title}} sev1"\n', encoding="utf-8")
+    engine = await _engine(tmp_path, {"permissions": {"incident": ["priya"]}}, ops={"aliases_dir": str(aliases)})
+    try:
+        room = LocalRoom(engine)
+        reply = (await room.post("mallory", "!sev1 checkout is down")).replies[0].body
+        assert "needs the `incident` permission" in reply and _incidents(engine) == []
+        await room.post("priya", "!sev1 checkout is down")
+        assert [incident.severity for incident in _incidents(engine)] == ["sev1"]
+    finally:
+        await engine.close()
+
+
 async def test_chat_about_leaked_credentials_only_suggests_an_incident(tmp_path: Path) -> None:
     engine = await _engine(tmp_path, {"permissions": {"incident": ["priya"]}})
     try:

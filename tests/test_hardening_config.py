@@ -83,6 +83,10 @@ def test_an_unusable_data_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(err.splitlines()) == 1 and "data dir" in err and str(afile) in err
     assert cli_main(["--data-dir", str(afile), "say", "hello"]) == 2
     assert "is a file, not a directory" in capsys.readouterr().err
+    from hololoom_tui.main import main as tui_main
+
+    assert tui_main(["--data-dir", str(afile / "data")]) == 2
+    assert capsys.readouterr().err.startswith("hololoom-tui: data dir ")
 
 
 def _anchor_bomb(levels: int = 8, width: int = 9) -> str:
