@@ -128,14 +128,12 @@ async def time_mode(data: Path, mode: str, texts: list[str], quality_queries: in
     prepare_s = time.perf_counter() - started
     for text in texts[:20]:
         memory.recall(text, k=8, mode=mode)  # warm caches (graph view, statement cache)
-    samples = []
-    for text in texts:
+    samples, scoped_samples = [], []
+    scoped = RecallFilters(scope=RoomScope.for_room(ROOMS[0]))  # what a chat asker in one room searches
+    for text in texts:  # interleaved, so a change in the machine's load hits both the same way
         began = time.perf_counter()
         memory.recall(text, k=8, mode=mode)
         samples.append(time.perf_counter() - began)
-    scoped_samples = []
-    scoped = RecallFilters(scope=RoomScope.for_room(ROOMS[0]))  # what a chat asker in one room searches
-    for text in texts:
         began = time.perf_counter()
         memory.recall(text, k=8, mode=mode, filters=scoped)
         scoped_samples.append(time.perf_counter() - began)

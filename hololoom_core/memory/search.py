@@ -13,7 +13,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.memory.graph import MemoryGraph
@@ -233,7 +233,12 @@ class MemorySearch:
         if budget <= SCORE_BUDGET:
             return self._bm25_query(" OR ".join(f'"{t}"' for t in chosen), None, filters, limit)
         found: list[tuple[int, float]] = []
+        scoped = filters.scope is not None and not filters.scope.unrestricted
         for size in range(min(len(usable), MAX_OR_TERMS), 0, -1)[:4]:
+            if scoped and found and size == 1:
+                # A room scope holds a share of the matches: what several terms found in it beats padding the
+                # list with the newest messages holding one common term (a long doclist scan).
+                break
             # All of the rarest terms must match; drop the most common one while too few messages do.
             matched = self._newest_matches(usable[:size], frequencies, total, filters, limit,
                                            SCORE_BUDGET if window is None else window)
@@ -251,12 +256,31 @@ class MemorySearch:
             outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
             outer_params.extend(filters.exclude_ids)
         where = " AND ".join(["messages_fts MATCH ?", *outer])
-        rows = self.store.query(
-            "SELECT id, size FROM (SELECT m.id AS id, length(m.body) AS size FROM messages_fts "
-            f"JOIN messages m ON m.id = messages_fts.rowid WHERE {where} ORDER BY messages_fts.rowid DESC LIMIT ?) "
-            "ORDER BY size, id DESC LIMIT ?",
-            (" AND ".join(f'"{t}"' for t in terms), *outer_params, window, limit),
-        )
+        match = " AND ".join(f'"{t}"' for t in terms)
+        rows: list[Any] = []
+        scope = filters.scope
+        if scope is not None and not scope.unrestricted:
+            # A room scope keeps a share of the matches: first rank the in-scope ones among the newest `window`
+            # matches (the same work as an unscoped query); only when they are too few, scan further back.
+            inner, inner_params = replace(filters, scope=None).sql("m.")
+            if filters.exclude_ids:
+                inner.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
+                inner_params.extend(filters.exclude_ids)
+            room_clause, room_params = scope.sql("room")
+            rows = self.store.query(
+                "SELECT id, size FROM (SELECT m.id AS id, m.room_id AS room, length(m.body) AS size FROM "
+                "messages_fts JOIN messages m ON m.id = messages_fts.rowid WHERE "
+                f"{' AND '.join(['messages_fts MATCH ?', *inner])} ORDER BY messages_fts.rowid DESC LIMIT ?) "
+                f"WHERE {room_clause} ORDER BY size, id DESC LIMIT ?",
+                (match, *inner_params, window, *room_params, limit),
+            )
+        if len(rows) < min(limit, 8):
+            rows = self.store.query(
+                "SELECT id, size FROM (SELECT m.id AS id, length(m.body) AS size FROM messages_fts "
+                f"JOIN messages m ON m.id = messages_fts.rowid WHERE {where} ORDER BY messages_fts.rowid DESC "
+                "LIMIT ?) ORDER BY size, id DESC LIMIT ?",
+                (match, *outer_params, window, limit),
+            )
         # FTS5's BM25 (k1 1.2, b 0.75) with term frequency 1, lengths in characters against the recent average:
         # the shortest match scores best.
         idf = sum(max(1e-6, math.log((total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))) for t in terms)
