@@ -15,6 +15,9 @@ import pytest
 from hololoom_core.cli.main import main as cli_main
 from hololoom_core.config import Config
 from hololoom_core.engine import Engine
+from hololoom_core.memory.search import RecallFilters
+from hololoom_core.memory.service import MemoryService
+from hololoom_core.memory.vectors import VectorFilter
 from hololoom_core.transport.local import LocalRoom
 from tests.workflow_support import ManualClock, start_engine
 
@@ -122,3 +125,30 @@ def test_the_cli_operator_reads_every_room(tmp_path: Path, capsys: pytest.Captur
 def test_shared_rooms_names_rooms_exactly() -> None:
     with pytest.raises(ValueError, match="is not a room id"):
         Config.model_validate({"memory": {"shared_rooms": {"#ops": ["#*"]}}})
+
+
+async def test_the_vector_search_is_walled_too(tmp_path: Path) -> None:
+    config = Config.model_validate({"hololoom": {"data_dir": str(tmp_path / "data"), "config_mode": "fast"},
+                                    "workflows": {"tick_seconds": 3600}})
+    engine = await start_engine(config, ManualClock())
+    try:
+        await _secret_history(engine)
+        await LocalRoom(engine, room_id=PUBLIC).post("eve", "lunch menu for friday is pizza")
+        memory = engine.capability(MemoryService)
+        assert await memory.prepare("fast") == "fast"
+        await memory.embed_backlog("fast")
+        vectors = memory.search_engine.vectors("fast")
+        assert vectors is not None
+        index, embed = vectors
+        query = embed(["salary bands frozen"])[0]
+        assert any(engine.messages.get(i).room_id == SECRET_ROOM  # type: ignore[union-attr]
+                   for i, _ in index.search(query, 50))
+        walled_ids = [i for i, _ in index.search(query, 50, VectorFilter(rooms=(PUBLIC,)))]
+        assert walled_ids and all(engine.messages.get(i).room_id == PUBLIC for i in walled_ids)  # type: ignore[union-attr]
+        everything = memory.recall("salary bands frozen", mode="fast")  # the operator's view
+        assert any("vector" in hit.ranks and hit.message.room_id == SECRET_ROOM for hit in everything.hits)
+        walled = memory.recall("salary bands frozen", mode="fast",
+                               filters=RecallFilters(scope=engine.room_scope(PUBLIC)))
+        assert all(hit.message.room_id == PUBLIC for hit in walled.hits)
+    finally:
+        await engine.close()
