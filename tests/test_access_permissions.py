@@ -206,3 +206,28 @@ async def test_group_and_admin_approvers_come_from_config(tmp_path: Path) -> Non
         assert f"approved by {ADMIN}" in (await room.post(ADMIN, "!workflow approve 2")).replies[0].body
     finally:
         await engine.close()
+
+
+async def test_a_gate_that_needs_two_approvals_needs_two_distinct_permitted_people(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "gate.yaml").write_text("name: gate\nsteps:\n  - ask: go?\n    approvals: 2\n"
+                                     "    approvers: ['group:sre']\n  - say: went\n", encoding="utf-8")
+    engine = await _engine(tmp_path, {"permissions": {"sre": ["sam", "tess", "alice"]}},
+                           workflows={"directory": str(flows)})
+    try:
+        room = LocalRoom(engine)
+        started = (await room.post("alice", "!workflow run gate")).replies[0].body
+        assert "2 different people among group:sre (not alice, who started it)" in started
+        assert (await room.post("alice", "!workflow approve 1")).replies[0].body.startswith("Sorry, you started")
+        assert (await room.post("mallory", "!workflow approve 1")).replies[0].body.startswith(
+            "Sorry, you are not an approver")
+        first = (await room.post("sam", "!workflow approve 1")).replies[0].body
+        assert first == "☑️ WF-1: approval 1 of 2 by sam; waiting for 1 more."
+        assert (await room.post("sam", "!workflow approve 1")).replies[0].body == \
+            "Sorry, you already approved WF-1; it needs 2 different people"
+        assert service_of(engine).get_run(1).status == "waiting_approval"
+        second = (await room.post("tess", "!workflow approve 1")).replies[0].body
+        assert "✅ WF-1 approved by sam, tess." in second and "went" in second
+    finally:
+        await engine.close()

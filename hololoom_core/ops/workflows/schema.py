@@ -43,7 +43,7 @@ STEP_KINDS = ("say", "ask", "set", "if", "wait", "call", "incident", "http", "sh
 COMMON_STEP_KEYS = ("name", "on_error")
 STEP_OPTIONS: dict[str, tuple[str, ...]] = {
     "say": ("room",),
-    "ask": ("approvers", "timeout", "on_deny", "on_timeout", "self_approval", "save_as"),
+    "ask": ("approvers", "approvals", "timeout", "on_deny", "on_timeout", "self_approval", "save_as"),
     "set": (),
     "if": ("then", "else"),
     "wait": (),
@@ -422,6 +422,10 @@ def _check_step(
         for key in ("on_deny", "on_timeout"):
             if key in options:
                 check.choice(options[key], ("stop", "continue"), location + (key,), f"{what} {key}")
+        approvals = options.get("approvals", 1)
+        if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 5:
+            raise check.fail(location + ("approvals",), f"{what} approvals must be a whole number from 1 to 5 "
+                                                        "(distinct people who must approve)")
         if "self_approval" in options and not isinstance(options["self_approval"], bool):
             raise check.fail(location + ("self_approval",), f"{what} self_approval must be true or false")
         return str(value)

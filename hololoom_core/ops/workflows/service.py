@@ -492,11 +492,30 @@ class WorkflowService:
         waiting = run.waiting
         decision = "approved" if approved else "denied"
         op = run.program[run.pc]
+        approved_by = [str(name) for name in waiting.get("approved_by", [])]
+        needed = int(waiting.get("approvals", 1) or 1)
+        if approved and user in approved_by:
+            self.runs.save_progress(run, status="waiting_approval", pc=run.pc, variables=run.variables, now=now,
+                                    waiting=waiting, wake_ts=run.wake_ts, release=True)
+            raise WorkflowError(f"Sorry, you already approved {run.label}; it needs {needed} different people")
+        if approved and len(approved_by) + 1 < needed:  # a gate that needs more distinct approvers waits on
+            approved_by.append(user)
+            self.runs.log_step(run.id, run.pc, op, "approved", f"{len(approved_by)} of {needed}: {comment}", now,
+                               actor=user)
+            self.runs.save_progress(run, status="waiting_approval", pc=run.pc, variables=run.variables, now=now,
+                                    waiting={**waiting, "approved_by": approved_by}, wake_ts=run.wake_ts,
+                                    release=True)
+            return (f"☑️ {run.label}: approval {len(approved_by)} of {needed} by {user}; waiting for "
+                    f"{needed - len(approved_by)} more.")
+        if approved and approved_by:
+            user_list = ", ".join([*approved_by, user])
+        else:
+            user_list = user
         self.runs.log_step(run.id, run.pc, op, decision, comment, now, actor=user)
         save_as = waiting.get("save_as", "approval")
-        run.variables.update({save_as: decision, f"{save_as}_by": user, f"{save_as}_comment": comment})
+        run.variables.update({save_as: decision, f"{save_as}_by": user_list, f"{save_as}_comment": comment})
         note = f" — “{comment}”" if comment else ""
-        out = [f"{'✅' if approved else '🛑'} {run.label} {decision} by {user}{note}."]
+        out = [f"{'✅' if approved else '🛑'} {run.label} {decision} by {user_list}{note}."]
         if approved or waiting.get("on_deny") == "continue":
             run.pc += 1
             self.runs.save_progress(run, status="running", pc=run.pc, variables=run.variables, now=now,

@@ -180,7 +180,10 @@ class StepRunner:
         deadline = now + timeout
         prefix = self.service.prefix
         self_approval = op.options.get("self_approval", False) is True
+        needed = int(op.options.get("approvals", 1))
         who = ", ".join(approvers) if approvers else f"anyone allowed to run `{run.workflow}` themselves"
+        if needed > 1:
+            who = f"{needed} different people among {who}"
         if not self_approval:
             who += f" (not {run.started_by}, who started it)"
         out.append(
@@ -193,6 +196,8 @@ class StepRunner:
             "prompt": prompt,
             "approvers": approvers,
             "self_approval": self_approval,
+            "approvals": needed,
+            "approved_by": [],
             "on_deny": op.options.get("on_deny", "stop"),
             "on_timeout": op.options.get("on_timeout", "stop"),
             "save_as": op.options.get("save_as", "approval"),
