@@ -398,9 +398,13 @@ class Marketplace:
         archive, files, manifest = self.fetch(candidate)
         where = f"{candidate.name} {candidate.version} ({candidate.registry})"
         staging = self.storage.new_staging(f"{candidate.name}-{candidate.version}")
-        write_files(files, staging)
-        permissions = check_package_files(staging, [path for path in files if path != MANIFEST_NAME], self.config,
-                                          where)
+        try:
+            write_files(files, staging)
+            permissions = check_package_files(staging, [path for path in files if path != MANIFEST_NAME],
+                                              self.config, where)
+        except BaseException:
+            remove_tree(staging)
+            raise
         changelog = files.get("CHANGELOG.md", b"").decode("utf-8", "replace")
         return PreparedPackage(candidate, manifest, hashlib.sha256(archive).hexdigest(), staging, permissions,
                                sorted(files), changelog)
