@@ -310,9 +310,11 @@ class Marketplace:
             result += [(c, False) for c in offered if self._allows(spec, c.version)]
             if not result:
                 listed = ", ".join(str(c.version) for c in offered[:8])
+                refused = "; ".join(self.problems.values())
                 failures.append(f"no version of {name} satisfies '{spec or 'any'}'" + (
                     f" (available: {listed})" if listed else " (no registry offers it)") +
-                    (f", needed by {' → '.join(chain[:-1])}" if len(chain) > 1 else ""))
+                    (f", needed by {' → '.join(chain[:-1])}" if len(chain) > 1 else "") +
+                    (f"; refused registries: {refused}" if refused else ""))
             return result
 
         def depends_of(candidate: Candidate, installed: bool) -> dict[str, SpecifierSet]:
