@@ -109,7 +109,7 @@ class MarketplaceRuntime:
             if not entry.get("auto_update"):
                 continue
             try:
-                plan = await asyncio.to_thread(self.marketplace.plan_update, name)
+                plan: InstallPlan | None = await asyncio.to_thread(self.marketplace.plan_update, name)
             except MarketplaceError as exc:
                 self.engine.report_error("marketplace", f"auto-update of {name} refused: {exc}")
                 continue
@@ -251,7 +251,10 @@ def _register_market_command(engine: Engine, runtime: MarketplaceRuntime) -> Non
         if verb == "install":
             registry = _option(rest, "--registry")
             auto = "--auto-update" in rest
-            request = next(word for word in rest if not word.startswith("--") and word != registry)
+            request = next((word for word in rest if not word.startswith("--") and word != registry), None)
+            if request is None:
+                return CommandResult(f"Name the package, for example `{prefix}market install incident-war-room`",
+                                     ok=False)
             plan = await asyncio.to_thread(market.plan_install, request, registry=registry, auto_update=auto)
             return _ask_confirmation(runtime, user, plan, "install", prefix)
         names = [word.lower() for word in rest if not word.startswith("--")]
@@ -260,11 +263,11 @@ def _register_market_command(engine: Engine, runtime: MarketplaceRuntime) -> Non
         await asyncio.to_thread(market.indexes, refresh=True)
         lines = []
         for name in names:
-            plan = await asyncio.to_thread(market.plan_update, name)
-            if plan is None or not plan.changes:
+            update: InstallPlan | None = await asyncio.to_thread(market.plan_update, name)
+            if update is None or not update.changes:
                 lines.append(f"{name}: up to date within its range")
                 continue
-            return _ask_confirmation(runtime, user, plan, "update", prefix)
+            return _ask_confirmation(runtime, user, update, "update", prefix)
         return "\n".join(lines) or "No packages installed."
 
     return None

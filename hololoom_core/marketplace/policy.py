@@ -62,7 +62,7 @@ class PackagePermissions:
 
     def as_dict(self) -> dict[str, list[str]]:
         """JSON-ready form."""
-        return {key: list(getattr(self, key)) for key in self.__slots__}  # type: ignore[attr-defined]
+        return {key: list(getattr(self, key)) for key in self.__slots__}
 
 
 def _placeholder(text: str) -> str:

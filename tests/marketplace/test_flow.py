@@ -47,12 +47,12 @@ def test_two_registries_two_teams(tmp_path: Path, http_registry: tuple[Path, str
     update = alice.plan_update("war-room-kit")
     assert update is not None and [p.candidate.version.public for p in update.changes] == ["1.1.0"]  # 2.0 is outside
     alice.commit(update)
-    assert "war-room-kit-flow 1.1.0 says hello" in load_library(alice.config).get("war-room-kit-flow").program[0].value
+    assert "war-room-kit-flow 1.1.0 says hello" in load_library(alice.config).definitions["war-room-kit-flow"].program[0].value
 
     started = time.perf_counter()
     assert alice.rollback("war-room-kit") == "war-room-kit rolled back from 1.1.0 to 1.0.0"
     assert time.perf_counter() - started < 1.0
-    assert "1.0.0 says hello" in load_library(alice.config).get("war-room-kit-flow").program[0].value
+    assert "1.0.0 says hello" in load_library(alice.config).definitions["war-room-kit-flow"].program[0].value
     entry = alice.installed()["war-room-kit"]
     assert (entry["version"], entry["registry"], entry["signer"]) == ("1.0.0", "team", "team-a")
     assert [item["version"] for item in entry["history"]] == ["1.1.0"]
