@@ -88,6 +88,7 @@ class RegistrySource:
         self.timeout_s = timeout_s
         self.is_http = url.startswith(("http://", "https://"))
         self.directory = None if self.is_http else Path(url.removeprefix("file://")).expanduser()
+        self._client: Any = None  # one httpx client per http registry, made on first use
 
     def __repr__(self) -> str:
         return f"<registry {self.name} {self.url}>"
@@ -115,9 +116,10 @@ class RegistrySource:
         import httpx
 
         url = self.url.rstrip("/") + "/" + relative
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False)
         try:
-            with httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False) as client, \
-                    client.stream("GET", url) as response:
+            with self._client.stream("GET", url) as response:
                 if response.status_code == 404 and missing_ok:
                     return None
                 if response.status_code != 200:

@@ -161,12 +161,18 @@ class Marketplace:
         self.limits = UnpackLimits(self.settings.max_files, self.settings.max_unpacked_bytes)
         self.problems: dict[str, str] = {}  # registry -> why it was skipped in the last refresh
         self._indexes: dict[str, VerifiedIndex] | None = None
+        self._sources: list[RegistrySource] | None = None
         self._downloads: dict[tuple[str, str, str], tuple[bytes, dict[str, bytes], PackageManifest]] = {}
 
     # -- registries --------------------------------------------------------------------------
 
     def sources(self) -> list[RegistrySource]:
-        """The configured registries, the shipped default first (when enabled)."""
+        """The configured registries, the shipped default first (when enabled); built once per service."""
+        if self._sources is None:
+            self._sources = self._build_sources()
+        return self._sources
+
+    def _build_sources(self) -> list[RegistrySource]:
         trusted = {key.id: key.public_key for key in self.settings.trusted_keys}
         result = []
         timeout = self.settings.http_timeout_s
