@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from hololoom_core.llm.runbooks import RunbookError, load_runbook
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.ops.commands.aliases import parse_alias_file
 from hololoom_core.ops.workflows.library import load_file
@@ -126,6 +127,12 @@ def check_package_files(root: Path, files: list[str], config: Config, where: str
             if loaded.problems:
                 raise MarketplaceError(f"{where}: {loaded.problems[0]}")
             report.aliases += [alias.name for alias in loaded.aliases]
+        elif kind == "runbooks" and relative.endswith((".yaml", ".yml")):
+            try:
+                load_runbook(path)  # the same schema as the shipped runbooks
+            except RunbookError as exc:
+                raise MarketplaceError(f"{where}: {str(exc).replace(str(path), relative)}") from None
+            report.runbooks.append(Path(relative).stem)
         elif kind in ("patterns", "runbooks"):
             text = _text(path, where, relative)
             if relative.endswith((".yaml", ".yml")):
