@@ -428,7 +428,8 @@ class Marketplace:
             for name, folder in staged.items():
                 if str(problem.source).startswith(str(folder)) or f"package {name}:" in problem.problem:
                     relative = str(problem.source).replace(str(folder), name)
-                    raise MarketplaceError(f"dry run: {relative}:{problem.line or 1}: {problem.problem}; refused")
+                    reason = problem.problem.removesuffix("; this file is ignored")
+                    raise MarketplaceError(f"dry run: {relative}:{problem.line or 1}: {reason}; refused")
         return library
 
     def discard(self, plan: InstallPlan) -> None:
