@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hololoom_core.engine.capabilities import Capability
+from hololoom_core.engine.capabilities import Capability, CheckResult
 from hololoom_core.engine.commands import CommandContext, CommandResult
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.marketplace.events import MarketplaceChanged
@@ -25,6 +25,7 @@ from hololoom_core.ops.commands.aliases import AliasCommands, AliasSet, load_ali
 from hololoom_core.ops.workflows.commands import package_directories, reload_library
 
 if TYPE_CHECKING:
+    from hololoom_core.config import Config
     from hololoom_core.engine.pipeline import Engine
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,29 @@ def merged_aliases(engine: Engine) -> AliasSet:
     return merged
 
 
+async def check_marketplace(config: Config) -> CheckResult:
+    """`hololoom doctor`: every registry's index verifies, and every installed package is on disk."""
+    if not config.marketplace.enabled:
+        return CheckResult("marketplace", "ok", "switched off (marketplace.enabled: false)")
+    market = Marketplace(config)
+    indexes = await asyncio.to_thread(market.indexes)
+    missing = [name for name in market.installed() if market.storage.active_dir(name) is None]
+    verified = sum(1 for index in indexes.values() if index.verified)
+    detail = (f"{len(indexes)} registr{'y' if len(indexes) == 1 else 'ies'} ({verified} signed by a trusted key), "
+              f"{len(market.installed())} package(s) installed")
+    if market.problems or missing:
+        problems = [f"{name}: {problem}" for name, problem in market.problems.items()]
+        problems += [f"{name} is locked but not active; reinstall it" for name in missing]
+        return CheckResult("marketplace", "warn", f"{detail}; {'; '.join(problems)}")
+    return CheckResult("marketplace", "ok", detail)
+
+
 class MarketplaceCapability(Capability):
     """The workflow marketplace: `!market`, package workflows and aliases, auto-update; provides the runtime."""
 
     name = "marketplace"
     after = ("workflows",)
+    doctor_checks = (check_marketplace,)
 
     def install(self, engine: Engine) -> None:
         """Provide the runtime and register `!market` (when `marketplace.enabled`)."""
