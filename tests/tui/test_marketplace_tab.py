@@ -45,7 +45,7 @@ async def test_install_update_rollback_and_rate_from_the_tab(tmp_path: Path) -> 
         await pilot.press("y")
         service = app.engine.capability(WorkflowService)
         await wait_for(pilot, lambda: "tab-kit-flow" in service.library.definitions, timeout=20)
-        await wait_for(pilot, lambda: market_tab.hits and market_tab.hits[0].installed == "1.0.0")
+        await wait_for(pilot, lambda: bool(market_tab.hits) and market_tab.hits[0].installed == "1.0.0")
         assert "1 from packages" in str(market_tab.query_one("#mp-summary", Static).render())
 
         publish(package_folder(tmp_path / "src", "tab-kit", "1.1.0", category="security"), reg, key)
@@ -75,4 +75,4 @@ async def test_install_update_rollback_and_rate_from_the_tab(tmp_path: Path) -> 
         await wait_for(pilot, lambda: (reg / "ratings" / "tab-kit.jsonl").exists())
         [rating] = [json.loads(line) for line in (reg / "ratings" / "tab-kit.jsonl").read_text().splitlines()]
         assert (rating["stars"], rating["comment"]) == (4, "clear steps")
-        await wait_for(pilot, lambda: market_tab.hits and market_tab.hits[0].rating.count == 1)
+        await wait_for(pilot, lambda: bool(market_tab.hits) and market_tab.hits[0].rating.count == 1)
