@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 DEFAULT_REGISTRY_DIR = Path(__file__).resolve().parent / "default_registry"
 DEFAULT_REGISTRY_NAME = "default"
 HOLOLOOM_VERSION = "0.1.0"
+INDEX_MAX_AGE_S = 60.0  # a service re-reads the registries' indexes when its copy is older than this
 Progress = Callable[[str], None]
 
 
@@ -162,6 +163,7 @@ class Marketplace:
         self.problems: dict[str, str] = {}  # registry -> why it was skipped in the last refresh
         self._indexes: dict[str, VerifiedIndex] | None = None
         self._sources: list[RegistrySource] | None = None
+        self._indexes_at = 0.0
         self._downloads: dict[tuple[str, str, str], tuple[bytes, dict[str, bytes], PackageManifest]] = {}
 
     # -- registries --------------------------------------------------------------------------
@@ -195,7 +197,7 @@ class Marketplace:
 
     def indexes(self, *, refresh: bool = False) -> dict[str, VerifiedIndex]:
         """Every registry's verified index; a registry that fails a check is skipped and listed in `problems`."""
-        if self._indexes is not None and not refresh:
+        if self._indexes is not None and not refresh and self.clock() - self._indexes_at < INDEX_MAX_AGE_S:
             return self._indexes
         now = datetime.fromtimestamp(self.clock(), tz=UTC)
         state = self.storage.state()
@@ -215,6 +217,7 @@ class Marketplace:
         if self.storage.root.exists() or result:
             self.storage.save_state(state)
         self._indexes = result
+        self._indexes_at = self.clock()
         return result
 
     def index_for(self, registry: str) -> VerifiedIndex:
