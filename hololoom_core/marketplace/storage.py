@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,11 +114,13 @@ class MarketplaceStorage:
         path.mkdir()
         return path
 
-    def clear_staging(self) -> None:
-        """Remove what interrupted installs left behind."""
+    def clear_staging(self, older_than_s: float = 3600.0) -> None:
+        """Remove what interrupted installs left behind (plans waiting for confirmation are younger)."""
         if self.staging.is_dir():
+            now = time.time()
             for entry in self.staging.iterdir():
-                remove_tree(entry)
+                if now - entry.stat().st_mtime > older_than_s:
+                    remove_tree(entry)
 
     def place(self, staged: Path, name: str, version: str, sha256: str) -> Path:
         """Move a verified staging folder to its version folder (one rename; reused when already there)."""
