@@ -35,19 +35,15 @@ if TYPE_CHECKING:
 
 DEFAULT_REGISTRY_DIR = Path(__file__).resolve().parent / "default_registry"
 DEFAULT_REGISTRY_NAME = "default"
-HOLOLOOM_VERSION = "0.1.0"
 INDEX_MAX_AGE_S = 60.0  # a service re-reads the registries' indexes when its copy is older than this
 Progress = Callable[[str], None]
 
 
 def hololoom_version() -> str:
-    """The installed HoloLoom version (for `requires_hololoom`)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The running HoloLoom version (for `requires_hololoom`)."""
+    from hololoom_core import __version__
 
-    try:
-        return version("hololoom")
-    except PackageNotFoundError:
-        return HOLOLOOM_VERSION
+    return __version__
 
 
 def default_registry_key() -> tuple[str, str]:
