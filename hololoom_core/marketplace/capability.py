@@ -37,9 +37,9 @@ CONFIRM_WINDOW_S = 600.0
 
 @dataclass(slots=True)
 class PendingInstall:
-    """An install or update shown to someone in chat, waiting for `!market confirm`."""
+    """Installs or updates shown to someone in chat, waiting for `!market confirm`."""
 
-    plan: InstallPlan
+    plans: list[InstallPlan]
     action: str
     created: float
 
@@ -247,13 +247,14 @@ def _register_market_command(engine: Engine, runtime: MarketplaceRuntime) -> Non
             pending = runtime.pending.pop(user, None)
             if pending is None:
                 return "Nothing is waiting for your confirmation."
-            market.discard(pending.plan)
+            for plan in pending.plans:
+                market.discard(plan)
             return "Cancelled; nothing was installed."
         if verb == "confirm":
             pending = runtime.pending.pop(user, None)
             if pending is None or time.time() - pending.created > CONFIRM_WINDOW_S:
                 return CommandResult(f"Nothing to confirm (ask again with `{prefix}market install NAME`).", ok=False)
-            return await runtime.commit(pending.plan, pending.action, user)
+            return "\n".join([await runtime.commit(plan, pending.action, user) for plan in pending.plans])
         if not rest and verb != "update":
             return CommandResult(f"Name the package, for example `{prefix}market {verb} incident-war-room`", ok=False)
         if verb == "show":
@@ -275,31 +276,43 @@ def _register_market_command(engine: Engine, runtime: MarketplaceRuntime) -> Non
                 return CommandResult(f"Name the package, for example `{prefix}market install incident-war-room`",
                                      ok=False)
             plan = await asyncio.to_thread(market.plan_install, request, registry=registry, auto_update=auto)
-            return _ask_confirmation(runtime, user, plan, "install", prefix)
+            return _ask_confirmation(runtime, user, [plan], "install", prefix)
         names = [word.lower() for word in rest if not word.startswith("--")]
         if not names or "--all" in rest:
             names = sorted(market.installed())
         await asyncio.to_thread(market.indexes, refresh=True)
-        lines = []
-        for name in names:
-            update: InstallPlan | None = await asyncio.to_thread(market.plan_update, name)
-            if update is None or not update.changes:
-                lines.append(f"{name}: up to date within its range")
-                continue
-            return _ask_confirmation(runtime, user, update, "update", prefix)
+        lines: list[str] = []
+        plans: list[InstallPlan] = []
+        try:
+            for name in names:
+                update: InstallPlan | None = await asyncio.to_thread(market.plan_update, name)
+                if update is None or not update.changes:
+                    lines.append(f"{name}: up to date within its range")
+                else:
+                    plans.append(update)
+        except MarketplaceError:
+            for plan in plans:
+                market.discard(plan)
+            raise
+        if plans:
+            return "\n".join([*lines, _ask_confirmation(runtime, user, plans, "update", prefix)])
         return "\n".join(lines) or "No packages installed."
 
     return None
 
 
-def _ask_confirmation(runtime: MarketplaceRuntime, user: str, plan: InstallPlan, action: str, prefix: str) -> str:
-    if not plan.changes:
-        return plan.describe()
+def _ask_confirmation(runtime: MarketplaceRuntime, user: str, plans: list[InstallPlan], action: str,
+                      prefix: str) -> str:
+    changing = [plan for plan in plans if plan.changes]
+    if not changing:
+        return "\n".join(plan.describe() for plan in plans)
     previous = runtime.pending.pop(user, None)
     if previous is not None:
-        runtime.marketplace.discard(previous.plan)
-    runtime.pending[user] = PendingInstall(plan, action, time.time())
-    return (f"{plan.describe()}\n\nReply `{prefix}market confirm` within 10 minutes to {action}, or "
+        for plan in previous.plans:
+            runtime.marketplace.discard(plan)
+    runtime.pending[user] = PendingInstall(changing, action, time.time())
+    described = "\n".join(plan.describe() for plan in changing)
+    return (f"{described}\n\nReply `{prefix}market confirm` within 10 minutes to {action}, or "
             f"`{prefix}market cancel`.")
 
 

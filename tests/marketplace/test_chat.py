@@ -84,3 +84,32 @@ async def test_auto_update_stays_in_range_and_announces(tmp_path: Path) -> None:
         assert ("auto_update", "auto-kit", "1.1.0") in [(e.action, e.package, e.version) for e in events]
     finally:
         await engine.close()
+
+
+async def test_update_all_asks_once_for_every_package(tmp_path: Path) -> None:
+    key = make_key(tmp_path / "keys", "team")
+    reg = tmp_path / "reg"
+    for name in ("one-kit", "two-kit", "still-kit"):
+        publish(package_folder(tmp_path / "src", name, "1.0.0"), reg, key)
+    config = make_config(tmp_path / "data", [{"name": "team", "url": str(reg)}], trusted(key), admins=["ana"])
+    engine = Engine(config)
+    await engine.start()
+    try:
+        for name in ("one-kit", "two-kit", "still-kit"):
+            await say(engine, "ana", f"!market install {name}")
+            await say(engine, "ana", "!market confirm")
+        publish(package_folder(tmp_path / "src", "one-kit", "1.1.0"), reg, key)
+        publish(package_folder(tmp_path / "src", "two-kit", "1.0.1"), reg, key)
+        asked = await say(engine, "ana", "!market update --all")
+        assert "still-kit: up to date within its range" in asked
+        assert "update 1.0.0 → one-kit 1.1.0" in asked and "update 1.0.0 → two-kit 1.0.1" in asked
+        assert "cancelled" in (await say(engine, "ana", "!market cancel")).lower()
+        assert engine.capability(MarketplaceRuntime).marketplace.installed()["one-kit"]["version"] == "1.0.0"
+        await say(engine, "ana", "!market update --all")
+        done = await say(engine, "ana", "!market confirm")
+        assert "one-kit 1.1.0" in done and "two-kit 1.0.1" in done
+        versions = {name: entry["version"] for name, entry in
+                    engine.capability(MarketplaceRuntime).marketplace.installed().items()}
+        assert versions == {"one-kit": "1.1.0", "two-kit": "1.0.1", "still-kit": "1.0.0"}
+    finally:
+        await engine.close()
