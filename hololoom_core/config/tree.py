@@ -24,6 +24,7 @@ from hololoom_core.config.core import (
 from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
 from hololoom_core.config.promptly import PromptlyConfig
+from hololoom_core.config.quality import QualityConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Config(StrictModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)
