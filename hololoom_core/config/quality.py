@@ -17,4 +17,5 @@ class QualityConfig(StrictModel):
     reask_similarity: float = Field(default=0.6, gt=0, le=1)
     expensive_share: float = Field(default=0.3, ge=0, le=1)
     model_file: Path | None = None
+    apply_after_outcomes: int = Field(default=50, ge=0, le=1_000_000)
     save_every: int = Field(default=25, ge=1, le=100_000)

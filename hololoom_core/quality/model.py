@@ -20,9 +20,12 @@ import numpy as np
 from river import linear_model, optim
 
 MODEL_VERSION = 1
-PRIOR_WEIGHT_OUTCOMES = 40.0  # the prior's weight fades as 40 / (40 + outcomes learned)
+PRIOR_WEIGHT_OUTCOMES = 20.0  # the prior's weight fades as 20 / (20 + outcomes learned)
 CALIBRATION_WINDOW = 600
 CALIBRATION_REFIT_EVERY = 20
+A_LIMIT = 10.0
+LOGISTIC_LR = 0.3
+B_LIMIT = 10.0
 
 
 def clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
@@ -93,23 +96,24 @@ class PlattCalibrator:
         positives, negatives = labels.sum(), len(labels) - labels.sum()
         targets = np.where(labels > 0, (positives + 1) / (positives + 2), 1 / (negatives + 2))
         a, b = self.a, self.b
+        ridge = 1.0  # pulls a toward 1 and b toward 0: a small window must not make the scaling extreme
         for _ in range(25):
-            p = 1 / (1 + np.exp(-(a * scores + b)))
+            p = 1 / (1 + np.exp(-np.clip(a * scores + b, -30, 30)))
             weight = p * (1 - p) + 1e-9
-            gradient = np.array([np.sum((p - targets) * scores) + 1e-3 * a, np.sum(p - targets)])
+            gradient = np.array([np.sum((p - targets) * scores) + ridge * (a - 1), np.sum(p - targets) + ridge * b])
             hessian = np.array([
-                [np.sum(weight * scores * scores) + 1e-3, np.sum(weight * scores)],
-                [np.sum(weight * scores), np.sum(weight)],
+                [np.sum(weight * scores * scores) + ridge, np.sum(weight * scores)],
+                [np.sum(weight * scores), np.sum(weight) + ridge],
             ])
             try:
                 step = np.linalg.solve(hessian, gradient)
             except np.linalg.LinAlgError:
                 return
-            a, b = a - float(step[0]), b - float(step[1])
+            step = np.clip(step, -2.0, 2.0)
+            a, b = min(A_LIMIT, max(-A_LIMIT, a - float(step[0]))), min(B_LIMIT, max(-B_LIMIT, b - float(step[1])))
             if abs(step).max() < 1e-6:
                 break
-        if math.isfinite(a) and math.isfinite(b):
-            self.a, self.b = a, b
+        self.a, self.b = a, b
 
 
 @dataclass(slots=True)
@@ -129,7 +133,7 @@ class QualityModel:
     def __init__(self, bad_quality_below: float) -> None:
         self.bad_quality_below = bad_quality_below
         self.quality_residual = linear_model.LinearRegression(optimizer=optim.SGD(0.03), intercept_lr=0.03)
-        self.bad_outcome = linear_model.LogisticRegression(optimizer=optim.SGD(0.05), intercept_lr=0.05)
+        self.bad_outcome = linear_model.LogisticRegression(optimizer=optim.SGD(LOGISTIC_LR), intercept_lr=LOGISTIC_LR)
         self.calibrator = PlattCalibrator()
         self.quality_outcomes = 0
         self.bad_outcomes = 0

@@ -2,7 +2,8 @@
 
 Three tiers: `cheap` (BM25-only retrieval, one generate-and-judge pass), `standard` (the fast hybrid
 retrieval, a verify step) and `expensive` (fused retrieval, refine until good, verify, and a
-collaboration when a multi-agent collaborator is installed). A question is `expensive` when its
+collaboration when a multi-agent collaborator is installed); no tier retrieves above the configured
+`hololoom.config_mode`. A question is `expensive` when its
 difficulty is in the top `expensive_share` of recent difficulties (fixed cut-offs until 30 are known),
 so the share sent down the expensive path stays within the budget.
 """
@@ -20,20 +21,23 @@ CHEAP_LOOP = "generate -> judge"
 STANDARD_LOOP = "generate -> judge -> verify"
 EXPENSIVE_LOOP = "generate -> judge -> refine until quality >= 0.8 max 2 -> verify"
 TIERS = ("cheap", "standard", "expensive")
+MODE_ORDER = ("bare", "fast", "fused")
 WINDOW = 500
 MIN_FOR_QUANTILES = 30
 
 
 def installed_modes(engine: Engine) -> tuple[str, ...]:
-    """The retrieval modes that can run: none without memory; `fast`/`fused` only when their embedder ships."""
+    """The retrieval modes the predictor may pick, cheapest first: none without memory, never above the configured mode.
+
+    The configured `hololoom.config_mode` is the ceiling the operator chose to pay for; `fast` and `fused`
+    also need their embedder's package.
+    """
     if not engine.installed("memory"):
         return ()
-    modes = ["bare"]
-    if importlib.util.find_spec("wordllama") is not None:
-        modes.append("fast")
-    if importlib.util.find_spec("sentence_transformers") is not None:
-        modes.append("fused")
-    return tuple(modes)
+    ceiling = MODE_ORDER.index(engine.config.hololoom.config_mode)
+    available = {"bare": True, "fast": importlib.util.find_spec("wordllama") is not None,
+                 "fused": importlib.util.find_spec("sentence_transformers") is not None}
+    return tuple(mode for mode in MODE_ORDER[: ceiling + 1] if available[mode])
 
 
 class ConfigurationAdvisor:
@@ -68,11 +72,10 @@ class ConfigurationAdvisor:
 
     def params(self, tier: str) -> dict[str, Any]:
         """The configuration parameters of a tier, limited to what is installed."""
-        wanted_mode = {"cheap": "bare", "standard": "fast", "expensive": "fused"}[tier]
         params: dict[str, Any] = {}
         if self.modes:
-            fitting = [mode for mode in self.modes if mode == wanted_mode] or [self.modes[-1]]
-            params["retrieval_mode"] = fitting[0] if tier != "cheap" else "bare"
+            wanted = {"cheap": 0, "standard": 1, "expensive": 2}[tier]
+            params["retrieval_mode"] = self.modes[min(wanted, len(self.modes) - 1)]
         if self.loops:
             params["loop"] = {"cheap": CHEAP_LOOP, "standard": STANDARD_LOOP, "expensive": EXPENSIVE_LOOP}[tier]
         path = self.engine.answer_path

@@ -104,21 +104,29 @@ class QualityService:
         features = self.features.compute(context, decision)
         prediction = self.model.predict(features)
         tier = self.advisor.tier(prediction.difficulty)
+        apply = self.apply and self.model.bad_outcomes >= self.settings.apply_after_outcomes
         recommended = self.advisor.params(tier)
         latency_ms = (time.perf_counter() - started) * 1000.0
         model = {**self.model.describe(), "predict_ms": round(latency_ms, 4)}
+        if not self.apply:
+            why = "; not applied: features.predictive_quality is false"
+        elif not apply:
+            why = (f"; not applied until the model has learned from {self.settings.apply_after_outcomes} outcomes "
+                   f"({self.model.bad_outcomes} so far)")
+        else:
+            why = ""
         forecast = QualityForecast(
             quality=prediction.quality,
             reason=f"{tier}: predicted quality {prediction.quality:.2f}, bad-outcome risk "
-                   f"{prediction.retry_probability:.2f}",
+                   f"{prediction.retry_probability:.2f}{why}",
             retry_probability=prediction.retry_probability,
             difficulty=prediction.difficulty,
             recommended={**recommended},
-            apply=self.apply,
+            apply=apply,
             features=features,
             model={**model, "tier": tier},
         )
-        pending = PendingForecast(context, features, prediction, tier, recommended, self.apply, latency_ms,
+        pending = PendingForecast(context, features, prediction, tier, recommended, apply, latency_ms,
                                   self.model.bad_outcomes)
         return forecast, pending
 
