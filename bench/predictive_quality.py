@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
@@ -153,6 +154,7 @@ async def main_run(questions: list[str], seed: int, directory: Path) -> dict[str
     engine = await make_engine(directory, clock)
     service = engine.capability(QualityService)
     predict_ms: list[float] = []
+    predict_cpu_ms: list[float] = []
     answer_ms: list[float] = []
     per_question: list[dict[str, Any]] = []
     reasks: deque[tuple[float, str, str]] = deque()
@@ -181,6 +183,7 @@ async def main_run(questions: list[str], seed: int, directory: Path) -> dict[str
         answer_ms.append((time.perf_counter() - started) * 1000.0)
         prediction = answer.details["prediction"]
         predict_ms.append(float(prediction["model"]["predict_ms"]))
+        predict_cpu_ms.append(float(prediction["model"]["predict_cpu_ms"]))
         if base_index is not None:
             per_question.append({"difficulty": prediction["difficulty"], "quality": answer.quality,
                                  "tier": prediction["model"]["tier"], "grounded": answer.grounded})
@@ -201,7 +204,7 @@ async def main_run(questions: list[str], seed: int, directory: Path) -> dict[str
     )
     report["_rows"] = [tuple(row) for row in rows]
     await engine.close()
-    return {"report": report, "predict_ms": predict_ms, "answer_ms": answer_ms, "per_question": per_question,
+    return {"report": report, "predict_ms": predict_ms, "predict_cpu_ms": predict_cpu_ms, "answer_ms": answer_ms, "per_question": per_question,
             "simulated": simulated}
 
 
@@ -275,6 +278,8 @@ async def run(count: int, seed: int, cold: int) -> None:
     apgr_value = apgr(difficulty, cheap, expensive)
     p50, p99 = percentile(main["predict_ms"], 0.50), percentile(main["predict_ms"], 0.99)
     answer_p50 = percentile(main["answer_ms"], 0.50)
+    cpu_p50, cpu_p99 = percentile(main["predict_cpu_ms"], 0.50), percentile(main["predict_cpu_ms"], 0.99)
+    load = os.getloadavg()[0]
     # the last half only: the figures once the prior has faded
     half = compute_figures(*_second_half(main["report"]))
     print(f"predictive quality bench: {len(questions)} base questions, {figures['outcomes']} outcomes "
@@ -311,6 +316,9 @@ async def run(count: int, seed: int, cold: int) -> None:
           f"{'met' if (cold_figures['auc'] or 0) > 0.5 else 'MISSED'}")
     print(f"  prediction latency p50 {p50:.4f} ms, p99 {p99:.4f} ms (goal p99 <= 1 ms: {verdict(p99, 1.0, False)}); "
           f"anchor: full answer p50 {answer_p50:.2f} ms, prediction = {p50 / answer_p50:.3f} of it")
+    print(f"    CPU time of the prediction (thread time, free of other processes' scheduling): p50 {cpu_p50:.4f} ms, "
+          f"p99 {cpu_p99:.4f} ms ({verdict(cpu_p99, 1.0, False)}); load average during the run {load:.1f} on "
+          f"{os.cpu_count()} cores")
 
 
 def _second_half(report: dict[str, Any]) -> tuple[list[float], list[int], list[float], list[float]]:

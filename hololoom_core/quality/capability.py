@@ -30,8 +30,7 @@ class QualityCapability(Capability):
         engine.feedback_observers.append(service.observe_feedback)
 
         def learn_words(stored: StoredMessage, message: ChatMessage) -> None:
-            if not stored.is_bot:
-                service.features.learn_words(stored.body)
+            service.features.learn_message(stored.room_id, stored.ts, "" if stored.is_bot else stored.body)
 
         engine.keepers.append(learn_words)
         engine.shutdown_hooks.append(service.close)

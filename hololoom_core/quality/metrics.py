@@ -48,8 +48,8 @@ def brier(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
 def calibration_table(labels: np.ndarray, probabilities: np.ndarray, bins: int = BINS) -> list[dict[str, Any]]:
     """Per equal-width bin of predicted probability: its range, count, mean prediction and observed rate."""
     table: list[dict[str, Any]] = []
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
+    edges = np.linspace(0.0, 1.0 + 1e-8, bins + 1)  # the bins of scikit-learn's calibration_curve
+    index = np.searchsorted(edges[1:-1], probabilities)
     for bin_number in range(bins):
         members = index == bin_number
         count = int(members.sum())

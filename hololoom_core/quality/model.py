@@ -25,6 +25,7 @@ CALIBRATION_WINDOW = 600
 CALIBRATION_REFIT_EVERY = 20
 A_LIMIT = 10.0
 LOGISTIC_LR = 0.3
+ISOTONIC_MIN = 200
 B_LIMIT = 10.0
 
 
@@ -50,8 +51,8 @@ def logit(probability: float) -> float:
 def prior_quality(features: dict[str, float]) -> float:
     """The cold-start quality: grounding signals (runbook match, earlier messages) up, unknown words and re-asks down."""
     score = (
-        0.52
-        + 0.30 * features.get("runbook_strength", 0.0)
+        0.55
+        + 0.40 * features.get("runbook_strength", 0.0)
         + 0.12 * features.get("bm25_max", 0.0)
         + 0.04 * features.get("bm25_hits", 0.0)
         - 0.12 * features.get("unknown_share", 0.0)
@@ -95,9 +96,15 @@ class PlattCalibrator:
         labels = np.array([pair[1] for pair in self.window], dtype=float)
         positives, negatives = labels.sum(), len(labels) - labels.sum()
         targets = np.where(labels > 0, (positives + 1) / (positives + 2), 1 / (negatives + 2))
-        a, b = self.a, self.b
         ridge = 1.0  # pulls a toward 1 and b toward 0: a small window must not make the scaling extreme
-        for _ in range(25):
+
+        def loss(a: float, b: float) -> float:
+            z = np.clip(a * scores + b, -30, 30)
+            return float(np.sum(np.logaddexp(0, z) - targets * z) + 0.5 * ridge * ((a - 1) ** 2 + b ** 2))
+
+        a, b = self.a, self.b
+        current = loss(a, b)
+        for _ in range(30):
             p = 1 / (1 + np.exp(-np.clip(a * scores + b, -30, 30)))
             weight = p * (1 - p) + 1e-9
             gradient = np.array([np.sum((p - targets) * scores) + ridge * (a - 1), np.sum(p - targets) + ridge * b])
@@ -108,12 +115,85 @@ class PlattCalibrator:
             try:
                 step = np.linalg.solve(hessian, gradient)
             except np.linalg.LinAlgError:
-                return
-            step = np.clip(step, -2.0, 2.0)
-            a, b = min(A_LIMIT, max(-A_LIMIT, a - float(step[0]))), min(B_LIMIT, max(-B_LIMIT, b - float(step[1])))
-            if abs(step).max() < 1e-6:
                 break
-        self.a, self.b = a, b
+            scale = 1.0
+            while scale > 1e-4:  # backtracking: take the largest step that lowers the loss
+                trial_a, trial_b = a - scale * float(step[0]), b - scale * float(step[1])
+                trial = loss(trial_a, trial_b)
+                if trial <= current:
+                    break
+                scale /= 2
+            else:
+                break
+            converged = current - trial < 1e-9
+            a, b, current = trial_a, trial_b, trial
+            if converged:
+                break
+        self.a = min(A_LIMIT, max(-A_LIMIT, a))
+        self.b = min(B_LIMIT, max(-B_LIMIT, b))
+
+
+def pool_adjacent_violators(labels: np.ndarray) -> np.ndarray:
+    """The non-decreasing fit (least squares) of `labels` taken in order: the isotonic regression by PAV."""
+    values: list[float] = []
+    weights: list[float] = []
+    for label in labels:
+        values.append(float(label))
+        weights.append(1.0)
+        while len(values) > 1 and values[-2] > values[-1]:
+            weight = weights[-2] + weights[-1]
+            value = (values[-2] * weights[-2] + values[-1] * weights[-1]) / weight
+            values[-2:] = [value]
+            weights[-2:] = [weight]
+    return np.repeat(values, np.asarray(weights, dtype=int))
+
+
+@dataclass(slots=True)
+class IsotonicCalibrator:
+    """Isotonic calibration of the Platt-scaled probability on a sliding window (used once the window is full enough).
+
+    Platt scaling fixes the slope and offset of the scores; the isotonic step fixes any remaining
+    monotone distortion. Fitted points are smoothed with one pseudo-observation at 0.5 per block.
+    """
+
+    window: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=CALIBRATION_WINDOW))
+    xs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ys: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    since_fit: int = 0
+
+    def ready(self) -> bool:
+        """Whether enough pairs were seen to trust the isotonic map."""
+        return len(self.xs) > 1 and len(self.window) >= ISOTONIC_MIN
+
+    def probability(self, probability: float) -> float:
+        """The isotonic map of a (Platt) probability, interpolated between fitted points."""
+        return float(np.interp(probability, self.xs, self.ys))
+
+    def learn(self, probability: float, label: int) -> None:
+        """Remember one pair; refit every `CALIBRATION_REFIT_EVERY` pairs."""
+        self.window.append((probability, label))
+        self.since_fit += 1
+        if self.since_fit >= CALIBRATION_REFIT_EVERY:
+            self.fit()
+
+    def fit(self) -> None:
+        """Refit on the window: sort by probability, pool adjacent violators, keep one point per distinct block."""
+        self.since_fit = 0
+        if len(self.window) < ISOTONIC_MIN:
+            return
+        pairs = sorted(self.window)
+        scores = np.array([pair[0] for pair in pairs])
+        fitted = pool_adjacent_violators(np.array([pair[1] for pair in pairs], dtype=float))
+        xs: list[float] = []
+        ys: list[float] = []
+        start = 0
+        for end in range(1, len(fitted) + 1):
+            if end == len(fitted) or fitted[end] != fitted[start]:
+                count = end - start
+                xs.append(float(scores[start:end].mean()))
+                ys.append(float((fitted[start] * count + 0.5) / (count + 1)))
+                start = end
+        self.xs, self.ys = np.asarray(xs), np.asarray(ys)
 
 
 @dataclass(slots=True)
@@ -135,6 +215,7 @@ class QualityModel:
         self.quality_residual = linear_model.LinearRegression(optimizer=optim.SGD(0.03), intercept_lr=0.03)
         self.bad_outcome = linear_model.LogisticRegression(optimizer=optim.SGD(LOGISTIC_LR), intercept_lr=LOGISTIC_LR)
         self.calibrator = PlattCalibrator()
+        self.isotonic = IsotonicCalibrator()
         self.quality_outcomes = 0
         self.bad_outcomes = 0
 
@@ -152,6 +233,8 @@ class QualityModel:
         prior_bad = prior_bad_probability(prior, self.bad_quality_below)
         raw_score = logit(self.bad_outcome.predict_proba_one(inputs).get(True, 0.5))
         learned = self.calibrator.probability(raw_score)
+        if self.isotonic.ready():
+            learned = self.isotonic.probability(learned)
         weight = self.bad_outcomes / (self.bad_outcomes + PRIOR_WEIGHT_OUTCOMES)
         retry = clip((1 - weight) * prior_bad + weight * learned)
         difficulty = clip(0.5 * (1 - quality) + 0.5 * retry)
@@ -169,6 +252,7 @@ class QualityModel:
         inputs = self._inputs(features, prior, self.bad_quality_below)
         if raw_score is None:
             raw_score = logit(self.bad_outcome.predict_proba_one(inputs).get(True, 0.5))
+        self.isotonic.learn(self.calibrator.probability(raw_score), int(bad))
         self.calibrator.learn(raw_score, int(bad))
         self.bad_outcome.learn_one(inputs, bad)
         self.bad_outcomes += 1

@@ -24,6 +24,7 @@ TIERS = ("cheap", "standard", "expensive")
 MODE_ORDER = ("bare", "fast", "fused")
 WINDOW = 500
 MIN_FOR_QUANTILES = 30
+REFRESH_EVERY = 10
 
 
 def installed_modes(engine: Engine) -> tuple[str, ...]:
@@ -49,15 +50,25 @@ class ConfigurationAdvisor:
         self.recent: deque[float] = deque(maxlen=WINDOW)
         self.modes = installed_modes(engine)
         self.loops = engine.installed("promptly")
+        self._cached: tuple[float, float] | None = None
+        self._since = 0
 
     def cut_offs(self) -> tuple[float, float]:
-        """The difficulty below which a question is cheap, and at or above which it is expensive."""
+        """The difficulty below which a question is cheap, and at or above which it is expensive.
+
+        Recomputed from the window every `REFRESH_EVERY` new difficulties (sorting on every question
+        would cost more than the rest of the forecast).
+        """
         if len(self.recent) < MIN_FOR_QUANTILES:
             return 0.3, 0.5
+        if self._cached is not None and self._since < REFRESH_EVERY:
+            return self._cached
+        self._since = 0
         ordered = sorted(self.recent)
         high = ordered[min(len(ordered) - 1, int(len(ordered) * (1 - self.expensive_share)))]
         low = ordered[int(len(ordered) * 0.5)]
-        return min(low, high), high
+        self._cached = (min(low, high), high)
+        return self._cached
 
     def tier(self, difficulty: float) -> str:
         """`cheap`, `standard` or `expensive` for this difficulty (ties at the cut-off are not expensive)."""
@@ -69,6 +80,7 @@ class ConfigurationAdvisor:
     def remember(self, difficulty: float) -> None:
         """Add a predicted difficulty to the window the cut-offs come from."""
         self.recent.append(difficulty)
+        self._since += 1
 
     def params(self, tier: str) -> dict[str, Any]:
         """The configuration parameters of a tier, limited to what is installed."""

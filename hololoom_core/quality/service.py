@@ -81,6 +81,7 @@ class QualityService:
             "ORDER BY interaction_id DESC LIMIT 500) ORDER BY interaction_id"
         ):
             self.advisor.remember(float(row[0]))
+        self.features.seed_recent()
         return how
 
     def replay(self) -> str:
@@ -100,14 +101,15 @@ class QualityService:
 
     def forecast(self, context: AnswerContext, decision: RoutingDecision) -> tuple[QualityForecast, PendingForecast]:
         """The forecast for a question, and what must be remembered to learn from its outcome."""
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         features = self.features.compute(context, decision)
         prediction = self.model.predict(features)
         tier = self.advisor.tier(prediction.difficulty)
         apply = self.apply and self.model.bad_outcomes >= self.settings.apply_after_outcomes
         recommended = self.advisor.params(tier)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        model = {**self.model.describe(), "predict_ms": round(latency_ms, 4)}
+        cpu_ms = (time.thread_time() - started_cpu) * 1000.0
+        model = {**self.model.describe(), "predict_ms": round(latency_ms, 4), "predict_cpu_ms": round(cpu_ms, 4)}
         if not self.apply:
             why = "; not applied: features.predictive_quality is false"
         elif not apply:
@@ -144,6 +146,7 @@ class QualityService:
     def observe_answer(self, answer: Answer, context: AnswerContext) -> None:
         """An answer observer: store the prediction with the judged quality, learn it, close expired windows."""
         pending = self.pending.pop(id(context), None)
+        self.features.learn_question(context.asker, self.engine.clock.now(), context.question)
         if pending is None or pending.context is not context or answer.interaction_id is None:
             self.label_expired()
             return
@@ -299,6 +302,18 @@ class QualityService:
         )
         return [{"ts": row[0], "outcomes": row[1], **json.loads(row[2])} for row in rows]
 
+    def retry_rate(self, bucket: int = 25, buckets: int = 40) -> list[dict[str, Any]]:
+        """The bad-outcome rate of each run of `bucket` consecutive outcomes (oldest first), the newest `buckets`."""
+        labels = [int(row[0]) for row in self.engine.store.query(
+            "SELECT bad FROM quality_predictions WHERE bad IS NOT NULL ORDER BY labelled_ts, interaction_id"
+        )]
+        rates = [
+            {"outcomes": min(start + bucket, len(labels)), "rate": sum(labels[start:start + bucket]) /
+             len(labels[start:start + bucket])}
+            for start in range(0, len(labels), bucket)
+        ]
+        return rates[-buckets:]
+
     def recent(self, limit: int = RECENT_POINTS) -> list[dict[str, Any]]:
         """The newest predictions with their outcomes, oldest first."""
         rows = self.engine.store.query(
@@ -325,5 +340,6 @@ class QualityService:
             "model": self.model.describe(),
             "tiers": self.tiers(),
             "history": self.history(),
+            "retry_rate": self.retry_rate(),
             "recent": self.recent(),
         }
