@@ -227,7 +227,8 @@ async def cold_start(questions: list[str], directory: Path) -> dict[str, Any]:
     clock = ScriptedClock()
     engine = await make_engine(directory, clock)
     service = engine.capability(QualityService)
-    predicted, grounded = [], []
+    predicted: list[float] = []
+    grounded: list[int] = []
     path = engine.answer_path
     for question in questions:
         context = AnswerContext(question=question, room_id=ROOM, asker="@cold:example.org")
@@ -244,6 +245,13 @@ async def cold_start(questions: list[str], directory: Path) -> dict[str, Any]:
     u = [p for p, flag in zip(predicted, grounded, strict=True) if not flag]
     return {"n": len(questions), "grounded": len(g), "ungrounded": len(u), "auc": auc,
             "mean_grounded": statistics.fmean(g) if g else None, "mean_ungrounded": statistics.fmean(u) if u else None}
+
+
+def measured(values: list[float], fraction: float) -> float:
+    """A percentile of a non-empty list of measurements."""
+    value = percentile(values, fraction)
+    assert value is not None, "no measurements"
+    return value
 
 
 def verdict(value: float | None, goal: float, higher_is_better: bool) -> str:
@@ -276,9 +284,9 @@ async def run(count: int, seed: int, cold: int) -> None:
     share_expensive = sum(1 for row in per_question if row["tier"] == "expensive") / len(per_question)
     at_30, _ = quality_vs_expensive_share(difficulty, cheap, expensive, 0.30)
     apgr_value = apgr(difficulty, cheap, expensive)
-    p50, p99 = percentile(main["predict_ms"], 0.50), percentile(main["predict_ms"], 0.99)
-    answer_p50 = percentile(main["answer_ms"], 0.50)
-    cpu_p50, cpu_p99 = percentile(main["predict_cpu_ms"], 0.50), percentile(main["predict_cpu_ms"], 0.99)
+    p50, p99 = measured(main["predict_ms"], 0.50), measured(main["predict_ms"], 0.99)
+    answer_p50 = measured(main["answer_ms"], 0.50)
+    cpu_p50, cpu_p99 = measured(main["predict_cpu_ms"], 0.50), measured(main["predict_cpu_ms"], 0.99)
     load = os.getloadavg()[0]
     # the last half only: the figures once the prior has faded
     half = compute_figures(*_second_half(main["report"]))

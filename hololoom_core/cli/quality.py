@@ -31,6 +31,16 @@ def figure_text(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def applying_text(report: dict[str, Any]) -> str:
+    """Whether recommendations are applied, and if not yet, why."""
+    if not report["applying"]:
+        return "NOT applied (features.predictive_quality: false)"
+    if report["model"]["outcomes"] < report["apply_after_outcomes"]:
+        return f"applied once the model has learned from {report['apply_after_outcomes']} outcomes " \
+               f"({report['model']['outcomes']} so far)"
+    return "applied"
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The report as plain text lines."""
     figures = report["figures"]
@@ -43,7 +53,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         f"ECE {figure_text(figures['ece'])}",
         f"  Spearman(predicted, judged) {figure_text(figures['spearman'])}   MAE {figure_text(figures['mae'])}",
         f"  model v{report['model']['version']}, prior weight {report['model']['prior_weight']:.2f}; "
-        f"recommendations {'applied' if report['applying'] else 'NOT applied (features.predictive_quality: false)'}",
+        f"recommendations {applying_text(report)}",
         "",
         "Calibration (predicted bad-outcome probability vs observed rate):",
         "  bin          n   predicted  observed",

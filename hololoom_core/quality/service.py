@@ -337,6 +337,7 @@ class QualityService:
             "window_minutes": self.settings.reask_window_minutes,
             "bad_quality_below": self.settings.bad_quality_below,
             "applying": self.apply,
+            "apply_after_outcomes": self.settings.apply_after_outcomes,
             "model": self.model.describe(),
             "tiers": self.tiers(),
             "history": self.history(),

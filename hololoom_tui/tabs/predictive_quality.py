@@ -24,16 +24,34 @@ def figure_text(value: float | None) -> str:
 def summary_text(report: dict[str, Any]) -> str:
     """The headline figures and what they rest on."""
     figures = report["figures"]
-    applying = "applied" if report["applying"] else "[b]not applied[/b] (features.predictive_quality: false)"
+    model = report["model"]
+    if not report["applying"]:
+        applying = "[b]not applied[/b] (features.predictive_quality: false)"
+    elif model["outcomes"] < report["apply_after_outcomes"]:
+        applying = f"applied after {report['apply_after_outcomes']} outcomes ({model['outcomes']} so far)"
+    else:
+        applying = "applied"
     return (
         f"[b]ROC-AUC[/b] {figure_text(figures['roc_auc'])}  [b]Brier[/b] {figure_text(figures['brier'])}  "
         f"[b]ECE[/b] {figure_text(figures['ece'])}  [b]Spearman[/b] {figure_text(figures['spearman'])}  "
         f"[b]MAE[/b] {figure_text(figures['mae'])}\n"
         f"[dim]over {figures['outcomes']} outcome(s), {figures['judged']} judged; {report['waiting']} waiting for "
-        f"their {report['window_minutes']:g}-min window · bad = re-ask, 👎 or judged < "
+        f"their {report['window_minutes']:g}-min window · bad = re-ask, thumbs-down or judged < "
         f"{report['bad_quality_below']:g} · model v{report['model']['version']}, prior weight "
         f"{report['model']['prior_weight']:.2f} · recommendations {applying}[/dim]"
     )
+
+
+def configuration_text(params: dict[str, Any]) -> str:
+    """A tier's parameters in a few words: retrieval mode, loop (arrows shortened), collaboration."""
+    parts = []
+    if "retrieval_mode" in params:
+        parts.append(str(params["retrieval_mode"]))
+    if "loop" in params:
+        parts.append(str(params["loop"]).replace(" -> ", "→").replace("until quality >= ", "≥").replace(" max ", "×"))
+    if params.get("collaborate"):
+        parts.append("collaborate")
+    return " · ".join(parts) or "as configured"
 
 
 class PredictiveQualityTab(OverviewTab):
@@ -120,7 +138,7 @@ class PredictiveQualityTab(OverviewTab):
         table = self.query_one("#pq-tiers", DataTable)
         table.clear()
         for tier in tiers:
-            params = ", ".join(f"{name}={value}" for name, value in tier["params"].items()) or "as configured"
+            params = configuration_text(tier["params"])
             table.add_row(tier["tier"], params, str(tier["answers"]), f"{tier['share']:.0%}", str(tier["applied"]),
                           quality_text(tier["mean_quality"]), figure_text(tier["bad_rate"]),
                           latency_text(tier["mean_latency_ms"]))

@@ -13,8 +13,9 @@ from .conftest import MovableClock
 DECISION = RoutingDecision(agent="generalist", confidence=0.7, margin=0.25)
 
 
-def features(engine: Engine, question: str, **context: str) -> dict[str, float]:
-    return engine.capability(QualityService).features.compute(AnswerContext(question=question, **context), DECISION)
+def features(engine: Engine, question: str, room_id: str | None = None, asker: str | None = None) -> dict[str, float]:
+    context = AnswerContext(question=question, room_id=room_id, asker=asker)
+    return engine.capability(QualityService).features.compute(context, DECISION)
 
 
 async def test_every_feature_is_present_and_bounded(engine: Engine) -> None:

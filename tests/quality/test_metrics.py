@@ -59,7 +59,8 @@ def test_quality_at_an_expensive_share_and_apgr() -> None:
     expensive = [0.8, 0.9, 0.9, 0.9]
     reached, always = quality_vs_expensive_share(difficulty, cheap, expensive, 0.5)
     assert reached == pytest.approx(always) == pytest.approx(0.875)  # the two hard ones were sent expensive
-    assert apgr(difficulty, cheap, expensive) > apgr([0.1, 0.9, 0.2, 0.8], cheap, expensive)
+    ranked_well, ranked_badly = apgr(difficulty, cheap, expensive), apgr([0.1, 0.9, 0.2, 0.8], cheap, expensive)
+    assert ranked_well is not None and ranked_badly is not None and ranked_well > ranked_badly
     assert apgr(difficulty, cheap, cheap) is None  # no gain to share
 
 
