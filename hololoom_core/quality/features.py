@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hololoom_core.llm.runbooks import RunbookLibrary
 
 TOP_K = 10
-FIRST_PASS_TERMS = 12  # the cheap first pass ranks on the question's first 12 content words
+FIRST_PASS_TERMS = 8  # the cheap first pass ranks on the question's first 8 content words
 ACTIVITY_WINDOW_S = 600.0
 VOCABULARY_SEED_MESSAGES = 20_000
 ROOM_TIMES_LIMIT = 1000
