@@ -25,6 +25,7 @@ from hololoom_core.config.marketplace import MarketplaceConfig
 from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
 from hololoom_core.config.promptly import PromptlyConfig
+from hololoom_core.config.quality import QualityConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Config(StrictModel):
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     marketplace: MarketplaceConfig = Field(default_factory=MarketplaceConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)

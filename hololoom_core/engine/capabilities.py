@@ -184,6 +184,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.memory.capability:MemoryCapability",
     "hololoom_core.ops.commands:CommandExtensions",
     "hololoom_core.marketplace.capability:MarketplaceCapability",
+    "hololoom_core.quality.capability:QualityCapability",
 ]
 
 
