@@ -21,9 +21,11 @@ from hololoom_core.config.core import (
     MatrixConfig,
     StoreConfig,
 )
+from hololoom_core.config.marketplace import MarketplaceConfig
 from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
 from hololoom_core.config.promptly import PromptlyConfig
+from hololoom_core.config.quality import QualityConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class Config(StrictModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    marketplace: MarketplaceConfig = Field(default_factory=MarketplaceConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
     # Where the configuration came from: set by the loader, never from a file (`source:` is an unknown key).
     _source: Path | None = PrivateAttr(default=None)

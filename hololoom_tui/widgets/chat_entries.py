@@ -47,9 +47,13 @@ class BotEntry(Vertical):
         yield Markdown(message.body, classes="entry-body")
         meta = message.meta
         if message.kind == "answer" and "quality" in meta:
+            predicted = meta.get("predicted_quality")
+            quality = quality_text(meta.get("quality"))
+            if predicted is not None:
+                quality = f"predicted {quality_text(predicted)} → judged {quality}"
             yield Static(
                 f"[dim]agent[/] {escape(str(meta.get('agent')))}  [dim]quality[/] "
-                f"{quality_text(meta.get('quality'))}  [dim]latency[/] {latency_text(meta.get('latency_ms'))}  "
+                f"{quality}  [dim]latency[/] {latency_text(meta.get('latency_ms'))}  "
                 f"[dim]provider[/] {escape(str(meta.get('provider')))}",
                 classes="entry-meta",
             )

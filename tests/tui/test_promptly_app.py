@@ -97,7 +97,7 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         await wait_for(pilot, lambda: bool(app.query(AnswerDetails)))
         details = app.query_one(AnswerDetails)
         assert details.collapsed
-        assert details.title.startswith("judge heuristic ") and details.title.endswith("5 loop step(s)")
+        assert details.title.startswith("judge heuristic ") and details.title.endswith("6 loop step(s)")  # with the forecast
         assert details.judge is not None
         assert set(details.judge["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
         details.collapsed = False
@@ -114,7 +114,7 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         assert "verify:" in steps and "all found in the sources" in steps
         # the meta that feeds the expander is stored with the bot message, so history shows it too
         stored = engine.messages.recent("#ops", limit=5)[-1]
-        assert stored.meta["judge"]["criteria"] and stored.meta["loop_steps"][0]["step"] == "loop"
+        assert stored.meta["judge"]["criteria"] and [s["step"] for s in stored.meta["loop_steps"]][:2] == ["predict", "loop"]
 
 
 async def test_chat_streams_tokens_then_shows_the_finished_answer(tmp_path: Path) -> None:
