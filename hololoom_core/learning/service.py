@@ -18,7 +18,15 @@ import yaml
 
 from hololoom_core.learning.cleaning import OutboundCleaner, RedactionLog
 from hololoom_core.learning.consent import OptOuts
-from hololoom_core.learning.docs import Decision, TopicPage, TopicWriter, group_topics, keywords, runbook_steps, slugify
+from hololoom_core.learning.docs import (
+    Decision,
+    TopicPage,
+    TopicWriter,
+    group_topics,
+    keywords,
+    runbook_steps,
+    slugify,
+)
 from hololoom_core.learning.export import DatasetWriter, ExportSummary, Progress
 from hololoom_core.learning.files import ExportError, private_directory, write_private
 from hololoom_core.learning.mining import Miner, MiningReport, id_hasher
