@@ -83,10 +83,19 @@ class TopicPage:
 
 def group_topics(report: MiningReport) -> dict[str, list[MinedExample]]:
     """Kept and collapsed examples per topic (incidents go with the topic they are about)."""
+    linked: dict[str, Counter[str]] = {}
+    for example in report.examples:
+        if example.source == "interaction" and example.status in (KEPT, DUPLICATE):
+            for key in example.incidents:
+                linked.setdefault(key, Counter())[example.topic] += 1
     topics: dict[str, list[MinedExample]] = {}
     for example in report.examples:
-        if example.status in (KEPT, DUPLICATE):
-            topics.setdefault(slugify(example.topic), []).append(example)
+        if example.status not in (KEPT, DUPLICATE):
+            continue
+        topic = example.topic
+        if example.source == "incident" and example.incident in linked:
+            topic = linked[example.incident].most_common(1)[0][0]  # with the questions asked during it
+        topics.setdefault(slugify(topic), []).append(example)
     return topics
 
 
