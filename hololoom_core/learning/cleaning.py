@@ -16,6 +16,12 @@ from hololoom_core.learning.pii import PiiRedactor
 from hololoom_core.redact import redact_secrets
 
 _MARKER = re.compile(r"\[REDACTED:([a-z0-9_-]+)\]", re.I)
+# A value assigned to a key whose name contains a credential word (`db_password=`, `STRIPE_API_KEY: ...`):
+# the shared redactor matches the bare words; on the way out the compound names are caught too.
+_KEYED_SECRET = re.compile(
+    r"(?i)(\b[\w.-]{0,40}(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token|private[_-]?key)"
+    r"[\w.-]{0,40}[\"']?\s{0,3}[=:]\s{0,3}[\"']?)(?!\[REDACTED)([^\s\"',;]{4,200})"
+)
 
 
 @dataclass(slots=True)
@@ -50,6 +56,17 @@ class RedactionLog:
         return len({entry.record for entry in self.entries})
 
 
+_REFERENCE_KEYS = ("name", "path", "file", "ref", "length", "rotation", "ttl")
+
+
+def _keyed_secret(match: re.Match[str]) -> str:
+    """Replace the value unless the key only names or points at a secret (`secretName:`, `password_file=`)."""
+    key = match.group(1).lower()
+    if any(word in key for word in _REFERENCE_KEYS):
+        return match.group(0)
+    return f"{match.group(1)}[REDACTED:credential]"
+
+
 class OutboundCleaner:
     """Cleans text for export: secrets (the shared redactor) and then personal data (`PiiRedactor`)."""
 
@@ -59,8 +76,8 @@ class OutboundCleaner:
     def clean(self, text: str) -> tuple[str, Counter[str]]:
         """The cleaned text and the replacements made, per kind (markers already present are not counted)."""
         before = Counter(match.lower() for match in _MARKER.findall(text))
-        secret_free = redact_secrets(text).text
-        cleaned, pii_counts = self.pii.redact(secret_free)
+        secret_free = _KEYED_SECRET.sub(_keyed_secret, redact_secrets(text).text)
+        cleaned, _pii_counts = self.pii.redact(secret_free)
         after = Counter(match.lower() for match in _MARKER.findall(cleaned))
         counts: Counter[str] = Counter()
         for kind, number in after.items():

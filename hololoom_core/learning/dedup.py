@@ -116,15 +116,14 @@ def exact_pairs(texts: Sequence[str], threshold: float = 0.8, shingle_size: int 
                                shape=(len(sets), max(1, len(vocabulary))))
     sizes = np.array([len(s) for s in sets], dtype=np.int64)
     found: set[tuple[int, int]] = set()
-    block = 1000
+    block = 250
     transposed = matrix.T.tocsr()
     for start in range(0, len(sets), block):
         product = (matrix[start:start + block] @ transposed).tocoo()
-        for i, j, common in zip(product.row, product.col, product.data, strict=True):
-            first, second = start + int(i), int(j)
-            if second <= first:
-                continue
-            union = sizes[first] + sizes[second] - common
-            if union and common / union >= threshold:
-                found.add((first, second))
+        first = product.row.astype(np.int64) + start
+        second = product.col.astype(np.int64)
+        common = product.data.astype(np.float64)
+        union = sizes[first] + sizes[second] - common
+        keep = (second > first) & (union > 0) & (common >= threshold * np.maximum(union, 1))
+        found.update(zip(first[keep].tolist(), second[keep].tolist(), strict=True))
     return found

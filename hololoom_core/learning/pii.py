@@ -21,8 +21,9 @@ IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[
                   r"(?![\w.]*\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
-# Addresses that say nothing about anyone: loopback, "any", documentation placeholders are still redacted.
-_HARMLESS_IPS = {"127.0.0.1", "0.0.0.0", "::1", "::"}
+# Addresses that say nothing about anyone: loopback, "any" and the well-known public DNS resolvers.
+_HARMLESS_IPS = {"127.0.0.1", "0.0.0.0", "::1", "::", "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9",
+                 "2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111"}
 # Words too common to redact even when someone chose them as a display name.
 _COMMON_WORDS = frozenset({
     "admin", "bot", "ops", "oncall", "team", "user", "root", "test", "system", "operator", "the", "and", "you",
