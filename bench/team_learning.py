@@ -265,7 +265,7 @@ def bench_redaction(seed: int, per_kind: int, benign: int) -> None:
     print(f"[3] redaction recall on {total:,} seeded values ({len(SECRET_KINDS)} kinds x {per_kind}): {recall:.4f} "
           f"— goal >= 0.99: {'MET' if recall >= 0.99 else 'MISSED'}; missed by kind: {missed or 'none'}")
     changed = 0
-    examples = []
+    examples: list[str] = []
     for _ in range(benign):
         text = benign_message(rng)
         cleaned, _ = cleaner.clean(text)

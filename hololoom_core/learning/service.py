@@ -283,6 +283,13 @@ class TeamLearning:
                                  r["created_ts"])
                 for r in self.store.query("SELECT * FROM runbook_candidates ORDER BY created_ts DESC")]
 
+    def default_directory(self, kind: str) -> Path:
+        """Where the app's keys write: `learning.export_dir` / `learning.docs_dir`, else under the data dir."""
+        configured = self.config.export_dir if kind == "export" else self.config.docs_dir
+        if configured:
+            return Path(configured).expanduser()
+        return self.engine.config.data_dir / "learning" / kind
+
     # -- status -----------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
