@@ -117,6 +117,8 @@ class TeamLearningTab(VerticalScroll):
         self.query_one("#tl-job").display = False
         self.styles.height = "1fr"
         self.query_one("#tl-examples", DataTable).styles.max_height = 14
+        for section in ("#tl-figures", "#tl-topics", "#tl-export"):
+            self.query_one(section).styles.margin = (1, 0, 0, 1)
 
     def on_show(self) -> None:
         """Catch up when shown."""
