@@ -56,6 +56,7 @@ class RedactionLog:
         return len({entry.record for entry in self.entries})
 
 
+_CREDENTIAL_WORDS = ("password", "passwd", "pwd", "secret", "key", "token")
 _REFERENCE_KEYS = ("name", "path", "file", "ref", "length", "rotation", "ttl")
 
 
@@ -76,7 +77,10 @@ class OutboundCleaner:
     def clean(self, text: str) -> tuple[str, Counter[str]]:
         """The cleaned text and the replacements made, per kind (markers already present are not counted)."""
         before = Counter(match.lower() for match in _MARKER.findall(text))
-        secret_free = _KEYED_SECRET.sub(_keyed_secret, redact_secrets(text).text)
+        secret_free = redact_secrets(text).text
+        lowered = secret_free.lower()
+        if any(word in lowered for word in _CREDENTIAL_WORDS):
+            secret_free = _KEYED_SECRET.sub(_keyed_secret, secret_free)
         cleaned, _pii_counts = self.pii.redact(secret_free)
         after = Counter(match.lower() for match in _MARKER.findall(cleaned))
         counts: Counter[str] = Counter()

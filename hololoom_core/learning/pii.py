@@ -13,6 +13,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+import ahocorasick
+
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}"
                    r"[A-Za-z]{2,24}\b")
 PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w])")
@@ -55,6 +57,14 @@ def _ipv6_ok(match: re.Match[str]) -> bool:
 
 
 Validator = Callable[[re.Match[str]], bool]
+Prefilter = Callable[[str], bool]
+
+# Cheap necessary conditions of each pattern: most text fails them and skips the full pattern.
+_HAS_AT: Prefilter = lambda text: "@" in text  # noqa: E731
+_HAS_PLUS_DIGIT = re.compile(r"\+[1-9]").search
+_HAS_NANP = re.compile(r"\d{3}[ .)-]\s?\d{3}").search
+_HAS_DOTTED_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d").search
+_HAS_IPV6 = re.compile(r"[0-9A-Fa-f]::|::[0-9A-Fa-f]|(?:[0-9A-Fa-f]{1,4}:){7}").search
 
 
 class PiiRedactor:
@@ -64,24 +74,37 @@ class PiiRedactor:
     """
 
     def __init__(self, *, members: Iterable[str] = (), ips: bool = True) -> None:
-        rules: list[tuple[str, re.Pattern[str], Validator | None]] = [
-            ("email", EMAIL, None),
-            ("phone", PHONE_INTERNATIONAL, _phone_ok),
-            ("phone", PHONE_NORTH_AMERICA, _phone_ok),
+        rules: list[tuple[str, re.Pattern[str], Validator | None, Prefilter]] = [
+            ("email", EMAIL, None, _HAS_AT),
+            ("phone", PHONE_INTERNATIONAL, _phone_ok, lambda text: _HAS_PLUS_DIGIT(text) is not None),
+            ("phone", PHONE_NORTH_AMERICA, _phone_ok, lambda text: _HAS_NANP(text) is not None),
         ]
         if ips:
-            rules += [("ip", IPV4, _ipv4_ok), ("ip", IPV6, _ipv6_ok)]
+            rules += [("ip", IPV4, _ipv4_ok, lambda text: _HAS_DOTTED_QUAD(text) is not None),
+                      ("ip", IPV6, _ipv6_ok, lambda text: _HAS_IPV6(text) is not None)]
         names = sorted({name.strip() for name in members if _worth_redacting(name)}, key=len, reverse=True)
         if names:
             alternatives = "|".join(re.escape(name) for name in names)
-            rules.append(("member-name", re.compile(rf"(?<![\w@])@?(?:{alternatives})(?![\w-])", re.I), None))
+            pattern = re.compile(rf"(?<![\w@])@?(?:{alternatives})(?![\w-])", re.I)
+            automaton = ahocorasick.Automaton()
+            for name in names:
+                lowered = name.lower().lstrip("@")
+                automaton.add_word(lowered, lowered)
+            automaton.make_automaton()
+
+            def has_name(text: str) -> bool:
+                for _found in automaton.iter(text.lower()):
+                    return True
+                return False
+
+            rules.append(("member-name", pattern, None, has_name))
         self.rules = rules
 
     def redact(self, text: str) -> tuple[str, Counter[str]]:
         """The text with personal data replaced, and how many of each kind were replaced."""
         counts: Counter[str] = Counter()
-        for kind, pattern, validate in self.rules:
-            if kind == "email" and "@" not in text:
+        for kind, pattern, validate, prefilter in self.rules:
+            if not prefilter(text):
                 continue
 
             def replace(match: re.Match[str], kind: str = kind, validate: Validator | None = validate) -> str:
