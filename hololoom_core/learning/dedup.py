@@ -56,19 +56,18 @@ class NearDuplicates:
     """Finds near-duplicate texts with MinHash LSH (candidates) and exact Jaccard (confirmation)."""
 
     def __init__(self, *, threshold: float = 0.8, lsh_threshold: float = 0.6, num_perm: int = 128,
-                 shingle_size: int = 5, seed: int = 1) -> None:
+                 shingle_size: int = 5, rounds: int = 2, seed: int = 1) -> None:
         self.threshold = threshold
         self.lsh_threshold = min(lsh_threshold, threshold)
         self.num_perm = num_perm
         self.shingle_size = shingle_size
+        self.rounds = max(1, rounds)  # independent LSH indexes (seeds): a pair missed by one is rarely missed twice
         self.seed = seed
 
     def find(self, texts: Sequence[str]) -> DedupResult:
         """Cluster `texts`; a text with no near-duplicate is a cluster of one."""
         sets = [shingles(text, self.shingle_size) for text in texts]
-        signatures = MinHash.bulk(([s.encode("utf-8") for s in shingle_set] for shingle_set in sets),
-                                  num_perm=self.num_perm, seed=self.seed)
-        lsh = MinHashLSH(threshold=self.lsh_threshold, num_perm=self.num_perm)
+        encoded = [[s.encode("utf-8") for s in shingle_set] for shingle_set in sets]
         parent = list(range(len(texts)))
 
         def root(index: int) -> int:
@@ -78,16 +77,24 @@ class NearDuplicates:
             return index
 
         pairs: set[tuple[int, int]] = set()
+        checked: set[tuple[int, int]] = set()
         candidates = 0
-        for index, signature in enumerate(signatures):
-            if not sets[index]:
-                continue
-            for other in lsh.query(signature):
-                candidates += 1
-                if jaccard(sets[index], sets[other]) >= self.threshold:
-                    pairs.add((other, index))
-                    parent[root(index)] = root(other)
-            lsh.insert(index, signature)
+        for round_number in range(self.rounds):
+            signatures = MinHash.bulk(encoded, num_perm=self.num_perm, seed=self.seed + round_number)
+            lsh = MinHashLSH(threshold=self.lsh_threshold, num_perm=self.num_perm)
+            for index, signature in enumerate(signatures):
+                if not sets[index]:
+                    continue
+                for other in lsh.query(signature):
+                    pair = (other, index)
+                    if pair in checked:
+                        continue
+                    checked.add(pair)
+                    candidates += 1
+                    if jaccard(sets[index], sets[other]) >= self.threshold:
+                        pairs.add(pair)
+                        parent[root(index)] = root(other)
+                lsh.insert(index, signature)
         groups: dict[int, list[int]] = {}
         for index in range(len(texts)):
             groups.setdefault(root(index), []).append(index)

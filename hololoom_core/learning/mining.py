@@ -186,6 +186,7 @@ class Miner:
         self.config = config
         self.opted_out = set(opted_out)
         self.members = list(members)
+        self._outbound: OutboundCleaner | None = None
 
     def mine(self, *, min_quality: float | None = None, since: float | None = None,
              progress: Progress | None = None) -> MiningReport:
@@ -326,7 +327,9 @@ class Miner:
                 and example.source == "interaction"]
         finder = NearDuplicates(threshold=self.config.dedup_threshold, lsh_threshold=self.config.lsh_threshold,
                                 num_perm=self.config.num_perm, shingle_size=self.config.shingle_size)
-        result = finder.find([example.question for example in pool])
+        # Compared as they will be exported: two questions that differ only in a redacted value are the same.
+        cleaner = self._cleaner()
+        result = finder.find([cleaner.clean(example.question)[0] for example in pool])
         report.clusters = len(result.clusters)
         report.dedup_candidates = result.candidates
         for cluster in result.clusters:
@@ -344,9 +347,14 @@ class Miner:
                     if bad.status == REJECTED:
                         report.pairs.append(PreferencePair(best, bad))
 
+    def _cleaner(self) -> OutboundCleaner:
+        if self._outbound is None:
+            self._outbound = OutboundCleaner(members=self.members if self.config.redact_member_names else (),
+                                             ips=self.config.redact_ips)
+        return self._outbound
+
     def _clean(self, report: MiningReport, progress: Progress | None) -> None:
-        cleaner = OutboundCleaner(members=self.members if self.config.redact_member_names else (),
-                                  ips=self.config.redact_ips)
+        cleaner = self._cleaner()
         wanted = {id(example): example for example in report.kept}
         for pair in report.pairs:
             wanted[id(pair.rejected)] = pair.rejected
