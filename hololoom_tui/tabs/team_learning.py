@@ -73,7 +73,7 @@ class TeamLearningTab(VerticalScroll):
     class Mined(Message):
         """A mining run finished (posted from the worker thread)."""
 
-        def __init__(self, snapshot: LearningSnapshot) -> None:
+        def __init__(self, snapshot: LearningSnapshot | None) -> None:
             super().__init__()
             self.snapshot = snapshot
 
@@ -96,6 +96,8 @@ class TeamLearningTab(VerticalScroll):
         self.view = view
         self.stale = True
         self.busy = False
+        self.mining = False  # one mining run at a time; events arriving meanwhile ask for one more
+        self.mine_again = False
 
     def compose(self) -> ComposeResult:
         """Title, figures, the examples table, topics, last export, progress."""
@@ -138,6 +140,10 @@ class TeamLearningTab(VerticalScroll):
         if self.view.team_learning() is None:
             return
         self.stale = False
+        if self.mining:
+            self.mine_again = True
+            return
+        self.mining = True
         self.mine()
 
     @work(thread=True, group="team-learning-mine", exclusive=True, exit_on_error=False)
@@ -146,8 +152,14 @@ class TeamLearningTab(VerticalScroll):
         learning = self.view.team_learning()
         if learning is None:
             return
-        report = learning.mine()
-        self.post_message(self.Mined(snapshot_of(report, learning.status(), learning.topics())))
+        try:
+            report = learning.mine()
+            snapshot = snapshot_of(report, learning.status(), learning.topics())
+        except Exception as exc:  # a failed run must not leave the tab waiting forever
+            self.post_message(self.JobDone("mining", f"mining failed: {exc}", error=True))
+            self.post_message(self.Mined(None))
+            return
+        self.post_message(self.Mined(snapshot))
 
     def action_export(self) -> None:
         """Export the dataset to the default export directory."""
@@ -209,6 +221,9 @@ class TeamLearningTab(VerticalScroll):
 
     @on(JobDone)
     def _job_done(self, message: JobDone) -> None:
+        if message.kind == "mining":
+            self.notify(message.text, title="Team learning", severity="error", timeout=6)
+            return
         self.busy = False
         self.query_one("#tl-job").display = False
         self.notify(message.text, title="Team learning", severity="error" if message.error else "information",
@@ -216,7 +231,12 @@ class TeamLearningTab(VerticalScroll):
 
     @on(Mined)
     def _mined(self, message: Mined) -> None:
-        self.render_snapshot(message.snapshot)
+        self.mining = False
+        if message.snapshot is not None:
+            self.render_snapshot(message.snapshot)
+        if self.mine_again:
+            self.mine_again = False
+            self.action_mine()
 
     def render_snapshot(self, snapshot: LearningSnapshot) -> None:
         """Show a mining snapshot: figures, the examples, topics and the last export."""
