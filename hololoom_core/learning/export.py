@@ -103,7 +103,7 @@ class DatasetWriter:
                 "answer_event_hash": self.hash_id(example.answer_event),
                 "time": iso_time(example.created_ts),
                 "agent": example.agent,
-                "quality": round(example.quality, 4),
+                "quality": round(example.quality, 4) if example.source == "interaction" else None,  # not judged
                 "criteria": example.criteria,
                 "reactions": {"up": example.up, "down": example.down, "reasked": example.reasked},
                 "resolved": example.resolved,

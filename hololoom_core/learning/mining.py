@@ -251,7 +251,7 @@ class Miner:
             (since if since is not None else float("-inf"),),
         )
         examples = []
-        for row in rows:
+        for row in rows:  # an incident is not judged: its quality (1.0 here) is exported as null
             key = f"INC-{row['id']}"
             consent = room_consent(self.config, row["room_id"], row["transport"] or "local")
             question = f"Incident {key} ({row['severity']}): {row['title']}. What was the root cause and how was it resolved?"

@@ -52,7 +52,7 @@ def snapshot_of(report: MiningReport, status: dict[str, Any], topics: list[dict[
             str(example.interaction_id or example.incident or ""),
             " ".join(question.split())[:48],
             example.agent,
-            f"{example.quality:.2f}",
+            f"{example.quality:.2f}" if example.source == "interaction" else "—",
             f"👍{example.up} 👎{example.down}" + (" ↻" if example.reasked else ""),
             f"[{STATUS_STYLE.get(example.status, 'white')}]{label}[/]",
             why if example.status == "kept" or example.status == "duplicate" else f"{example.reason}"
