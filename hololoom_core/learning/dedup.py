@@ -13,8 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from datasketch import MinHash, MinHashLSH
-
 _SPACE = re.compile(r"\s+")
 
 
@@ -66,6 +64,8 @@ class NearDuplicates:
 
     def find(self, texts: Sequence[str]) -> DedupResult:
         """Cluster `texts`; a text with no near-duplicate is a cluster of one."""
+        from datasketch import MinHash, MinHashLSH  # ~1 s to import: only when mining, not at engine start
+
         sets = [shingles(text, self.shingle_size) for text in texts]
         encoded = [[s.encode("utf-8") for s in shingle_set] for shingle_set in sets]
         parent = list(range(len(texts)))
