@@ -66,6 +66,7 @@ def noisy(text: str, rng: random.Random) -> str:
 
 
 def answer_text(service: str, symptom: str, rng: random.Random) -> str:
+    """An ultraprompt-shaped answer (PLAN, ANSWER with triage/remediate steps, VERIFY, TL;DR)."""
     steps = "\n".join(f"{i}. Check {rng.choice(['logs', 'metrics', 'pods', 'connections', 'deploys'])} of "
                       f"`{service}` for {symptom} (`kubectl -n prod logs deploy/{service} --since=15m`)"
                       for i in range(1, rng.randint(4, 9)))
@@ -194,6 +195,7 @@ def seed_store(engine: Engine, n: int, rng: random.Random) -> dict[str, int]:
 
 
 def bench_export(n: int, seed: int) -> None:
+    """Figures 1 and 2: mining + export time, pairs left, and dedup recall against brute force."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(None, data_dir=Path(tmp) / "data", environ={})
@@ -250,6 +252,7 @@ def bench_export(n: int, seed: int) -> None:
 
 
 def bench_redaction(seed: int, per_kind: int, benign: int) -> None:
+    """Figure 3: recall on seeded secrets and personal data, false-redaction rate on benign chat."""
     rng = random.Random(seed + 1)
     cleaner = OutboundCleaner(members=MEMBERS, ips=True)
     missed: dict[str, int] = {}
@@ -294,6 +297,7 @@ def bench_runbook_lines() -> None:
 
 
 def main() -> None:
+    """Print every figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=int, default=10_000, help="how many interactions to mine")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated data")

@@ -40,6 +40,7 @@ def install_learning_commands(engine: Engine, learning: TeamLearning) -> None:
 
     @registry.command("learning optout", help="Stop the team-learning export from using your questions.")
     async def optout(context: CommandContext) -> str:
+        """Record the opt-out of the person who ran it."""
         if learning.opt_out(context.user, context.room_id):
             return (f"{context.user}: your questions will not be used for training data or docs from now on "
                     f"(the next export leaves them out). `{prefix}learning optin` undoes this.")
@@ -47,6 +48,7 @@ def install_learning_commands(engine: Engine, learning: TeamLearning) -> None:
 
     @registry.command("learning optin", help="Allow the team-learning export to use your questions again.")
     async def optin(context: CommandContext) -> str:
+        """Withdraw the opt-out of the person who ran it."""
         if learning.opt_in(context.user):
             return f"{context.user}: your rated questions may be used for training data and docs again."
         return f"{context.user}: you had not opted out."
@@ -55,6 +57,7 @@ def install_learning_commands(engine: Engine, learning: TeamLearning) -> None:
                       "(stored for review; it answers nothing until reviewed).",
                       args=[Arg("topic", help="the topic's slug, as in the docs index (e.g. http-5xx)")])
     async def promote(context: CommandContext) -> str:
+        """Draft the runbook candidate of a generated topic page."""
         try:
             candidate = learning.promote(context.params["topic"], context.user)
         except LearningError as exc:
@@ -64,4 +67,5 @@ def install_learning_commands(engine: Engine, learning: TeamLearning) -> None:
 
     @registry.command("learning status", help="Consent settings, opt-outs, the last export and the topic pages.")
     async def status(context: CommandContext) -> str:
+        """Show consent, opt-outs, the last export and the pages."""
         return status_markdown(learning, prefix)

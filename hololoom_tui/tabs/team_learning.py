@@ -116,6 +116,7 @@ class TeamLearningTab(VerticalScroll):
                      "config section; people opt out with !learning optout.[/dim]", classes="tab-note")
 
     def on_mount(self) -> None:
+        """Hide the idle progress row and size the sections."""
         self.query_one("#tl-job").display = False
         self.styles.height = "1fr"
         self.query_one("#tl-examples", DataTable).styles.max_height = 14
