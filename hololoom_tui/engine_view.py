@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from hololoom_core.engine import Engine
     from hololoom_core.engine.overview import EngineOverview
     from hololoom_core.learning import TeamLearning
+    from hololoom_core.marketplace.capability import MarketplaceRuntime
     from hololoom_core.memory.service import RoomDigest
     from hololoom_core.models import StoredMessage
     from hololoom_core.ops.dashboard import Dashboard
@@ -61,6 +62,25 @@ class EngineView:
 
         memory = self.engine.find_capability(MemoryService)
         return memory.room_digest(room_id) if memory is not None else None
+
+    def marketplace(self) -> MarketplaceRuntime | None:
+        """The marketplace of the running engine (search, install, rollback, rate), or None when off."""
+        if self.engine is None:
+            return None
+        from hololoom_core.marketplace.capability import MarketplaceRuntime  # loaded with the engine
+
+        return self.engine.find_capability(MarketplaceRuntime)
+
+    def workflow_counts(self) -> tuple[int, int]:
+        """How many workflows the running library holds, and how many of them came from packages."""
+        if self.engine is None:
+            return 0, 0
+        from hololoom_core.ops.workflows.service import WorkflowService
+
+        service = self.engine.find_capability(WorkflowService)
+        if service is None:
+            return 0, 0
+        return len(service.library), len(service.library.packages)
 
     def team_learning(self) -> TeamLearning | None:
         """The team learning service (mining, export, docs), or None before start or when it is not installed."""

@@ -22,6 +22,7 @@ from hololoom_core.config.core import (
     StoreConfig,
 )
 from hololoom_core.config.learning import LearningConfig
+from hololoom_core.config.marketplace import MarketplaceConfig
 from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
 from hololoom_core.config.promptly import PromptlyConfig
@@ -45,6 +46,7 @@ class Config(StrictModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    marketplace: MarketplaceConfig = Field(default_factory=MarketplaceConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
 
     # Where the configuration came from; not a YAML key.

@@ -91,9 +91,10 @@ def test_short_and_empty_texts_do_not_break_dedup() -> None:
 def test_the_shipped_schema_rejects_a_record_without_provenance() -> None:
     from hololoom_core.learning.export import validation_errors
 
-    record = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
-                           {"role": "assistant", "content": "a"}], "metadata": {"source": "interaction"}}
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"}]
+    record: dict[str, object] = {"messages": messages, "metadata": {"source": "interaction"}}
     errors = validation_errors(record, "train_record")
     assert errors and all(line.startswith("metadata") for line in errors)
-    record["messages"][2]["role"] = "user"
+    messages[2]["role"] = "user"
     assert any(line.startswith("messages/2/role") for line in validation_errors(record, "train_record"))

@@ -60,6 +60,9 @@ def test_tab_snapshot(snap_compare: Any, spec: TabSpec) -> None:
             if tabs.active == tab_id:
                 break
         assert tabs.active == tab_id
+        # A tab that loads its data in a worker (the Marketplace) says when its first load is shown.
+        await wait_for(pilot, lambda: bool(getattr(app.tab_widget(tab_id), "settled", True)), timeout=30)
+        await pilot.pause(0.3)
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=show_tab)

@@ -29,9 +29,47 @@ def user_directory(config: Config) -> Path:
         config.data_dir / "workflows"
 
 
+PACKAGES_ACTIVE = ("marketplace", "active")  # <data dir>/marketplace/active/NAME -> the installed version
+
+
+def package_directories(config: Config) -> list[tuple[str, Path]]:
+    """The `workflows/` folder of each installed marketplace package, with the package's name."""
+    active = config.data_dir.joinpath(*PACKAGES_ACTIVE)
+    if not active.is_dir():
+        return []
+    return [(entry.name, entry / "workflows") for entry in sorted(active.iterdir()) if not entry.name.startswith(".")]
+
+
 def load_library(config: Config) -> WorkflowLibrary:
-    """The shipped workflows (unless switched off) plus the user's folder."""
-    return WorkflowLibrary.load([user_directory(config)], shipped=config.workflows.load_shipped)
+    """The shipped workflows (unless switched off), installed packages' workflows, then the user's folder."""
+    return WorkflowLibrary.load([user_directory(config)], shipped=config.workflows.load_shipped,
+                                packages=package_directories(config))
+
+
+def reload_library(engine: Engine) -> WorkflowLibrary | None:
+    """Load the library again into the running service (after a package install, update or removal).
+
+    New `command:` triggers get their chat command, removed workflows lose theirs; runs in flight keep
+    the steps they started with. Returns None when workflows are switched off.
+    """
+    service = engine.find_capability(WorkflowService)
+    if service is None:
+        return None
+    library = load_library(engine.config)
+    old = service.library
+    for definition in old.all():
+        for trigger in definition.triggers:
+            spec = engine.commands.get(trigger.value)
+            if trigger.kind == "command" and library.get(definition.name) is None and spec is not None \
+                    and spec.group == "workflows":
+                engine.commands.unregister(trigger.value)
+    service.library = library
+    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(service.library)}
+    for definition in library.all():
+        for trigger in definition.triggers:
+            if trigger.kind == "command" and old.get(definition.name) is None:
+                _register_trigger_command(engine, service, definition, trigger)
+    return library
 
 
 def invocation_args(definition: WorkflowDefinition, argv: list[str]) -> dict[str, str]:
@@ -79,7 +117,7 @@ def install_workflows(engine: Engine) -> None:
     engine.provide(service)
     engine.provide(service, as_type=PendingApprovals)  # the dashboard's approvals list
     engine.provide(service, as_type=WorkflowStarter)  # YAML aliases that start workflows
-    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(library)}
+    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(service.library)}
     engine.bus.subscribe(service.triggers.on_event)
     engine.startup_hooks.append(service.start)
     engine.shutdown_hooks.append(service.close)
