@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hololoom_core.engine import Engine
     from hololoom_core.engine.overview import EngineOverview
+    from hololoom_core.learning import TeamLearning
     from hololoom_core.marketplace.capability import MarketplaceRuntime
     from hololoom_core.memory.service import RoomDigest
     from hololoom_core.models import StoredMessage
@@ -80,3 +81,11 @@ class EngineView:
         if service is None:
             return 0, 0
         return len(service.library), len(service.library.packages)
+
+    def team_learning(self) -> TeamLearning | None:
+        """The team learning service (mining, export, docs), or None before start or when it is not installed."""
+        if self.engine is None:
+            return None
+        from hololoom_core.learning import TeamLearning  # loaded with the engine, not at app import
+
+        return self.engine.find_capability(TeamLearning)

@@ -30,6 +30,8 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.market",
     "hololoom_core.cli.predict",
     "hololoom_core.cli.quality",
+    "hololoom_core.cli.feedback",
+    "hololoom_core.cli.learn",
 ]
 
 

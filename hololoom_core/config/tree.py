@@ -21,6 +21,7 @@ from hololoom_core.config.core import (
     MatrixConfig,
     StoreConfig,
 )
+from hololoom_core.config.learning import LearningConfig
 from hololoom_core.config.marketplace import MarketplaceConfig
 from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
@@ -48,6 +49,7 @@ class Config(StrictModel):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     marketplace: MarketplaceConfig = Field(default_factory=MarketplaceConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
 
     # Where the configuration came from: set by the loader, never from a file (`source:` is an unknown key).
     _source: Path | None = PrivateAttr(default=None)

@@ -185,6 +185,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.ops.commands:CommandExtensions",
     "hololoom_core.marketplace.capability:MarketplaceCapability",
     "hololoom_core.quality.capability:QualityCapability",
+    "hololoom_core.learning:TeamLearningCapability",
 ]
 
 
