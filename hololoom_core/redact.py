@@ -21,26 +21,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import ahocorasick
-import re2
 
 from hololoom_core.text.clean import clean_text
+from hololoom_core.text.linear import LinearRegexError, compile_linear
 
 _PLACEHOLDER = "[REDACTED:"
-
-
-def _options() -> Any:
-    options = re2.Options()
-    options.log_errors = False  # a pattern RE2 refuses is reported by the caller, not on stderr
-    options.max_mem = 64 << 20
-    return options
-
-
-RE2_OPTIONS = _options()
-
-
-def compile_re2(pattern: str, *, ignore_case: bool = False) -> Any:
-    """`pattern` compiled with RE2 (linear-time matching); `re2.error` when RE2 cannot express it."""
-    return re2.compile(("(?i)" if ignore_case else "") + pattern, RE2_OPTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +153,7 @@ class _Compiled:
 def _own_rule(index: int) -> _Compiled:
     """Our rule number `index`, compiled on first use (start-up pays for none of them)."""
     rule = _OWN_RULES[index]
-    return _Compiled(rule.kind, compile_re2(rule.pattern, ignore_case=rule.ignore_case), rule.group,
+    return _Compiled(rule.kind, compile_linear(rule.pattern, ignore_case=rule.ignore_case), rule.group,
                      rule.stopwords, index)
 
 
@@ -201,8 +186,8 @@ def _detect_secrets_rules() -> dict[str, list[_Compiled]]:
                 continue
             source, ignore_case = converted
             try:
-                regex = compile_re2(source, ignore_case=ignore_case)
-            except re2.error:
+                regex = compile_linear(source, ignore_case=ignore_case)
+            except LinearRegexError:
                 continue
             rule_group = _DS_GROUP_AWS_SECRET if name == "AWSKeyDetector" and index == 1 else group
             if rule_group > regex.groups:

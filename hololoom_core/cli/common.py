@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from hololoom_core.config import Config, ConfigError, load_config
@@ -62,6 +64,26 @@ async def open_engine(
 
 
 def print_json(data: Any) -> None:
-    """Print data as indented JSON on stdout."""
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    """Print data as indented JSON on stdout, scanned for secrets once more on the way out."""
+    from hololoom_core.redact import redact_data
+
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(json.dumps(redact_data(json.loads(text)), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_private_file(path: str | Path, text: str) -> Path:
+    """Write an export (Markdown, JSON) readable by its owner only (0600), secrets scanned once more.
+
+    Raises `CliError` naming the file when it cannot be written.
+    """
+    from hololoom_core.redact import redact
+
+    target = Path(path)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(redact(text))
+        os.chmod(target, 0o600)  # an existing file keeps its old mode through O_CREAT: set it
+    except OSError as exc:
+        raise CliError(f"cannot write {target} ({exc.strerror or exc})")
+    return target

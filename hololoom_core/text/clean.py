@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 REPLACEMENT = "\ufffd"
 
 
@@ -42,3 +44,23 @@ def clean_argument(text: str) -> str:
 def _escaped_only(text: str) -> bool:
     """True when every surrogate in `text` is one `surrogateescape` makes (U+DC80..U+DCFF)."""
     return all(not 0xD800 <= ord(char) <= 0xDFFF or 0xDC80 <= ord(char) <= 0xDCFF for char in text)
+
+
+class UnreadableText(ValueError):
+    """A file that is not text: what is wrong with it, in a few words (the caller names the file)."""
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file's content; `UnreadableText` for binary or non-UTF-8 content, `OSError` if unreadable.
+
+    For configuration-like files (patterns, specs) where a wrong byte must be reported, not guessed at.
+    """
+    data = path.read_bytes()
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise UnreadableText(f"a binary file, not text (NUL byte at offset {nul})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UnreadableText(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8")
