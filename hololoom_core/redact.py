@@ -162,7 +162,7 @@ def _re2_source(pattern: re.Pattern[str]) -> tuple[str, bool] | None:
     if pattern.flags & re.VERBOSE and any(char.isspace() for char in pattern.pattern):
         return None
     source = pattern.pattern.replace("(?!\\w)", "")  # a greedy bounded run already stops at a non-word
-    source = re.sub(r"\{(\d+),(\d{4,})\}", lambda m: "{%s,1000}" % m.group(1), source)  # RE2's maximum
+    source = re.sub(r"\{(\d+),(\d{4,})\}", lambda m: "{" + m.group(1) + ",1000}", source)  # RE2's maximum
     if "(?<" in source or "(?=" in source or "(?!" in source or re.search(r"\\\d", source):
         return None
     return source, bool(pattern.flags & re.IGNORECASE)

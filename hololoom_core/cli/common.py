@@ -43,6 +43,27 @@ def config_from_args(args: argparse.Namespace) -> Config:
         raise CliError(f"config error: {exc}", EXIT_USAGE)
 
 
+def check_readable_files(config: Config) -> None:
+    """Refuse to start on an operator file that is not text (unreadable, binary, not UTF-8): one line, exit 2.
+
+    The pattern file in the data dir is the one such file read at start outside the config itself (whose
+    referenced files are checked while it loads). Its YAML and schema problems are reported by the
+    pattern book, which then runs on the shipped patterns.
+    """
+    from hololoom_core.text.clean import UnreadableText, read_text_file
+
+    patterns = (config.memory.patterns_file or (config.data_dir / "patterns.yaml")).expanduser()
+    if not patterns.exists():
+        return
+    try:
+        read_text_file(patterns)
+    except UnreadableText as exc:
+        raise CliError(f"patterns: {patterns}: {exc}; fix or remove the file", EXIT_USAGE)
+    except OSError as exc:
+        raise CliError(f"patterns: {patterns}: cannot read it ({exc.strerror or exc}); fix its permissions "
+                       "or remove it", EXIT_USAGE)
+
+
 @asynccontextmanager
 async def open_engine(
     args: argparse.Namespace, *, long_running: bool = False, **engine_options: Any
@@ -52,6 +73,7 @@ async def open_engine(
     from hololoom_core.store import StoreError
 
     config = config_from_args(args)
+    check_readable_files(config)
     try:
         engine = Engine(config, **engine_options)
     except StoreError as exc:

@@ -59,13 +59,13 @@ from hololoom_core.llm.offline import OfflineAnswerEngine
 from hololoom_core.llm.runbooks import RunbookLibrary
 from hololoom_core.models import Answer, Attachment, ChatMessage, HandleResult, Insight, Reply, StoredMessage
 from hololoom_core.redact import redact_secrets
-from hololoom_core.text.clean import clean_optional, clean_text
 from hololoom_core.store import Store
 from hololoom_core.store import schema as _core_schema  # noqa: F401  (registers the core migrations)
 from hololoom_core.store.db import registered_migrations
 from hololoom_core.store.interactions import InteractionStore
 from hololoom_core.store.messages import MessageStore, NewMessage
 from hololoom_core.store.pending import PendingActions
+from hololoom_core.text.clean import clean_optional, clean_text
 
 if TYPE_CHECKING:
     from typing_extensions import TypeForm

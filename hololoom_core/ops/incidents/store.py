@@ -7,8 +7,8 @@ import json
 import sqlite3
 from typing import Any
 
-from hololoom_core.redact import redact, redact_data
 from hololoom_core.ops.incidents.models import ActionItem, Incident, TimelineEntry
+from hololoom_core.redact import redact, redact_data
 from hololoom_core.store.db import Store
 
 INCIDENTS_V1 = """
