@@ -1,7 +1,7 @@
 """Time per message through `Engine.handle` (keep, notice, act) for adversarial text of growing size.
 
 Run: python bench/linear_time.py [--sizes 1,4,16,64] [--repeat 3] [--dir /tmp/hololoom-bench-linear]
-     [--timeout 60] [--redactor]
+     [--redactor [--before-rev main]]
 
 Each input kind is built to defeat a backtracking regex: `a.` repeated (hosts, URLs, files), one long
 host-like run, `password=` repeated (assignment rules), `://` runs (passwords in URLs), a long base64
@@ -10,7 +10,8 @@ run (tokens, JWTs), long `-` separated words (services). Every size is measured 
 message. Printed per kind: milliseconds per message at each size and the cost per KB relative to
 the 1 KB anchor measured in the same run (linear growth keeps the ratio near 1; quadratic growth
 doubles it with every doubling of size). `--redactor` also prints the redactor's own speed per
-message on ordinary chat and on secret-bearing text.
+message on ordinary chat and on secret-bearing text, for this checkout and for `--before-rev`.
+Messages of 64 KB are at the size limit (stored and acted on; analysis reads their first 16 KB).
 """
 
 from __future__ import annotations
@@ -66,18 +67,52 @@ async def measure(data_dir: Path, sizes: list[int], repeat: int) -> dict[str, di
     return results
 
 
-def redactor_speed(repeat: int = 2000) -> None:
-    """Microseconds per message of `redact_secrets` on plain chat and on text that holds secrets."""
+def _redactor_before(revision: str) -> Callable[[str], object] | None:
+    """`redact_secrets` of `hololoom_core/redact.py` at `revision` (git), loaded on its own; None if absent."""
+    import subprocess
+    import types
+
+    try:
+        source = subprocess.run(["git", "show", f"{revision}:hololoom_core/redact.py"], cwd=ROOT, check=True,
+                                capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("redact_before")
+    try:
+        exec(compile(source, f"{revision}:hololoom_core/redact.py", "exec"), module.__dict__)
+    except ImportError:  # that revision's redactor needs modules this checkout does not have
+        return None
+    function: Callable[[str], object] = module.redact_secrets
+    return function
+
+
+def redactor_speed(before_revision: str, repeat: int = 5000) -> None:
+    """Microseconds per message of `redact_secrets` on plain chat and on secret-bearing text, before and after.
+
+    "before" is the redactor at `before_revision`, measured in this same run, interleaved with "after".
+    """
     from hololoom_core.redact import redact_secrets
 
     plain = "deploy of checkout-api to prod-3 finished, p99 latency back under 200 ms, closing INC-42"
     secret = "rotate it: password=Hunter2Hunter2 and AKIA" + "Q3EGPRWM5XNYTL7Z" + " in ~/.aws/credentials"
+    before = _redactor_before(before_revision)
+    redact_secrets(secret)  # compile the rules a secret needs (once per process), outside the clock
+    if before is not None:
+        before(secret)
     for label, text in (("plain chat", plain), ("with secrets", secret)):
-        started = time.perf_counter()
-        for _ in range(repeat):
-            redact_secrets(text)
-        elapsed = (time.perf_counter() - started) / repeat
-        print(f"redactor, {label} ({len(text)} chars): {elapsed * 1e6:.1f} µs per message (n={repeat})")
+        timings: dict[str, float] = {}
+        for name, function in (("before", before), ("after", redact_secrets), ("before", before),
+                               ("after", redact_secrets)):
+            if function is None:
+                continue
+            started = time.perf_counter()
+            for _ in range(repeat):
+                function(text)
+            elapsed = (time.perf_counter() - started) / repeat
+            timings[name] = min(timings.get(name, float("inf")), elapsed)
+        figures = ", ".join(f"{name} ({before_revision if name == 'before' else 'this checkout'}) "
+                            f"{seconds * 1e6:.1f} µs" for name, seconds in timings.items())
+        print(f"redactor per message, {label} ({len(text)} chars, best of 2 × {repeat}): {figures}")
 
 
 def main() -> None:
@@ -87,10 +122,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per size (the best is kept)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/hololoom-bench-linear"), help="scratch data dir")
     parser.add_argument("--redactor", action="store_true", help="also print the redactor's speed per message")
+    parser.add_argument("--before-rev", default="main", help="git revision whose redactor is the 'before' "
+                        "(default: main)")
     args = parser.parse_args()
     sizes = [int(part) for part in args.sizes.split(",")]
     if args.redactor:
-        redactor_speed()
+        redactor_speed(args.before_rev)
     results = asyncio.run(measure(args.dir, sizes, args.repeat))
     anchor_size = sizes[0]
     print(f"{'input':<14}" + "".join(f"{size:>4} KB ms (×/KB)".rjust(22) for size in sizes))

@@ -173,7 +173,7 @@ def _detect_secrets_rules() -> dict[str, list[_Compiled]]:
     """detect-secrets' plugin patterns compiled with RE2, by plugin name (imported on first use)."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    by_name = {cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()}
+    by_name: dict[str, Any] = {plugin.__name__: plugin for plugin in get_mapping_from_secret_type_to_class().values()}
     rules: dict[str, list[_Compiled]] = {}
     base = len(_OWN_RULES)
     for offset, (name, (kind, _triggers, group)) in enumerate(_DETECT_SECRETS_PLUGINS.items()):
@@ -233,8 +233,8 @@ def _triggered(text: str) -> tuple[set[int], set[int]]:
         seen.add(literal)
         for source, index in _TRIGGERS[literal]:
             (own if source == "own" else plugins).add(index)
-    if len(text) >= 20 and _LONG_TOKEN.search(text) is not None:
-        plugins |= _RUN_GATED
+    if len(text) >= 20 and max(map(len, text.split()), default=0) >= 20 and _LONG_TOKEN.search(text) is not None:
+        plugins |= _RUN_GATED  # (a word of 20+ characters first: a C-speed test that most chat fails)
     return own, plugins
 
 

@@ -440,12 +440,13 @@ async def run_command(engine: Engine, stored: StoredMessage, original_body: str,
     decision = engine.access.check(full_name, stored.sender, stored.room_id, admin_only=spec.admin_only)
     if not decision.allowed:
         return reply(f"Sorry, {decision.reason}.", ok=False, refused=True)
+    invocation, body = parsed, original_body
     if spec.raw_input and raw is not None:
         raw_parsed = CommandRegistry.parse(raw.body, prefix)
         if raw_parsed is not None:
-            parsed, original_body, attachments = raw_parsed, raw.body, raw.attachments
+            invocation, body, attachments = raw_parsed, raw.body, raw.attachments
     context = CommandContext(
-        engine, stored, spec.name, parsed.args, parsed.argv, original_body, attachments=list(attachments)
+        engine, stored, spec.name, invocation.args, invocation.argv, body, attachments=list(attachments)
     )
     try:
         result = await spec.handler(context)
