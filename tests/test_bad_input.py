@@ -63,6 +63,8 @@ async def test_lone_surrogates_in_every_field_are_stored_as_replacement_characte
     assert (stored.body, stored.room_id, stored.sender) == ("bad \ufffd", "#ops\ufffd", "al\ufffdice")
     command = await engine.handle(ChatMessage(room_id="#ops", sender="bob", body="!help \ud800"))
     assert command.replies and "\ud800" not in command.replies[0].body
+    review = await engine.handle(ChatMessage(room_id="#ops", sender="bob", body="!review \ud800"))  # raw input
+    assert review.replies and "failed inside" not in review.replies[0].body
 
 
 @pytest.mark.parametrize("argv", [

@@ -307,7 +307,7 @@ class Engine:
             meta["addressed_to_bot"] = True  # detectors leave such questions to the bot's own answer
         if too_long and not is_bot:
             meta["too_long"] = True
-        raw = RawInput(message.body, list(message.attachments)) if action == "command" else None
+        raw = RawInput(clean_text(message.body), _raw_attachments(message, safe)) if action == "command" else None
         row = NewMessage(safe, body, is_bot=is_bot, meta=meta)
         return _Prepared(row, safe, action if safe.actionable else None, raw, too_long and safe.actionable and not is_bot)
 
@@ -647,6 +647,12 @@ def _redacted_copy(message: ChatMessage) -> tuple[ChatMessage, tuple[str, ...]]:
         reply_to=clean_optional(message.reply_to), sender_name=clean_optional(message.sender_name),
         room_name=clean_optional(message.room_name), attachments=attachments)
     return safe, tuple(dict.fromkeys(kinds))
+
+
+def _raw_attachments(message: ChatMessage, safe: ChatMessage) -> list[Attachment]:
+    """The message's attachments with the cleaned names of `safe` and their texts as sent, cleaned (`RawInput`)."""
+    return [dataclasses.replace(cleaned, text=clean_optional(original.text))
+            for original, cleaned in zip(message.attachments, safe.attachments, strict=True)]
 
 
 def _analysed_part(stored: StoredMessage) -> StoredMessage:
