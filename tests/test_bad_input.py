@@ -20,6 +20,7 @@ from hololoom_core.models import ChatMessage
 from hololoom_core.ops.workflows.expressions import ExpressionError, parse_expression
 from hololoom_core.text.clean import clean_text
 from hololoom_core.text.entities import extract_entities
+from hololoom_core.transport.matrix.state import MatrixState
 
 
 def _config(data_dir: Path, **sections: object) -> Config:
@@ -65,6 +66,18 @@ async def test_lone_surrogates_in_every_field_are_stored_as_replacement_characte
     assert command.replies and "\ud800" not in command.replies[0].body
     review = await engine.handle(ChatMessage(room_id="#ops", sender="bob", body="!review \ud800"))  # raw input
     assert review.replies and "failed inside" not in review.replies[0].body
+
+
+async def test_matrix_room_and_member_names_with_lone_surrogates_are_stored(engine: Engine) -> None:
+    state = MatrixState(engine.store)
+    state.upsert_room("!r:localhost", membership="join", name="ops \ud800")
+    state.record_membership(event_id="$m1", room_id="!r:localhost", user_id="@a:localhost", sender="@a:localhost",
+                            membership="join", prev_membership=None, display_name="Al\udcffice", ts=1.0)
+    state.snapshot_members("!r:localhost", {"@b:localhost": "B\ud801"}, 2.0)
+    record = state.room("!r:localhost")
+    assert record is not None and record.name == "ops \ufffd"
+    names = {row["display_name"] for row in engine.store.query("SELECT display_name FROM matrix_members")}
+    assert names == {"Al\ufffdice", "B\ufffd"}
 
 
 @pytest.mark.parametrize("argv", [
