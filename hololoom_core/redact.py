@@ -226,11 +226,8 @@ def _triggered(text: str) -> tuple[set[int], set[int]]:
     """Indices of the own rules and detect-secrets plugins whose literals occur in `text`."""
     own: set[int] = set()
     plugins: set[int] = set()
-    seen: set[str] = set()
-    for _end, literal in _AUTOMATON.iter(text.lower()):
-        if literal in seen:
-            continue
-        seen.add(literal)
+    literals = {literal for _end, literal in _AUTOMATON.iter(text.lower())}
+    for literal in literals:
         for source, index in _TRIGGERS[literal]:
             (own if source == "own" else plugins).add(index)
     if len(text) >= 20 and max(map(len, text.split()), default=0) >= 20 and _LONG_TOKEN.search(text) is not None:
