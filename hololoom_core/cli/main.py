@@ -57,10 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def safe_arguments(argv: Sequence[str]) -> list[str]:
+    """Command-line arguments at the boundary: bytes that were not UTF-8 become U+FFFD, secrets are redacted.
+
+    An argument naming an existing file or directory is passed on as it is (it is a path, not text).
+    """
+    from hololoom_core.redact import redact
+    from hololoom_core.text.clean import clean_argument
+
+    safe = []
+    for argument in argv:
+        try:
+            is_path = os.path.lexists(argument)
+        except (OSError, ValueError):
+            is_path = False
+        safe.append(argument if is_path else redact(clean_argument(argument)))
+    return safe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `hololoom` with `argv`; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(safe_arguments(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

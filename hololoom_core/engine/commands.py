@@ -55,6 +55,15 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class RawInput:
+    """A command message as it was sent, before redaction: only commands registered with `raw_input=True`
+    (code review, which masks every secret it reports) are given it; it is never stored."""
+
+    body: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class CommandContext:
     """What a command handler gets: the engine, the message, and the parsed invocation."""
@@ -64,7 +73,7 @@ class CommandContext:
     name: str
     args: str
     argv: list[str]
-    original_body: str
+    original_body: str  # the command's text, redacted (the raw text only for `raw_input` commands)
     params: dict[str, Any] = field(default_factory=dict)
     subcommand: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
@@ -117,6 +126,7 @@ class CommandSpec:
     # Commands whose access rules also apply (a workflow shortcut is checked as `workflow run` and as the
     # commands its steps do); shown in the permission table.
     also_checks: tuple[str, ...] = ()
+    raw_input: bool = False  # gets the unredacted text and uploads (code review only: it masks what it reports)
 
     @property
     def full_name(self) -> str:
@@ -236,13 +246,17 @@ class CommandRegistry:
         group: str = "general",
         args: Sequence[Arg] | None = None,
         permission: str | None = None,
+        raw_input: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Decorator form of `register` (see the module docstring for an example)."""
+        """Decorator form of `register` (see the module docstring for an example).
+
+        `raw_input=True` hands the command the text as sent, before redaction (code review only).
+        """
 
         def decorate(handler: Handler) -> Handler:
             self.register(
                 CommandSpec(name, handler, help, usage, tuple(aliases), admin_only, group,
-                            arguments=tuple(args or ()), permission=permission)
+                            arguments=tuple(args or ()), permission=permission, raw_input=raw_input)
             )
             return handler
 
@@ -417,8 +431,12 @@ class CommandRegistry:
 
 
 async def run_command(engine: Engine, stored: StoredMessage, original_body: str,
-                      attachments: Sequence[Attachment] = ()) -> Reply:
-    """Parse, check access, and run a stored command message; usage errors and refusals become one polite line."""
+                      attachments: Sequence[Attachment] = (), *, raw: RawInput | None = None) -> Reply:
+    """Parse, check access, and run a stored command message; usage errors and refusals become one polite line.
+
+    `original_body` and `attachments` are the redacted text; `raw` (as sent) reaches only a command
+    registered with `raw_input=True`.
+    """
     prefix = engine.config.bot.command_prefix
     parsed = CommandRegistry.parse(original_body, prefix)
     assert parsed is not None
@@ -443,8 +461,13 @@ async def run_command(engine: Engine, stored: StoredMessage, original_body: str,
     decision = engine.access.check(full_name, stored.sender, stored.room_id, admin_only=spec.admin_only)
     if not decision.allowed:
         return reply(f"Sorry, {decision.reason}.", ok=False, refused=True)
+    invocation, body = parsed, original_body
+    if spec.raw_input and raw is not None:
+        raw_parsed = CommandRegistry.parse(raw.body, prefix)
+        if raw_parsed is not None:
+            invocation, body, attachments = raw_parsed, raw.body, raw.attachments
     context = CommandContext(
-        engine, stored, spec.name, parsed.args, parsed.argv, original_body, attachments=list(attachments)
+        engine, stored, spec.name, invocation.args, invocation.argv, body, attachments=list(attachments)
     )
     try:
         result = await spec.handler(context)
