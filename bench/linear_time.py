@@ -1,7 +1,7 @@
 """Time per message through `Engine.handle` (keep, notice, act) for adversarial text of growing size.
 
 Run: python bench/linear_time.py [--sizes 1,4,16,64] [--repeat 3] [--dir /tmp/hololoom-bench-linear]
-     [--redactor [--before-rev main]]
+     [--redactor [--before-rev REV]]
 
 Each input kind is built to defeat a backtracking regex: `a.` repeated (hosts, URLs, files), one long
 host-like run, `password=` repeated (assignment rules), `://` runs (passwords in URLs), a long base64
@@ -78,6 +78,7 @@ def _redactor_before(revision: str) -> Callable[[str], object] | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     module = types.ModuleType("redact_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up while the class is built
     try:
         exec(compile(source, f"{revision}:hololoom_core/redact.py", "exec"), module.__dict__)
     except ImportError:  # that revision's redactor needs modules this checkout does not have
@@ -122,8 +123,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per size (the best is kept)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/hololoom-bench-linear"), help="scratch data dir")
     parser.add_argument("--redactor", action="store_true", help="also print the redactor's speed per message")
-    parser.add_argument("--before-rev", default="main", help="git revision whose redactor is the 'before' "
-                        "(default: main)")
+    parser.add_argument("--before-rev", default="eedbef7", help="git revision whose redactor is the 'before' "
+                        "(default: eedbef7, the last commit before the RE2 redactor)")
     args = parser.parse_args()
     sizes = [int(part) for part in args.sizes.split(",")]
     if args.redactor:
