@@ -23,6 +23,7 @@ from hololoom_core.ops.workflows.expressions import (
     split_command,
 )
 from hololoom_core.text.durations import parse_duration
+from hololoom_core.text.linear import LinearRegexError, compile_linear
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -304,10 +305,11 @@ def _triggers(check: _Validator, raw: Any, params: list[ParamSpec]) -> list[Trig
         if kind == "command" and not re.match(r"^[a-z][a-z0-9-]{0,31}$", value):
             raise check.fail(location + (kind,), f"command '{value}' must be a lowercase word like rollback")
         if kind == "message":
-            try:
-                given = set(re.compile(value).groupindex)
-            except re.error as exc:
-                raise check.fail(location + (kind,), f"message pattern is not a valid regular expression ({exc})")
+            try:  # message patterns run on every chat message: RE2, so the time is linear in the text
+                given = set(compile_linear(value).groupindex)
+            except LinearRegexError as exc:
+                raise check.fail(location + (kind,), f"message pattern is not a valid RE2 regular expression "
+                                 f"({exc}; backreferences and lookarounds are not supported)")
         if kind == "incident":
             check.choice(value, INCIDENT_EVENTS, location + (kind,), "incident event")
         if kind == "cron" and not croniter.is_valid(value):
