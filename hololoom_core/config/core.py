@@ -118,6 +118,7 @@ class HololoomConfig(StrictModel):
 
     config_mode: Literal["bare", "fast", "fused"] = "fast"
     data_dir: Path | None = None
+    screenshot_dir: Path | None = None  # the app's screenshots; default ~/Downloads, else <data dir>/screenshots
 
 
 class LlmConfig(StrictModel):
