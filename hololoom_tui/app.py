@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.lazy import Lazy
+from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -34,8 +35,8 @@ from hololoom_tui.bridge import (
 from hololoom_tui.engine_view import EngineView
 from hololoom_tui.keys import OPTION_DIGIT_KEYS, enable_alt_digit_keys
 from hololoom_tui.tabs.chat import ChatTab
-from hololoom_tui.widgets.chat_entries import RATING_MARKS, BotEntry
 from hololoom_tui.tabs.registry import TABS, TabContext, TabSpec
+from hololoom_tui.widgets.chat_entries import RATING_MARKS, BotEntry
 from hololoom_tui.widgets.memory_panel import MemoryPanel
 from hololoom_tui.widgets.status_bar import StatusBar
 
@@ -241,7 +242,7 @@ class HoloLoomApp(App[None]):
             return
         worker = event.worker
         error = worker.error
-        self.notify(f"{worker.name or worker.group} failed: {error}", title="HoloLoom", severity="error", timeout=8)
+        self.notify(f"{worker.name or worker.group} failed: {error}", title="HoloLoom", severity="error", timeout=8, markup=False)
         if worker.group == "engine":
             self.engine_restarts += 1
             delay = min(30.0, 0.5 * 2 ** min(self.engine_restarts, 6))
@@ -255,7 +256,7 @@ class HoloLoomApp(App[None]):
     @on(EngineErrors)
     def _engine_errors(self, message: EngineErrors) -> None:
         for event in message.events:
-            self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6)
+            self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6, markup=False)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -312,7 +313,7 @@ class HoloLoomApp(App[None]):
                 raise ValueError("the Matrix bot is not running")
             await matrix.send_as_bot(room_id, text)
         except ValueError as exc:
-            self.notify(str(exc), title="Matrix", severity="warning", timeout=6)
+            self.notify(str(exc), title="Matrix", severity="warning", timeout=6, markup=False)
 
     @work(group="send", exit_on_error=False, name="send")
     async def send_chat(self, room_id: str, speaker: str, text: str, to_bot: bool) -> None:
@@ -377,7 +378,7 @@ class HoloLoomApp(App[None]):
             directory = Path(path) if path else self.screenshot_dir()
             key = super().deliver_screenshot(filename, str(directory), time_format)
         except OSError as exc:
-            self.notify(f"Cannot save the screenshot: {exc}", title="Screenshot", severity="error", timeout=8)
+            self.notify(f"Cannot save the screenshot: {exc}", title="Screenshot", severity="error", timeout=8, markup=False)
             return None
         return key  # Textual says where it was saved (or why not) when the delivery completes
 
@@ -407,7 +408,7 @@ class HoloLoomApp(App[None]):
 
         try:
             await play_scenario(scenario, self.room(scenario.room), on_progress=progress)
-            self.notify(f"Scenario {scenario.name} finished ({len(scenario.messages)} messages).", timeout=5)
+            self.notify(f"Scenario {scenario.name} finished ({len(scenario.messages)} messages).", timeout=5, markup=False)
         except asyncio.CancelledError:
             raise
         finally:
@@ -420,7 +421,7 @@ class HoloLoomApp(App[None]):
         try:
             scenario = load_scenario(name)
         except ScenarioError as exc:
-            self.notify(str(exc), title="Scenario", severity="error", timeout=8)
+            self.notify(str(exc), title="Scenario", severity="error", timeout=8, markup=False)
             return
         self.run_scenario(scenario)
 
@@ -475,12 +476,15 @@ class HoloLoomApp(App[None]):
             return
         for user in self.room(self.chat.room_id).users:
             yield SystemCommand(
-                f"Speak as {user.display_name}", f"Type in Chat as {user.id}", lambda u=user.id: self.set_speaker(u)
+                f"Speak as {escape_markup(user.display_name)}", f"Type in Chat as {escape_markup(user.id)}",
+                lambda u=user.id: self.set_speaker(u),
             )
         for name, title in shipped_scenarios().items():
-            yield SystemCommand(f"Start scenario: {name}", title, lambda n=name: self.start_scenario_by_name(n))
+            yield SystemCommand(f"Start scenario: {escape_markup(name)}", escape_markup(title),
+                                lambda n=name: self.start_scenario_by_name(n))
         for room_id, name in self.room_choices():
-            yield SystemCommand(f"Open room: {name}", f"Show {room_id} in Chat", lambda r=room_id: self._show_room(r))
+            yield SystemCommand(f"Open room: {escape_markup(name)}", f"Show {escape_markup(room_id)} in Chat",
+                                lambda r=room_id: self._show_room(r))
         yield SystemCommand("Rate answer 👍", "Good answer: the selected one, else the newest (F7)",
                             lambda: self.action_rate_answer(1))
         yield SystemCommand("Rate answer 👎", "Bad answer: the selected one, else the newest (F8)",

@@ -8,10 +8,11 @@ from typing import Any
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.binding import Binding
 from textual.widgets import Label, ListItem, ListView, Static
 
 from hololoom_core.models import StoredMessage
@@ -152,11 +153,11 @@ class ChatTab(Vertical):
             if self.to_bot
             else f"Message {self.room_id} — @{self.bot_name} to ask, ! for commands, F4: always ask the bot"
         )
-        self.composer.placeholder = hint + " · Enter sends, shift+Enter/ctrl+j new line, ↑ history"
+        self.composer.placeholder = Content(hint + " · Enter sends, shift+Enter/ctrl+j new line, ↑ history")
         if self._transports.get(self.room_id) == "matrix":
             name = self._names.get(self.room_id) or self.room_id
             self.query_one("#speaker-label", Label).update(f"[b]{escape(self.bot_name)}[/b] [dim]→ Matrix[/dim]")
-            self.composer.placeholder = f"Say something in {name} as the bot"
+            self.composer.placeholder = Content(f"Say something in {name} as the bot")
             self.query_one("#room-title", Static).update(
                 f"[b]{escape(name)}[/b] [dim]Matrix room {escape(self.room_id)} · F6 next room[/dim]"
             )
