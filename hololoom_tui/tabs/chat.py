@@ -149,11 +149,11 @@ class ChatTab(Vertical):
         target = f"→ @{self.bot_name}" if self.to_bot else "→ room"
         self.query_one("#speaker-label", Label).update(f"[b]{escape(self.speaker_name)}[/b] [dim]{target}[/dim]")
         hint = (
-            f"Ask @{self.bot_name} (F4: talk to the room instead)"
+            f"Ask @{self.bot_name} (F4: talk to the room)"
             if self.to_bot
-            else f"Message {self.room_id} — @{self.bot_name} to ask, ! for commands, F4: always ask the bot"
+            else f"Message {self.room_id}: @{self.bot_name} to ask, ! for commands"
         )
-        self.composer.placeholder = Content(hint + " · Enter sends, shift+Enter/ctrl+j new line, ↑ history")
+        self.composer.placeholder = Content(hint + " · Enter sends, ctrl+j new line, ↑ history")
         if self._transports.get(self.room_id) == "matrix":
             name = self._names.get(self.room_id) or self.room_id
             self.query_one("#speaker-label", Label).update(f"[b]{escape(self.bot_name)}[/b] [dim]→ Matrix[/dim]")

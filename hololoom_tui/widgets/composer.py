@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from textual import events
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import TextArea
 
 NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter", "ctrl+enter"})
@@ -92,6 +93,12 @@ class Composer(TextArea):
             self.move_cursor(self.document.end)
         else:
             self.move_cursor((0, len(self.document.get_line(0))))
+
+    def render_line(self, y: int) -> Strip:
+        """A line of the text area; blank while the area has no width yet (Textual cannot wrap the placeholder)."""
+        if self.content_size.width <= 0:
+            return Strip.blank(self.size.width)
+        return super().render_line(y)
 
     async def _on_key(self, event: events.Key) -> None:
         """Enter sends; newline keys add a line; up/down at the first/last line walk the history."""

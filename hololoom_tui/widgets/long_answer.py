@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-LONG_ANSWER_LINES = 30  # answers longer than this start collapsed, with their TL;DR shown
+LONG_ANSWER_LINES = 45  # answers longer than this start collapsed, with their TL;DR shown
 _HEADING = re.compile(r"^#{1,3}\s+(?P<title>\S.*?)\s*$")
 _TLDR = re.compile(r"^\s*\*\*TL;DR:?\*\*:?\s*(?P<text>.*)$", re.I)
 
