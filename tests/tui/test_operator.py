@@ -101,6 +101,8 @@ async def test_thumbs_from_keys_buttons_and_palette_reach_the_engine(tmp_path: P
         assert app.focused is entry
         await pilot.press("minus")
         assert entry.rating == -1
+        entry.query_one(".rate-up").scroll_visible(animate=False)
+        await pilot.pause()
         await pilot.click(".rate-up")
         await pilot.pause()
         assert entry.rating == 1
