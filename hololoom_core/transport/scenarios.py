@@ -16,7 +16,6 @@ from hololoom_core.models import HandleResult
 from hololoom_core.transport.local import LocalRoom, SimulatedUser
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
-
 DECLARED = re.compile(r"\*\*(INC-\d+) declared\*\*")
 INCIDENT_PLACEHOLDER = "{incident}"
 
