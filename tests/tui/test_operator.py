@@ -202,3 +202,28 @@ async def test_markup_in_room_user_and_message_is_shown_not_parsed(tmp_path: Pat
         person = app.query_one(PersonEntry)
         assert "[/] [red]x" in str(person.render())
         assert "#ops[/]" in str(app.query_one("#room-title").render())
+
+
+async def test_memory_items_wrap_at_words_and_show_in_full_with_the_focus(tmp_path: Path) -> None:
+    from hololoom_tui.widgets.memory_panel import MemorySection
+
+    app = build_app(tmp_path)
+    long_item = ("TODO: add a CI check that blocks prod overlays from setting pool_size below ten in ops-config "
+                 "and page the database team whenever someone overrides it by hand")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.room("#ops").post("marco", long_item)
+        section = app.query_one("#memory-actions", MemorySection)
+        await wait_for(pilot, lambda: "TODO" in str(section.render()))
+        shown = str(section.render())
+        assert "by hand" not in shown and " …" in shown
+        cut = shown.split(" …")[0].split()[-1]
+        assert cut in long_item.split()  # the last word shown is a whole word
+        section.focus()
+        await pilot.pause()
+        assert app.focused is section, app.focused
+        assert section.has_focus, "no has_focus"
+        assert section.items and len(section.items[0].text) > 96, section.items[0].text
+        assert "by hand" in str(section.render())
+        app.chat.focus_composer()
+        await pilot.pause()
+        assert "by hand" not in str(section.render())
