@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 from hololoom_core.answers.types import AnswerContext, Configuration  # noqa: E402
 from hololoom_core.config import load_config  # noqa: E402
 from hololoom_core.engine import Engine  # noqa: E402
+from hololoom_core.models import Source  # noqa: E402
 from hololoom_core.transport.local import LocalRoom  # noqa: E402
 from hololoom_core.transport.scenarios import load_scenario, play_scenario, shipped_scenarios  # noqa: E402
 
@@ -32,7 +33,7 @@ EXPECTED: dict[str, str | None] = {
 }
 
 
-def first_runbook(sources: list) -> str | None:  # type: ignore[type-arg]
+def first_runbook(sources: list[Source]) -> str | None:
     """The id of the first runbook among an answer's sources."""
     return next((source.ref for source in sources if source.kind == "runbook"), None)
 

@@ -21,7 +21,10 @@ OPTION_DIGIT_KEYS = {
 
 def enable_alt_digit_keys() -> None:
     """Make ESC+digit (Alt+digit in most terminals) arrive as `alt+<digit>` instead of a macOS character."""
+    from typing import Any, cast
+
     from textual import _ansi_sequences
 
+    sequences = cast(dict[str, Any], _ansi_sequences.ANSI_SEQUENCES_KEYS)
     for digit in "0123456789":
-        _ansi_sequences.ANSI_SEQUENCES_KEYS.pop(f"\x1b{digit}", None)  # type: ignore[arg-type]
+        sequences.pop(f"\x1b{digit}", None)

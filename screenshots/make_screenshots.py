@@ -78,7 +78,7 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(HERE))
-    from render import chromium, render
+    from render import chromium, render  # type: ignore[import-not-found]
 
     binary = chromium()  # fail before the capture when the PNGs cannot be made
     with tempfile.TemporaryDirectory() as directory:

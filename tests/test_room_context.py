@@ -8,6 +8,7 @@ from pathlib import Path
 from hololoom_core.answers.types import AnswerContext, Configuration
 from hololoom_core.engine import Engine
 from hololoom_core.engine.room_context import RoomContextRetriever
+from hololoom_core.models import Answer
 from hololoom_core.transport.local import LocalRoom
 from hololoom_core.transport.scenarios import load_scenario, play_scenario
 
@@ -16,7 +17,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from runbook_choice import accuracy, measure  # noqa: E402
 
 
-def _runbooks(answer) -> list[str]:  # type: ignore[no-untyped-def]
+def _runbooks(answer: Answer) -> list[str]:
     return [source.ref for source in answer.sources if source.kind == "runbook"]
 
 

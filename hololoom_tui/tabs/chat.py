@@ -222,7 +222,8 @@ class ChatTab(Vertical):
             return
         shown = messages[-MAX_ENTRIES:]
         ratings = self.view.app_ratings([m.meta.get("interaction_id") for m in shown if m.is_bot])
-        view.mount_all([entry_for(message, ratings.get(message.meta.get("interaction_id"), 0)) for message in shown])
+        view.mount_all([entry_for(message, ratings.get(int(message.meta.get("interaction_id") or 0), 0))
+                        for message in shown])
         view.anchor()  # stay at the bottom while the entries render (Markdown grows after mounting), until the reader scrolls
 
     def _empty_hint(self) -> str:

@@ -71,8 +71,9 @@ class MemorySection(Static, can_focus=True):
         hint = " [dim]· full text[/dim]" if self.has_focus and self.items else ""
         self.update(f"[b $accent]{self.title}[/] [dim]({len(self.items)})[/dim]{hint}\n{body}")
 
-    def watch_has_focus(self) -> None:
+    def watch_has_focus(self, _has_focus: bool) -> None:
         """With the focus, every item in full; without it, shortened again."""
+        super().watch_has_focus(_has_focus)
         if self.is_mounted:
             self._render_items()
 

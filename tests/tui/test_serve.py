@@ -73,7 +73,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                raise AssertionError(f"hololoom-tui serve did not start: {server.stderr.read() if server.stderr else ''}")
+                error = server.stderr.read().decode(errors="replace") if server.stderr else ""
+                raise AssertionError(f"hololoom-tui serve did not start: {error}")
             time.sleep(0.2)
     try:
         yield url, data
