@@ -90,7 +90,7 @@ class RoomContextRetriever:
                 continue
             if message.body.lstrip().startswith(("!", "/")) or message.ts > now:
                 continue
-            age_minutes = (now - message.ts) / 60.0
+            age_minutes = float((now - message.ts) // 60)  # whole minutes: the same question weighs the same
             if age_minutes > limits.window_minutes:
                 continue
             strength = signal_strength(message)
