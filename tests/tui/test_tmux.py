@@ -47,10 +47,12 @@ def _tab_line(screen: str) -> str:
 def session(tmp_path: Path) -> Iterator[str]:
     name = f"hololoom-test-{uuid.uuid4().hex[:8]}"
     env = {"TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none", "PYTHONPATH": os.getcwd()}
-    command = f"{sys.executable} -m hololoom_tui --data-dir {tmp_path}; echo app exited $?; sleep 60"
-    _tmux("-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "160", "-y", "48",
+    # tmux may size a detached pane after starting its command: start the app once the pane has its size
+    command = f"sleep 0.5; {sys.executable} -m hololoom_tui --data-dir {tmp_path / 'data'}; echo app exited $?; sleep 60"
+    conf = tmp_path / "tmux.conf"  # the size from the start: an app that starts before a resize keeps 80x24
+    conf.write_text("set -g default-size 160x48\n", encoding="utf-8")
+    _tmux("-f", str(conf), "new-session", "-d", "-s", name, "-x", "160", "-y", "48",
           *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], command)
-    _tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
     try:
         _wait_for(name, "Rooms")
         time.sleep(1.0)  # the engine is built after the first frame
@@ -99,3 +101,20 @@ def test_alt_digits_and_plain_digits_switch_tabs_in_tmux(session: str) -> None:
     _wait_for(session, "pong")
     screen = _screen(session)
     assert "™" not in screen and "¡" not in screen
+
+
+def test_a_pasted_fenced_review_is_reviewed_in_tmux(session: str) -> None:
+    code = "!review\n```python\nimport subprocess\n\ndef run(cmd):\n    subprocess.call(cmd, shell=True)\n```"
+    _tmux("set-buffer", "-b", "review", code)
+    _tmux("paste-buffer", "-p", "-d", "-b", "review", "-t", session)  # -p: bracketed paste, as terminals do
+    time.sleep(0.5)
+    assert "Code review of" not in _screen(session)  # the newlines did not send it
+    _tmux("send-keys", "-t", session, "Enter")
+    screen = _wait_for(session, "B602")
+    assert "Nothing to review" not in screen and "snippet.py" in screen
+    _tmux("send-keys", "-t", session, "F7")  # rate the newest answer: there is none yet, only a review
+    _tmux("send-keys", "-t", session, "-l", "@hololoom disk full on web-03.prod")
+    _tmux("send-keys", "-t", session, "Enter")
+    _wait_for(session, "rate:")
+    _tmux("send-keys", "-t", session, "F7")
+    _wait_for(session, "you: 👍")
