@@ -54,6 +54,20 @@ class EngineView:
         """The newest messages of a room, oldest first."""
         return self.engine.messages.recent(room_id, limit=limit) if self.engine is not None else []
 
+    def app_ratings(self, interaction_ids: list[Any], user_id: str | None = None) -> dict[int, int]:
+        """The ratings (+1 / -1) given from the app to these interactions (by `user_id`, or by anyone: the newest)."""
+        ids = [value for value in interaction_ids if isinstance(value, int)]
+        if self.engine is None or not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT interaction_id, value FROM feedback WHERE source = 'app' AND interaction_id IN ({marks})"
+        params: tuple[Any, ...] = tuple(ids)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params += (user_id,)
+        rows = self.engine.store.query(sql + " ORDER BY id", params)
+        return {int(row["interaction_id"]): int(row["value"]) for row in rows}
+
     def room_digest(self, room_id: str) -> RoomDigest | None:
         """The room's decisions, open action items and open questions, or None without room memory."""
         if self.engine is None:

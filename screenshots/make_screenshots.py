@@ -4,7 +4,8 @@
 
 Uses a real engine on a temporary data dir (offline mode), replays the shipped
 `api-500-incident` scenario without delays, runs an experiment over a few questions, then saves each tab with Textual's screenshot
-support and converts it to PNG with cairosvg (part of the dev extra).
+support and renders it to PNG through headless Chromium (screenshots/render.py: the real monospace and
+emoji fonts, as in a terminal).
 """
 
 from __future__ import annotations
@@ -82,13 +83,16 @@ async def capture(data_dir: Path) -> list[Path]:
 
 def main() -> None:
     """Write the SVGs and PNGs."""
-    import cairosvg
+    import sys
 
+    sys.path.insert(0, str(HERE))
+    from render import chromium, render  # type: ignore[import-not-found]
+
+    binary = chromium()  # fail before the capture when the PNGs cannot be made
     with tempfile.TemporaryDirectory() as directory:
         svgs = asyncio.run(capture(Path(directory)))
     for svg in svgs:
-        png = svg.with_suffix(".png")
-        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=1400)
+        png = render(svg, binary=binary)
         print(f"wrote {svg.name} and {png.name}")
 
 

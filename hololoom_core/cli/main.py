@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import importlib
 import logging
 import os
@@ -75,10 +76,33 @@ def safe_arguments(argv: Sequence[str]) -> list[str]:
     return safe
 
 
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command parser the arguments chose, so a usage error names `hololoom ask --help`, not the top."""
+    current = parser
+    while True:
+        actions = [action for action in current._actions if isinstance(action, argparse._SubParsersAction)]
+        if not actions:
+            return current
+        chosen = getattr(args, actions[0].dest, None)
+        if chosen not in actions[0].choices:
+            return current
+        current = actions[0].choices[chosen]
+
+
+def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """The error for arguments nobody took, with the closest option as a suggestion."""
+    options = [option for action in parser._actions for option in action.option_strings]
+    close = difflib.get_close_matches(extras[0].split("=", 1)[0], options, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unrecognized arguments: {' '.join(extras)}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `hololoom` with `argv`; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(safe_arguments(sys.argv[1:] if argv is None else argv))
+    args, extras = parser.parse_known_args(safe_arguments(sys.argv[1:] if argv is None else argv))
+    if extras:
+        command_parser(parser, args).error(unrecognized(command_parser(parser, args), extras))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -116,6 +116,7 @@ class HololoomConfig(StrictModel):
 
     config_mode: Literal["bare", "fast", "fused"] = "fast"
     data_dir: Path | None = None
+    screenshot_dir: Path | None = None  # the app's screenshots; default ~/Downloads, else <data dir>/screenshots
 
     _data_dir_is_directory = field_validator("data_dir")(directory_or_missing)
 

@@ -144,6 +144,10 @@ class CommandSpec:
             return f"{self.full_name} SUBCOMMAND ..."
         return self.full_name
 
+    def usage_with(self, prefix: str) -> str:
+        """The usage line with the command prefix on every alternative (`!actions … | !actions done N`)."""
+        return " | ".join(f"{prefix}{alternative}" for alternative in self.usage_text.split(" | "))
+
     def subcommand(self, word: str) -> CommandSpec | None:
         """The child command named (or aliased) `word`."""
         word = word.lower()
@@ -388,7 +392,7 @@ class CommandRegistry:
             text = str(exc)
             text += "" if text.endswith((".", "?", "!")) else "."
             if getattr(exc, "show_usage", True):
-                text += f" Usage: `{prefix}{target.usage_text}`"
+                text += f" Usage: `{target.usage_with(prefix)}`"
             return CommandResult(text, ok=False)
 
     # -- help --------------------------------------------------------------------------------
@@ -397,7 +401,7 @@ class CommandRegistry:
         """`!help NAME`: usage, help, typed arguments, subcommands, aliases and the permission needed."""
         if spec.subcommands and spec.function is None:
             return self.describe_group(engine, spec, user, room_id, prefix)
-        lines = [f"`{prefix}{spec.usage_text}`", "", spec.help]
+        lines = [f"`{spec.usage_with(prefix)}`", "", spec.help]
         if spec.arguments:
             lines += ["", "**Arguments**"] + [f"- {arg.describe()}" for arg in spec.arguments]
         if spec.subcommands:
@@ -426,7 +430,7 @@ class CommandRegistry:
         for child in sorted(spec.subcommands.values(), key=lambda c: c.name):
             if self.may_run(engine, child, user, room_id):
                 aliases = f" (also: {', '.join(child.aliases)})" if child.aliases else ""
-                lines.append(f"- `{prefix}{child.usage_text}` — {child.help}{aliases}")
+                lines.append(f"- `{child.usage_with(prefix)}` — {child.help}{aliases}")
         return lines or ["- (none that you may run)"]
 
 

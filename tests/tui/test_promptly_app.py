@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from hololoom_core.clock import SteppingClock
 from hololoom_core.config import Config
@@ -23,6 +23,7 @@ from hololoom_tui.tabs.self_improving import SelfImprovingTab
 from hololoom_tui.widgets.answer_details import AnswerDetails
 from hololoom_tui.widgets.answer_stream import StreamingAnswer
 from hololoom_tui.widgets.chat_entries import BotEntry
+from hololoom_tui.widgets.composer import Composer
 
 
 def make_engine(tmp_path: Path, **sections: Any) -> Engine:
@@ -90,9 +91,9 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
     engine = make_engine(tmp_path)
     app = make_app(engine.config, engine=engine)
     async with app.run_test(size=(140, 50)) as pilot:
-        chat_input = app.query_one("#chat-input", Input)
+        chat_input = app.query_one("#chat-input", Composer)
         chat_input.focus()
-        chat_input.value = "@hololoom disk full on db-01, no space left on device"
+        chat_input.load_text("@hololoom disk full on db-01, no space left on device")
         await pilot.press("enter")
         await wait_for(pilot, lambda: bool(app.query(AnswerDetails)))
         details = app.query_one(AnswerDetails)

@@ -52,8 +52,9 @@ def summary_text(service: IncidentService, incident: Incident, prefix: str) -> s
     lines = [
         f"**{incident.key}** ({incident.severity}, {incident.status}) {incident.title}",
         f"- Declared {format_time(incident.declared_ts)} by {incident.declared_by}",
-        f"- Acknowledged: {format_duration(incident.time_to_acknowledge)} after declaration"
-        + (f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""),
+        (f"- Acknowledged: {format_duration(incident.time_to_acknowledge)} after declaration"
+         + (f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""))
+        if incident.acknowledged_ts is not None else "- Acknowledged: not yet",
         f"- Roles: {roles}",
     ]
     if incident.resolved_ts is not None:
