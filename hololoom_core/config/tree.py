@@ -9,6 +9,7 @@ from typing import Any
 import platformdirs
 from pydantic import Field, model_validator
 
+from hololoom_core.config.agents import AgentsConfig
 from hololoom_core.config.base import APP_NAME, StrictModel
 from hololoom_core.config.core import (
     MOVED_TO_BOT,
@@ -44,6 +45,7 @@ class Config(StrictModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
 
     # Where the configuration came from; not a YAML key.
     source: Path | None = Field(default=None, exclude=True)
