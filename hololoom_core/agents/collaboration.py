@@ -105,6 +105,17 @@ def synthesise(question: str, contributions: list[Contribution], consensus: Cons
         lines = [f"- {c['agents'][0]}: {c['actions'][0]} **vs** {c['agents'][1]}: {c['actions'][1]}"
                  for c in consensus.conflicts[:MAX_CONFLICTS]]
         answer.append("**Conflicts — decide before acting**\n" + "\n".join(lines))
+    used: dict[tuple[str, str], list[str]] = {}
+    titles: dict[tuple[str, str], str] = {}
+    for contribution in contributions:
+        for source in contribution.sources:
+            if getattr(source, "kind", "") == "runbook":
+                used.setdefault((source.kind, source.ref), []).append(contribution.agent)
+                titles[(source.kind, source.ref)] = source.title
+    if used:
+        answer.append("**Sources:** " + "; ".join(
+            f"runbook `{ref}` ({titles[(kind, ref)]}) — {' + '.join(dict.fromkeys(agents))}"
+            for (kind, ref), agents in used.items()))
     escalations = [line for c in contributions for line in c.sections.get("ANSWER", "").splitlines()
                    if line.startswith("**Escalate:**")]
     if escalations:

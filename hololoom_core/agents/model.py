@@ -1,6 +1,8 @@
 """The router's text classifier: TF-IDF over words and character n-grams, logistic regression, temperature.
 
-scikit-learn does the work (imported on first use, never at engine start). Probabilities are calibrated
+scikit-learn does the work (imported on first use, never at engine start). Sentence embeddings
+(wordllama) can be added as extra columns (`embeddings=True`); bench/router_eval.py measures both, and
+TF-IDF alone is the default because it scored better on the held-out split and loads faster. Probabilities are calibrated
 by temperature scaling: one temperature, fitted on out-of-fold logits of the training set, divides the
 logits before the softmax. Cheap signals (`signals.py`) add a fixed bonus to their agent's logit before
 calibration, so the temperature is fitted on what the router really outputs.
@@ -22,7 +24,7 @@ from hololoom_core.agents.signals import Signal, find_signals
 if TYPE_CHECKING:
     import numpy as np
 
-MODEL_VERSION = "tfidf-word12-char25+wordllama-logreg-temp-v2"
+MODEL_VERSION = "tfidf-word12-char25-logreg-temp-v3"
 EMBEDDING_WEIGHT = 1.0  # the sentence embedding's columns are scaled by this next to the TF-IDF columns
 SIGNAL_BONUS = 1.5  # added to an agent's logit per signal pointing at it
 FOLDS = 5
@@ -111,7 +113,7 @@ class RouterModel:
     """A fitted classifier: word and char TF-IDF, logistic regression, a temperature; thread-safe to predict."""
 
     def __init__(self, word: Any, char: Any, classifier: Any, temperature: float, info: TrainingInfo,
-                 embeddings: bool = True) -> None:
+                 embeddings: bool = False) -> None:
         self.embeddings = embeddings
         self.word = word
         self.char = char
@@ -125,7 +127,7 @@ class RouterModel:
 
     @classmethod
     def fit(cls, examples: Sequence[tuple[str, str]], *, weights: Sequence[float] | None = None,
-            corrections: int = 0, digest: str = "", embeddings: bool = True) -> RouterModel:
+            corrections: int = 0, digest: str = "", embeddings: bool = False) -> RouterModel:
         """Fit on (text, agent) pairs; the temperature comes from out-of-fold logits of the same pairs."""
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
@@ -285,7 +287,7 @@ def _embed(texts: Sequence[str], use: bool) -> Any:
 
 
 def training_digest(base_digest: str, corrections: Sequence[tuple[str, str]], weight: int,
-                    embeddings: bool = True) -> str:
+                    embeddings: bool = False) -> str:
     """The hash a cached model is stored under: the labelled set, the corrections, their weight, the version."""
     hasher = hashlib.sha256(f"{MODEL_VERSION}|{base_digest}|{weight}|{embeddings}".encode())
     for text, agent in corrections:
