@@ -33,6 +33,7 @@ from hololoom_tui.bridge import (
 )
 from hololoom_tui.engine_view import EngineView
 from hololoom_tui.tabs.chat import ChatTab
+from hololoom_tui.tabs.multi_agent import MultiAgentTab
 from hololoom_tui.tabs.registry import TABS, TabContext, TabSpec
 from hololoom_tui.widgets.memory_panel import MemoryPanel
 from hololoom_tui.widgets.status_bar import StatusBar
@@ -277,6 +278,28 @@ class HoloLoomApp(App[None]):
         room_ids = [room_id for room_id, _ in self.room_choices()]
         current = room_ids.index(self.chat.room_id) if self.chat.room_id in room_ids else -1
         self._show_room(room_ids[(current + 1) % len(room_ids)])
+
+    @on(MultiAgentTab.Correct)
+    def _correct_routing(self, event: MultiAgentTab.Correct) -> None:
+        from hololoom_core.agents.service import MultiAgentService  # with the engine, after the first frame
+
+        service = self.engine.find_capability(MultiAgentService)
+        if service is None:
+            self.notify("Multi-agent routing is off.", severity="warning")
+            return
+        try:
+            correction = service.correct(event.interaction_id, event.agent, "operator", "app")
+        except (LookupError, ValueError) as exc:
+            self.notify(str(exc), title="Routing", severity="warning", timeout=6)
+            return
+        verb = "Confirmed" if correction.confirms else f"Corrected from {correction.routed}"
+        self.notify(f"{verb}: answer #{event.interaction_id} → {event.agent}; the router refits in the background.",
+                    title="Routing")
+
+    @on(MultiAgentTab.Collaborate)
+    def _collaborate(self, event: MultiAgentTab.Collaborate) -> None:
+        self.query_one(TabbedContent).active = "chat"
+        self.send_chat(self.chat.room_id, "operator", f"!collab {event.question}", False)
 
     @on(ChatTab.Send)
     def _send(self, event: ChatTab.Send) -> None:

@@ -162,7 +162,8 @@ class AgentRouter:
         forced = self._forced.pop(" ".join(question.split()), None)
         task = self.roster.task_type(question) if config.collaboration else None
         specialists = [(name, p) for name, p in ranked if name != FALLBACK_AGENT]
-        agent, team, decided_by = top, (top,), "router"
+        team: tuple[str, ...] = (top,)
+        agent, decided_by = top, "router"
         if forced is not None:
             team = tuple(name for name in forced if name in names) or tuple(
                 name for name, p in specialists[: config.max_collaborators] if p >= 0.1 or name == specialists[0][0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from textual.widget import Widget
 
 from hololoom_tui.bridge import (
+    AgentsChanged,
     AnswerDeltas,
     AnswersReady,
     EngineMessage,
@@ -72,7 +73,8 @@ TABS: tuple[TabSpec, ...] = (
     TabSpec("marketplace", "Marketplace", "alt+4", lambda c: MarketplaceTab(c.view), (WorkflowRunsChanged,)),
     TabSpec("predictive-quality", "Predictive Quality", "alt+5", lambda c: PredictiveQualityTab(c.view),
             (AnswersReady, FeedbackArrived)),
-    TabSpec("multi-agent", "Multi-Agent", "alt+6", lambda c: MultiAgentTab(c.view), (AnswersReady, FeedbackArrived)),
+    TabSpec("multi-agent", "Multi-Agent", "alt+6", lambda c: MultiAgentTab(c.view),
+            (AnswersReady, FeedbackArrived, AgentsChanged)),
 )
 
 
