@@ -14,7 +14,7 @@ class AgentsConfig(StrictModel):
 
     min_confidence: float = Field(default=0.45, ge=0, le=1)
     collaboration: bool = True
-    collaboration_threshold: float = Field(default=0.30, ge=0, le=1)
+    collaboration_threshold: float = Field(default=0.35, ge=0, le=1)
     max_collaborators: int = Field(default=3, ge=2, le=5)
     agreement_threshold: float = Field(default=0.45, ge=0.05, le=1)
     selector: Literal["off", "ollama"] = "off"
