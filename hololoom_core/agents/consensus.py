@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hololoom_core.text.terms import term_set
+
 _STEP = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+(.+?)\s*$", re.M)
 _NEGATION = re.compile(r"^\W*(?:do not|don't|dont|never|avoid)\b", re.I)
 OPPOSITES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
@@ -87,12 +89,16 @@ def similarity_matrix(texts: Sequence[str]) -> Any:
     return (vectors @ vectors.T).toarray()
 
 
-def _opposed(first: str, second: str) -> bool:
+def _opposed(first: str, second: str, similarity: float, threshold: float) -> bool:
+    """Opposite verbs about a shared object (a content word in common), or the same action once negated."""
     for left, right in OPPOSITES:
         if (left.search(first) and right.search(second) and not right.search(first)) or (
                 right.search(first) and left.search(second) and not left.search(first)):
-            return True
-    return bool(_NEGATION.search(first)) != bool(_NEGATION.search(second))
+            stripped = [left.sub(" ", right.sub(" ", text)) for text in (first, second)]
+            if term_set(stripped[0]) & term_set(stripped[1]):
+                return True
+    negated = bool(_NEGATION.search(first)) != bool(_NEGATION.search(second))
+    return negated and similarity >= threshold * 0.6
 
 
 def compare(contributions: Sequence[Contribution], threshold: float = 0.45) -> Consensus:
@@ -116,7 +122,7 @@ def compare(contributions: Sequence[Contribution], threshold: float = 0.45) -> C
             if items[i][0] == items[j][0]:
                 continue
             score = float(similarity[i, j])
-            if score >= threshold * 0.6 and _opposed(items[i][1], items[j][1]):
+            if _opposed(items[i][1], items[j][1], score, threshold):
                 conflict_pairs.add((i, j))
             elif score >= threshold:
                 parent[root(i)] = root(j)

@@ -312,9 +312,11 @@ class ModelCache:
         """The model of this digest from memory, else from its file (a broken file is ignored)."""
         with self._lock:
             model = self._memory.get(digest)
-        if model is not None:
-            return model
         path = self.path(digest)
+        if model is not None:
+            if path is not None and not path.exists():
+                self.put(model)  # fitted by another engine of this process: keep a copy for the next process
+            return model
         if path is None or not path.exists():
             return None
         try:
