@@ -73,6 +73,18 @@ def _classifier() -> Any:
     return LogisticRegression(C=20.0, solver="saga", max_iter=500, tol=1e-3, random_state=0)
 
 
+def _fit_quietly(classifier: Any, features: Any, labels: Any, weights: Any) -> Any:
+    """Fit; saga may stop at max_iter before its tolerance on a weighted refit (accuracy is measured on the
+    held-out split after every fit, so the warning is not repeated to the operator)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return classifier.fit(features, labels, sample_weight=weights)
+
+
 def signal_matrix(texts: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     """The signal bonus per text and agent (rows: texts, columns: `classes`)."""
     import numpy as np
@@ -146,7 +158,7 @@ class RouterModel:
             train_texts = [texts[i] for i in train_rows]
             x_train = _stack(word.fit_transform(train_texts), char.fit_transform(train_texts),
                              None if embedded is None else embedded[train_rows])
-            classifier = _classifier().fit(x_train, label_index[train_rows], sample_weight=sample_weight[train_rows])
+            classifier = _fit_quietly(_classifier(), x_train, label_index[train_rows], sample_weight[train_rows])
             test_texts = [texts[i] for i in test_rows]
             x_test = _stack(word.transform(test_texts), char.transform(test_texts),
                             None if embedded is None else embedded[test_rows])
@@ -156,7 +168,7 @@ class RouterModel:
         temperature = fit_temperature(oof, label_index)
         word, char = _vectorizers()
         x_all = _stack(word.fit_transform(texts), char.fit_transform(texts), embedded)
-        classifier = _classifier().fit(x_all, np.asarray(labels), sample_weight=sample_weight)
+        classifier = _fit_quietly(_classifier(), x_all, np.asarray(labels), sample_weight)
         per_agent = {name: labels.count(name) for name in classes}
         info = TrainingInfo(len(texts), per_agent, corrections, temperature, time.perf_counter() - started, digest)
         return cls(word, char, classifier, temperature, info, embeddings)

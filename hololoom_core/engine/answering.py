@@ -337,16 +337,20 @@ class AnswerPath:
         def on_delta(text: str) -> None:
             engine.bus.publish(AnswerDelta(context.room_id or "", context.message_id, text))
 
-        cached = self.cache.get(context, sources, configuration) if self.cache is not None else None
+        collaborative = decision.collaborative and self.collaborate is not None
+        # a collaboration's answer depends on the agents chosen, so it is neither read from nor put in the cache
+        cache = None if collaborative else self.cache
+        cached = cache.get(context, sources, configuration) if cache is not None else None
         if cached is not None:
             result = cached
         else:
-            if decision.collaborative and self.collaborate is not None:
+            if collaborative:
+                assert self.collaborate is not None
                 result = await self.collaborate(self, request, context, configuration, decision, on_delta)
             else:
                 result = await self.loop_runner(self, request, context, configuration, on_delta)
-            if self.cache is not None:
-                self.cache.put(context, sources, configuration, result)
+            if cache is not None:
+                cache.put(context, sources, configuration, result)
         text, sections, verdict, provider_name, loop_steps = (
             result.text, result.sections, result.verdict, result.provider, list(result.loop_steps)
         )
