@@ -47,6 +47,11 @@ class AgentPicker(ModalScreen[str | None]):
 class MultiAgentTab(OverviewTab):
     """Agents with state and record, who decided each routing and why, collaborations, router accuracy."""
 
+    DEFAULT_CSS = """
+    MultiAgentTab DataTable { height: auto; max-height: 14; }
+    MultiAgentTab .ma-heading { margin-top: 1; }
+    """
+
     TITLE = "Multi-Agent — five specialists, an explainable router, collaborations"
     NOTE = ("Select a routing in the log: [b]c[/b] corrects it (the router refits in the background), "
             "[b]k[/b] asks the agents to collaborate on that question. In chat: reply `!route AGENT` to an "
@@ -125,8 +130,8 @@ class MultiAgentTab(OverviewTab):
                 agent = "+".join(row["agents"])
             confidence = "—" if row["confidence"] is None else f"{row['confidence']:.2f}"
             runner = "—" if not row["runner_up"] else f"{row['runner_up']} (Δ{float(row['margin'] or 0):.2f})"
-            log.add_row(str(row["interaction_id"]), clock_time(row["ts"]), shorten(row["question"], 34), agent,
-                        confidence, runner, row["decided_by"], shorten(row["reason"], 60))
+            log.add_row(str(row["interaction_id"]), clock_time(row["ts"]), shorten(row["question"], 28), agent,
+                        confidence, runner, row["decided_by"], shorten(row["reason"], 44))
         if rows:
             log.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
 
