@@ -48,12 +48,6 @@ def install_agents(engine: Engine) -> MultiAgentService:
     path.observers.append(service.observe_answer)
     engine.bus.subscribe(service.on_event)
     engine.provide(service)
-
-    def warm_up() -> None:
-        if not router.ready:
-            router.warm_up()  # loads or fits the model in the router's thread, off the event loop
-
-    engine.warmup_hooks.append(warm_up)
     engine.overview_panels["agents"] = lambda _engine: service.overview_data()
 
     async def stop_router() -> None:

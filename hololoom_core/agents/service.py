@@ -41,8 +41,14 @@ class MultiAgentService:
 
     # -- routing, wrapped so the app sees who is answering ---------------------------------------------
 
-    def route(self, context: AnswerContext, agents: dict[str, Any]) -> RoutingDecision:
-        """The `Router` slot: the router's decision; marks the chosen agent(s) busy and tells the app."""
+    async def route(self, context: AnswerContext, agents: dict[str, Any]) -> RoutingDecision:
+        """The `Router` slot: the router's decision; marks the chosen agent(s) busy and tells the app.
+
+        The first question loads (or fits) the model in the router's thread, so the event loop keeps
+        running meanwhile; nothing is loaded at start, which keeps the app's start-up and idle memory as before.
+        """
+        if not self.router.ready:
+            await asyncio.wrap_future(self.router.warm_up())
         decision = self.router(context, agents)
         state = "collaborating" if decision.collaborative else "answering"
         for name in decision.agents or (decision.agent,):

@@ -7,6 +7,7 @@ the pipeline.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -315,7 +316,10 @@ class AnswerPath:
         started = engine.clock.perf()
         engine.bus.publish(AnswerStarted(context.room_id or "", context.question, context.message_id))
         configuration = self.choose_configuration(context)
-        decision = checked_decision(self.route(context, self.agents), self.agents)
+        routed = self.route(context, self.agents)
+        if inspect.isawaitable(routed):  # a router may need to wait (e.g. for its model to load off the loop)
+            routed = await routed
+        decision = checked_decision(routed, self.agents)
         agent = self.agents[decision.agent]
         forecast = self.forecast(context, decision)
         if forecast is not None and forecast.apply and forecast.recommended:

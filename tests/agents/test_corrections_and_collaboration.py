@@ -79,6 +79,7 @@ async def test_collab_command_answers_with_several_agents_and_links_the_reply(en
     room = LocalRoom(engine)
     result = await room.post("alice", "!collab the canary shows memory growth, promote or abort")
     reply = result.replies[0]
+    assert result.message is not None
     assert reply.body.startswith("**Consensus**") and reply.thread_id == result.message.event_id
     row = engine.store.query_one("SELECT details, reply_message_id FROM interactions ORDER BY id DESC LIMIT 1")
     assert row is not None and row["reply_message_id"] == reply.message_id
