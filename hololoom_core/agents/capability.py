@@ -9,6 +9,7 @@ from hololoom_core.agents.corrections import CORRECTIONS_V1, CorrectionStore
 from hololoom_core.agents.model import ModelCache
 from hololoom_core.agents.roster import load_roster
 from hololoom_core.agents.router import AgentRouter
+from hololoom_core.agents.selector import ModelSelector
 from hololoom_core.agents.service import MultiAgentService, UnknownAgent
 from hololoom_core.answers.types import AnswerContext
 from hololoom_core.engine.capabilities import Capability
@@ -40,6 +41,13 @@ def install_agents(engine: Engine) -> MultiAgentService:
     router = AgentRouter(roster, config, ModelCache(engine.config.data_dir / "agents"), corrections.training_pairs)
     collaboration = Collaboration(roster, config) if config.collaboration else None
     service = MultiAgentService(engine, roster, router, corrections, collaboration)
+    if config.selector == "ollama":
+        chat = getattr(engine.provider, "chat", None)
+        if getattr(engine.provider, "is_language_model", False) and chat is not None:
+            service.selector = ModelSelector(chat, engine.config.llm.model, roster)
+        else:
+            engine.set_status("selector", "degraded", f"agents.selector is 'ollama' but provider "
+                              f"{engine.provider.name} is not a language model; the offline router decides")
     path = engine.answer_path
     path.agents = {profile.id: profile.as_agent() for profile in roster.agents}
     path.route = service.route

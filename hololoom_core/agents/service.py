@@ -12,6 +12,7 @@ from hololoom_core.agents.corrections import Correction, CorrectionStore
 from hololoom_core.agents.events import AgentActivity
 from hololoom_core.agents.roster import Roster
 from hololoom_core.agents.router import AgentRouter
+from hololoom_core.agents.selector import ModelSelector
 from hololoom_core.answers.types import AnswerContext, RoutingDecision
 from hololoom_core.events import Event, ReplySent
 from hololoom_core.models import Answer, StoredMessage
@@ -37,6 +38,7 @@ class MultiAgentService:
         self.corrections = corrections
         self.collaboration = collaboration
         self.states: dict[str, str] = {}
+        self.selector: ModelSelector | None = None
         self._pending_links: dict[str, int] = {}
 
     # -- routing, wrapped so the app sees who is answering ---------------------------------------------
@@ -50,6 +52,10 @@ class MultiAgentService:
         if not self.router.ready:
             await asyncio.wrap_future(self.router.warm_up())
         decision = self.router(context, agents)
+        threshold = self.engine.config.agents.selector_confidence
+        if (self.selector is not None and not decision.collaborative and decision.decided_by == "router"
+                and decision.confidence < threshold):
+            decision = await self.selector.choose(context.question, decision)
         state = "collaborating" if decision.collaborative else "answering"
         for name in decision.agents or (decision.agent,):
             self.states[name] = state
