@@ -432,6 +432,25 @@ class HoloLoomApp(App[None]):
         yield SystemCommand("Toggle ask-the-bot", "Address every Chat message to the bot", self.action_toggle_to_bot)
         yield SystemCommand("Show dashboard", "Host and bot figures, open incidents, approvals (F5)",
                             self.action_show_dashboard)
+        tabs = self.query(MultiAgentTab)
+        if not tabs:
+            return
+        multi_agent = tabs.first()
+        yield SystemCommand("Correct the selected routing", "Multi-Agent tab: pick the agent that should have "
+                            "answered the routing selected in the log (c)", self._palette_correct(multi_agent))
+        yield SystemCommand("Ask the agents to collaborate", "Multi-Agent tab: answer the selected question with "
+                            "several agents (k)", self._palette_collaborate(multi_agent))
+
+    def _palette_correct(self, tab: MultiAgentTab) -> Callable[[], None]:
+        def correct() -> None:
+            self.action_show_tab("multi-agent")
+            tab.action_correct_routing()
+        return correct
+
+    def _palette_collaborate(self, tab: MultiAgentTab) -> Callable[[], None]:
+        def collaborate() -> None:
+            tab.action_collaborate()
+        return collaborate
 
     async def on_unmount(self) -> None:
         """Stop the Matrix bot (unfinished work resumes next start), stop the bridge and close the engine."""

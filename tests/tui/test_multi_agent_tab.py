@@ -32,6 +32,8 @@ async def test_tab_shows_routing_lets_the_operator_correct_it_and_start_a_collab
         deployment = [str(cell) for cell in agents.get_row_at(3)]
         assert deployment[0] == "deployment" and deployment[3] == "1" and "idle" in deployment[2]
         assert "held-out top-1" in str(tab.query_one("#ma-router", Static).render())
+        palette = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Correct the selected routing" in palette and "Ask the agents to collaborate" in palette
 
         log.focus()
         await pilot.press("c")
