@@ -31,7 +31,11 @@ class RosterError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AgentProfile:
-    """One specialist: its id, name, brief, instructions, checklist and the runbooks it focuses on."""
+    """One specialist: its id, name, brief, checklist and the runbooks it focuses on.
+
+    Its perspective instructions are its section of the ultraprompt spec (`agents.<id>.instructions`),
+    which the prompt adds; `instructions` here carries the checklist.
+    """
 
     id: str
     name: str
@@ -42,9 +46,7 @@ class AgentProfile:
 
     def as_agent(self) -> Agent:
         """The answer path's `Agent` (its instructions carry the checklist)."""
-        checklist = "; ".join(self.checklist)
-        instructions = self.instructions + (f" Cover: {checklist}." if checklist else "")
-        return Agent(self.id, self.brief, instructions)
+        return Agent(self.id, self.brief, self.instructions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ def load_roster() -> Roster:
     for item in data.get("agents") or []:
         profiles.append(AgentProfile(
             id=str(item["id"]), name=str(item["name"]), brief=str(item["brief"]),
-            instructions=" ".join(str(item.get("instructions", "")).split()),
+            instructions=("Cover: " + "; ".join(str(c) for c in item["checklist"]) + ".") if item.get("checklist") else "",
             checklist=tuple(str(c) for c in item.get("checklist") or ()),
             runbooks=tuple(str(r) for r in item.get("runbooks") or ()),
         ))
