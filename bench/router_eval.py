@@ -130,15 +130,15 @@ def router_section(skip_alternatives: bool) -> dict[str, Any]:
     print(f"Labelled set: {len(train)} training and {len(held_out)} held-out questions "
           f"({', '.join(f'{a} {sum(1 for _, x in held_out if x == a)}' for a in AGENT_IDS)} held out)")
     started = time.perf_counter()
-    hybrid = RouterModel.fit(train, digest="bench")
+    default_model = RouterModel.fit(train, digest="bench")
     fit_s = time.perf_counter() - started
     router = AgentRouter(load_roster(), AgentsConfig(), ModelCache(None))
-    router._model = hybrid
+    router._model = default_model
     decisions = [router.decide(text) for text in texts]
     decided = np.asarray([AGENT_IDS.index(d.agent) for d in decisions])
     probabilities = np.asarray([[d.scores[a] for a in AGENT_IDS] for d in decisions])
-    print(f"\nRouter (default: {hybrid.info.version}, fitted in {fit_s:.1f} s, temperature "
-          f"{hybrid.temperature:.3f}):")
+    print(f"\nRouter (default: {default_model.info.version}, fitted in {fit_s:.1f} s, temperature "
+          f"{default_model.temperature:.3f}):")
     default = classification_figures("routing decision (with fallback)", probabilities, labels, decided)
     print_figures(default, len(labels))
     print_figures(classification_figures("argmax of the probabilities", probabilities, labels), len(labels))
@@ -158,9 +158,10 @@ def router_section(skip_alternatives: bool) -> dict[str, Any]:
     alternatives: list[dict[str, Any]] = []
     if not skip_alternatives:
         print("\nAlternatives (same splits):")
-        tfidf = RouterModel.fit(train, digest="bench-tfidf", embeddings=False)
-        alternatives.append(classification_figures("TF-IDF word+char + logistic reg.",
-                                                    ordered(tfidf.probabilities(texts), tfidf.classes), labels))
+        alternatives.append(classification_figures(
+            "TF-IDF word+char + logistic reg.", ordered(default_model.probabilities(texts), default_model.classes),
+            labels))
+        hybrid = RouterModel.fit(train, digest="bench-hybrid", embeddings=True)
         alternatives.append(classification_figures("TF-IDF + wordllama + logistic reg.",
                                                    ordered(hybrid.probabilities(texts), hybrid.classes), labels))
         alternatives.extend(embedding_alternatives(train, held_out, labels))

@@ -67,9 +67,23 @@ def _dedupe(lines: list[str], limit: int) -> list[str]:
     return [lines[i] for i in kept]
 
 
+WORD_BUDGET = 430  # the synthesis stays readable during an incident (the judge's concise range ends at 450)
+
+
 def synthesise(question: str, contributions: list[Contribution], consensus: Consensus,
                names: dict[str, str]) -> dict[str, str]:
-    """One ultraprompt answer from the contributions: agreed steps first, then each agent's own, then conflicts."""
+    """One ultraprompt answer from the contributions, cut to `WORD_BUDGET` words by dropping the last steps."""
+    sections: dict[str, str] = {}
+    for max_agreed, max_single in ((MAX_AGREED, MAX_SINGLE_PER_AGENT), (6, 2), (5, 2), (4, 1), (3, 1), (2, 1)):
+        sections = _synthesis(contributions, consensus, names, max_agreed, max_single)
+        if sum(len(text.split()) for text in sections.values()) <= WORD_BUDGET:
+            break
+    return sections
+
+
+def _synthesis(contributions: list[Contribution], consensus: Consensus, names: dict[str, str],
+               max_agreed: int, max_single: int) -> dict[str, str]:
+    """The synthesis with at most `max_agreed` agreed steps and `max_single` steps per agent alone."""
     team = [c.agent for c in contributions]
     plan = [
         f"Ask {len(team)} specialists to answer from their own runbooks and checklists: "
@@ -87,7 +101,7 @@ def synthesise(question: str, contributions: list[Contribution], consensus: Cons
     number = 1
     if consensus.agreed:
         lines = []
-        for item in consensus.agreed[:MAX_AGREED]:
+        for item in consensus.agreed[:max_agreed]:
             lines.append(f"{number}. {item['action']} — _{_attributed(item['agents'])}_")
             number += 1
         answer.append("**Agreed by several agents**\n" + "\n".join(lines))
@@ -96,7 +110,7 @@ def synthesise(question: str, contributions: list[Contribution], consensus: Cons
         by_agent.setdefault(item["agent"], []).append(item["action"])
     own: list[str] = []
     for agent in team:
-        for action in by_agent.get(agent, [])[:MAX_SINGLE_PER_AGENT]:
+        for action in by_agent.get(agent, [])[:max_single]:
             own.append(f"{number}. {action} — _{agent} only_")
             number += 1
     if own:
