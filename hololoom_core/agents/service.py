@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from hololoom_core.agents.roster import Roster
 from hololoom_core.agents.router import AgentRouter
 from hololoom_core.agents.selector import ModelSelector
 from hololoom_core.answers.types import AnswerContext, RoutingDecision
-from hololoom_core.events import Event, ReplySent
+from hololoom_core.events import Event, MessageStored, ReplySent
 from hololoom_core.models import Answer, StoredMessage
 from hololoom_core.redact import redact_secrets
 
@@ -40,22 +41,30 @@ class MultiAgentService:
         self.states: dict[str, str] = {}
         self.selector: ModelSelector | None = None
         self._pending_links: dict[str, int] = {}
+        self._warming = False
 
     # -- routing, wrapped so the app sees who is answering ---------------------------------------------
 
-    async def route(self, context: AnswerContext, agents: dict[str, Any]) -> RoutingDecision:
+    def route(self, context: AnswerContext, agents: dict[str, Any]) -> RoutingDecision | Awaitable[RoutingDecision]:
         """The `Router` slot: the router's decision; marks the chosen agent(s) busy and tells the app.
 
-        The first question loads (or fits) the model in the router's thread, so the event loop keeps
-        running meanwhile; nothing is loaded at start, which keeps the app's start-up and idle memory as before.
+        Synchronous (callers such as `hololoom predict` route without awaiting), except when the model
+        selector may be asked: then an awaitable the answer path awaits. The model is loaded in the router's
+        thread on the first chat activity (`on_event`), so by the first question it is usually ready; if not,
+        this call waits for it.
         """
-        if not self.router.ready:
-            await asyncio.wrap_future(self.router.warm_up())
         decision = self.router(context, agents)
         threshold = self.engine.config.agents.selector_confidence
         if (self.selector is not None and not decision.collaborative and decision.decided_by == "router"
                 and decision.confidence < threshold):
-            decision = await self.selector.choose(context.question, decision)
+            return self._select(context, decision)
+        return self._routed(decision)
+
+    async def _select(self, context: AnswerContext, decision: RoutingDecision) -> RoutingDecision:
+        assert self.selector is not None
+        return self._routed(await self.selector.choose(context.question, decision))
+
+    def _routed(self, decision: RoutingDecision) -> RoutingDecision:
         state = "collaborating" if decision.collaborative else "answering"
         for name in decision.agents or (decision.agent,):
             self.states[name] = state
@@ -147,7 +156,11 @@ class MultiAgentService:
             self._pending_links[command_event_id] = interaction_id
 
     def on_event(self, event: Event) -> None:
-        """Bus subscriber: link a `!collab` reply to its interaction once it is stored."""
+        """Bus subscriber: start loading the router model on the first stored message (off the event loop, not at
+        start, so start-up time and idle memory stay as they were); link a `!collab` reply to its interaction."""
+        if isinstance(event, MessageStored) and not self.router.ready and not self._warming:
+            self._warming = True
+            self.router.warm_up()
         if isinstance(event, ReplySent) and event.reply.in_reply_to in self._pending_links:
             interaction_id = self._pending_links.pop(event.reply.in_reply_to or "")
             if event.reply.message_id is not None:
