@@ -42,7 +42,6 @@ from hololoom_core.answers.types import AnswerContext, Configuration
 from hololoom_core.clock import Clock
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
-from hololoom_core.engine.answering import checked_decision
 from hololoom_core.engine.stats import percentile
 from hololoom_core.llm.runbooks import RunbookLibrary
 from hololoom_core.models import ChatMessage
@@ -232,7 +231,7 @@ async def cold_start(questions: list[str], directory: Path) -> dict[str, Any]:
     path = engine.answer_path
     for question in questions:
         context = AnswerContext(question=question, room_id=ROOM, asker="@cold:example.org")
-        forecast, _ = service.forecast(context, checked_decision(path.route(context, path.agents), path.agents))
+        forecast, _ = service.forecast(context, await path.decide(context))
         predicted.append(forecast.quality)
         answer = await engine.ask(question, room_id=ROOM, asker=f"@cold{len(grounded)}:example.org")
         grounded.append(1 if answer.grounded else 0)

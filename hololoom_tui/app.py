@@ -35,6 +35,7 @@ from hololoom_tui.bridge import (
 from hololoom_tui.engine_view import EngineView
 from hololoom_tui.keys import OPTION_DIGIT_KEYS, enable_alt_digit_keys
 from hololoom_tui.tabs.chat import ChatTab
+from hololoom_tui.tabs.multi_agent import MultiAgentTab
 from hololoom_tui.tabs.registry import TABS, TabContext, TabSpec
 from hololoom_tui.widgets.chat_entries import RATING_MARKS, BotEntry
 from hololoom_tui.widgets.memory_panel import MemoryPanel
@@ -296,6 +297,28 @@ class HoloLoomApp(App[None]):
         current = room_ids.index(self.chat.room_id) if self.chat.room_id in room_ids else -1
         self._show_room(room_ids[(current + 1) % len(room_ids)])
 
+    @on(MultiAgentTab.Correct)
+    def _correct_routing(self, event: MultiAgentTab.Correct) -> None:
+        from hololoom_core.agents.service import MultiAgentService  # with the engine, after the first frame
+
+        service = self.engine.find_capability(MultiAgentService)
+        if service is None:
+            self.notify("Multi-agent routing is off.", severity="warning")
+            return
+        try:
+            correction = service.correct(event.interaction_id, event.agent, "operator", "app")
+        except (LookupError, ValueError) as exc:
+            self.notify(str(exc), title="Routing", severity="warning", timeout=6)
+            return
+        verb = "Confirmed" if correction.confirms else f"Corrected from {correction.routed}"
+        self.notify(f"{verb}: answer #{event.interaction_id} → {event.agent}; the router refits in the background.",
+                    title="Routing")
+
+    @on(MultiAgentTab.Collaborate)
+    def _collaborate(self, event: MultiAgentTab.Collaborate) -> None:
+        self.query_one(TabbedContent).active = "chat"
+        self.send_chat(self.chat.room_id, "operator", f"!collab {event.question}", False)
+
     @on(ChatTab.Send)
     def _send(self, event: ChatTab.Send) -> None:
         matrix = self.matrix_bot()
@@ -492,6 +515,25 @@ class HoloLoomApp(App[None]):
         yield SystemCommand("Toggle ask-the-bot", "Address every Chat message to the bot", self.action_toggle_to_bot)
         yield SystemCommand("Show dashboard", "Host and bot figures, open incidents, approvals (F5)",
                             self.action_show_dashboard)
+        tabs = self.query(MultiAgentTab)
+        if not tabs:
+            return
+        multi_agent = tabs.first()
+        yield SystemCommand("Correct the selected routing", "Multi-Agent tab: pick the agent that should have "
+                            "answered the routing selected in the log (c)", self._palette_correct(multi_agent))
+        yield SystemCommand("Ask the agents to collaborate", "Multi-Agent tab: answer the selected question with "
+                            "several agents (k)", self._palette_collaborate(multi_agent))
+
+    def _palette_correct(self, tab: MultiAgentTab) -> Callable[[], None]:
+        def correct() -> None:
+            self.action_show_tab("multi-agent")
+            tab.action_correct_routing()
+        return correct
+
+    def _palette_collaborate(self, tab: MultiAgentTab) -> Callable[[], None]:
+        def collaborate() -> None:
+            tab.action_collaborate()
+        return collaborate
 
     async def on_unmount(self) -> None:
         """Stop the Matrix bot (unfinished work resumes next start), stop the bridge and close the engine."""

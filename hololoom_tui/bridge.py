@@ -133,6 +133,11 @@ class MarketplaceUpdated(EngineMessage):
     """Marketplace packages were installed, updated, rolled back or removed: `events` are `MarketplaceChanged`."""
 
 
+@dataclass
+class AgentsChanged(EngineMessage):
+    """The agents' state changed: a routing, a finished answer, a correction or a refit (`AgentActivity`)."""
+
+
 @cache
 def message_kinds() -> dict[type[Event], type[EngineMessage]]:
     """Which bridge message carries which engine event class.
@@ -140,6 +145,7 @@ def message_kinds() -> dict[type[Event], type[EngineMessage]]:
     The memory, incident and workflow event classes are imported here, on first use, so that importing the
     bridge (before the first frame) does not import those packages.
     """
+    from hololoom_core.agents.events import AgentActivity
     from hololoom_core.marketplace.events import MarketplaceChanged
     from hololoom_core.memory.events import MemoryChanged
     from hololoom_core.ops.incidents.models import IncidentChanged
@@ -156,6 +162,7 @@ def message_kinds() -> dict[type[Event], type[EngineMessage]]:
     kinds[IncidentChanged] = IncidentsChanged
     kinds[WorkflowRunChanged] = WorkflowRunsChanged
     kinds[MarketplaceChanged] = MarketplaceUpdated
+    kinds[AgentActivity] = AgentsChanged
     return kinds
 
 

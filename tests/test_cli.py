@@ -27,7 +27,9 @@ def test_ask_json_has_sections_and_cites_a_runbook(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert all(data["sections"][name].strip() for name in ("PLAN", "ANSWER", "VERIFY", "TL;DR"))
-    assert data["agent"] == "generalist" and data["provider"] == "offline"
+    assert data["agent"] == "incident" and data["provider"] == "offline"
+    assert data["routing"]["agent"] == "incident" and set(data["routing"]["scores"]) == {
+        "incident", "security", "code_review", "deployment", "general"}
     assert 0 < data["quality"] <= 1 and data["latency_ms"] > 0
     assert any(source["kind"] == "runbook" and source["ref"] == "http-5xx" for source in data["sources"])
     assert set(data["judge"]["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}

@@ -163,7 +163,7 @@ async def test_variant_can_turn_verification_off_and_pick_the_loop(tmp_path: Pat
 
 
 async def test_agent_loop_and_judge_threshold(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path, agent_loops={"generalist": "generate -> judge -> refine until quality >= 0.5"})
+    engine = make_engine(tmp_path, agent_loops={"incident": "generate -> judge -> refine until quality >= 0.5"})
     answer = await engine.ask("disk full on db-01", asker="cli")
     assert answer.loop_steps[1]["program"] == "generate -> judge -> refine until quality >= 0.5 max 3"
     engine.answer_path.choose_configuration = lambda context: Configuration("t", {"judge_threshold": 0.95})
@@ -173,7 +173,7 @@ async def test_agent_loop_and_judge_threshold(tmp_path: Path) -> None:
 
 
 def test_ask_json_has_judge_criteria_and_loop_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = cli_main(["--data-dir", str(tmp_path), "ask", "checkout-api returns HTTP 500 after deploy", "--json"])
+    status = cli_main(["--data-dir", str(tmp_path), "ask", "checkout-api returns HTTP 500 errors", "--json"])
     assert status == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data["judge"]["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}

@@ -7,7 +7,7 @@ path's slots: retriever stages, the router, the quality predictor and the answer
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -148,8 +148,8 @@ class RoutingDecision:
 class Router(Protocol):
     """Chooses which agent (or agents) answer a question."""
 
-    def __call__(self, context: AnswerContext, agents: dict[str, Agent]) -> RoutingDecision:
-        """The decision; its `agent` (and every name in `agents`) is a key of `agents`."""
+    def __call__(self, context: AnswerContext, agents: dict[str, Agent]) -> RoutingDecision | Awaitable[RoutingDecision]:
+        """The decision (or an awaitable of it); its `agent` (and every name in `agents`) is a key of `agents`."""
         ...
 
 

@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.quality",
     "hololoom_core.cli.feedback",
     "hololoom_core.cli.learn",
+    "hololoom_core.cli.route",
 ]
 
 

@@ -28,7 +28,6 @@ def register(subparsers: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Print the forecast."""
     from hololoom_core.answers.types import AnswerContext
-    from hololoom_core.engine.answering import checked_decision
     from hololoom_core.quality.service import QualityService
 
     question = args.question.strip()
@@ -41,7 +40,7 @@ async def run(args: argparse.Namespace) -> int:
             raise CliError("predict: the quality capability is not installed in this engine")
         context = AnswerContext(question=question, room_id=args.room, asker=args.asker)
         path = engine.answer_path
-        decision = checked_decision(path.route(context, path.agents), path.agents)
+        decision = await path.decide(context)
         forecast, _pending = service.forecast(context, decision)
     data = forecast.as_dict()
     if args.json:

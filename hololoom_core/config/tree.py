@@ -9,6 +9,7 @@ from typing import Any
 import platformdirs
 from pydantic import Field, PrivateAttr, model_validator
 
+from hololoom_core.config.agents import AgentsConfig
 from hololoom_core.config.base import APP_NAME, StrictModel
 from hololoom_core.config.core import (
     MOVED_TO_BOT,
@@ -50,6 +51,7 @@ class Config(StrictModel):
     marketplace: MarketplaceConfig = Field(default_factory=MarketplaceConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
 
     # Where the configuration came from: set by the loader, never from a file (`source:` is an unknown key).
     _source: Path | None = PrivateAttr(default=None)

@@ -7,6 +7,7 @@ the pipeline.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -342,7 +343,7 @@ class AnswerPath:
         started = engine.clock.perf()
         engine.bus.publish(AnswerStarted(context.room_id or "", context.question, context.message_id))
         configuration = self.choose_configuration(context)
-        decision = checked_decision(self.route(context, self.agents), self.agents)
+        decision = await self.decide(context)
         agent = self.agents[decision.agent]
         forecast = self.forecast(context, decision)
         if forecast is not None and forecast.apply and forecast.recommended:
@@ -364,16 +365,20 @@ class AnswerPath:
         def on_delta(text: str) -> None:
             engine.bus.publish(AnswerDelta(context.room_id or "", context.message_id, text))
 
-        cached = self.cache.get(context, sources, configuration) if self.cache is not None else None
+        collaborative = decision.collaborative and self.collaborate is not None
+        # a collaboration's answer depends on the agents chosen, so it is neither read from nor put in the cache
+        cache = None if collaborative else self.cache
+        cached = cache.get(context, sources, configuration) if cache is not None else None
         if cached is not None:
             result = cached
         else:
-            if decision.collaborative and self.collaborate is not None:
+            if collaborative:
+                assert self.collaborate is not None
                 result = await self.collaborate(self, request, context, configuration, decision, on_delta)
             else:
                 result = await self.loop_runner(self, request, context, configuration, on_delta)
-            if self.cache is not None:
-                self.cache.put(context, sources, configuration, result)
+            if cache is not None:
+                cache.put(context, sources, configuration, result)
         text, sections, verdict, provider_name, loop_steps = (
             result.text, result.sections, result.verdict, result.provider, list(result.loop_steps)
         )
@@ -425,6 +430,13 @@ class AnswerPath:
                     engine.report_error("answer observer", str(exc))
         engine.bus.publish(AnswerReady(context.room_id or "", answer, context.message_id))
         return answer
+
+    async def decide(self, context: AnswerContext) -> RoutingDecision:
+        """The router's decision for this question, awaited when the router must wait, with every agent known."""
+        routed = self.route(context, self.agents)
+        if inspect.isawaitable(routed):  # a router may need to wait (e.g. for its model to load off the loop)
+            routed = await routed
+        return checked_decision(routed, self.agents)
 
     def forecast(self, context: AnswerContext, decision: RoutingDecision) -> QualityForecast | None:
         """The quality predictor's forecast, or None when none is installed or it failed (reported)."""

@@ -186,6 +186,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.marketplace.capability:MarketplaceCapability",
     "hololoom_core.quality.capability:QualityCapability",
     "hololoom_core.learning:TeamLearningCapability",
+    "hololoom_core.agents.capability:AgentsCapability",
 ]
 
 

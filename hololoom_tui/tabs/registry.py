@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from textual.widget import Widget
 
 from hololoom_tui.bridge import (
+    AgentsChanged,
     AnswerDeltas,
     AnswersReady,
     EngineMessage,
@@ -81,8 +82,8 @@ TABS: tuple[TabSpec, ...] = (
             (WorkflowRunsChanged, MarketplaceUpdated), "4"),
     TabSpec("predictive-quality", "Predictive Quality", "alt+5", lambda c: PredictiveQualityTab(c.view),
             (AnswersReady, FeedbackArrived), "5"),
-    TabSpec("multi-agent", "Multi-Agent", "alt+6", lambda c: MultiAgentTab(c.view), (AnswersReady, FeedbackArrived),
-            "6"),
+    TabSpec("multi-agent", "Multi-Agent", "alt+6", lambda c: MultiAgentTab(c.view),
+            (AnswersReady, FeedbackArrived, AgentsChanged), "6"),
 )
 
 

@@ -27,7 +27,7 @@ async def test_typing_a_question_shows_the_structured_answer_and_stores_it(tmp_p
         for heading in ("### PLAN", "### ANSWER", "### VERIFY", "**TL;DR:**"):
             assert heading in markdown
         meta = str(entry.query_one(".entry-meta").render())
-        assert "agent generalist" in meta and "quality predicted 0." in meta and "→ judged 0." in meta and " ms" in meta
+        assert "agent incident" in meta and "quality predicted 0." in meta and "→ judged 0." in meta and " ms" in meta
         assert app.query_one(Composer).text == ""
         person = app.query_one(PersonEntry)
         assert "Operator" in str(person.render())

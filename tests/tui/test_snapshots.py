@@ -34,6 +34,11 @@ def seeded_app() -> HoloLoomApp:
     """An app on a fresh fixed data dir holding a short incident conversation."""
     shutil.rmtree(SNAPSHOT_DATA, ignore_errors=True)
     app = build_app(SNAPSHOT_DATA, stepping_clock=True)
+    # Load the router's model first: its first load waits on a thread, which would let background work
+    # (embedding the earlier messages) finish sooner or later depending on which tests ran before.
+    from hololoom_core.agents.service import MultiAgentService
+
+    app.engine.capability(MultiAgentService).router.model()
 
     async def seed() -> None:
         room = LocalRoom(app.engine)

@@ -1,0 +1,1 @@
+"""The five specialist agents, the explainable router that picks one (or several), and their collaboration."""
