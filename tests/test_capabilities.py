@@ -195,7 +195,7 @@ class AnswerSlots(Capability):
     """Fills the retriever chain, a reranker and the quality predictor, as a later capability would."""
 
     name = "answer-slots"
-    needs = ("memory",)
+    needs = ("memory", "quality")  # installed after quality, so its forecaster replaces the shipped one
 
     def install(self, engine: Engine) -> None:
         engine.answer_path.retrievers.add(Glossary(), before="runbooks")
