@@ -1,7 +1,7 @@
 """Experiments (A/B/n): variants assigned by Thompson sampling, rewarded by judge and people, promoted.
 
 One experiment is active at a time. While it runs, `choose` draws a variant for each answer from
-the Beta posteriors; `observe_answer` records the assignment with its judge score; reactions and
+the normal-inverse-gamma posteriors of the rewards; `observe_answer` records the assignment with its judge score; reactions and
 re-asks (`observe_feedback`) update that assignment's reward. After every update the
 probability-to-be-best is estimated by Monte-Carlo sampling, and a variant that reaches the
 configured probability with every variant past the minimum sample size is promoted: from then on
@@ -24,10 +24,10 @@ from hololoom_core.models import Answer
 from hololoom_core.promptly.bandit import (
     Arm,
     ArmSummary,
+    choose_variant,
     combine_reward,
     promotion_candidate,
     summarise,
-    thompson_choose,
 )
 
 if TYPE_CHECKING:
@@ -300,13 +300,13 @@ class ExperimentService:
             row = self.store.query_one("SELECT definition FROM experiments WHERE id = ?", (experiment_id,))
             definition = json.loads(row["definition"]) if row else {}
         totals = {
-            r["variant"]: (int(r["n"]), float(r["s"] or 0.0))
+            r["variant"]: (int(r["n"]), float(r["s"] or 0.0), float(r["q"] or 0.0))
             for r in self.store.query(
-                "SELECT variant, count(*) AS n, sum(reward) AS s FROM experiment_assignments "
+                "SELECT variant, count(*) AS n, sum(reward) AS s, sum(reward * reward) AS q FROM experiment_assignments "
                 "WHERE experiment_id = ? GROUP BY variant", (experiment_id,))
         }
         return [
-            Arm(name, *totals.get(name, (0, 0.0)), self.settings.prior_alpha, self.settings.prior_beta)
+            Arm(name, *totals.get(name, (0, 0.0, 0.0)))
             for name in definition
         ]
 
@@ -320,7 +320,7 @@ class ExperimentService:
             variant = winner
         else:
             arms = self.arms(experiment_id, definition)
-            variant = arms[thompson_choose(arms, self.rng)].name
+            variant = arms[choose_variant(arms, self.rng, self.settings.min_samples_each)].name
         params = variant_params(name, variant, definition[variant])
         if status == "promoted":
             params["promoted"] = True
