@@ -183,6 +183,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.transport.matrix.capability:MatrixCapability",
     "hololoom_core.memory.capability:MemoryCapability",
     "hololoom_core.ops.commands:CommandExtensions",
+    "hololoom_core.improving.capability:ImprovingCapability",
 ]
 
 

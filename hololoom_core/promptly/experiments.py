@@ -178,6 +178,7 @@ class ExperimentService:
         self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None = None
         self._active_cache_fresh = False
         self._cached_at = 0.0
+        self.generated: dict[str, ExperimentConfig] = {}  # experiments defined at run time (the self-improving loop)
 
     @property
     def rng(self) -> np.random.Generator:
@@ -200,8 +201,12 @@ class ExperimentService:
     # -- definitions -----------------------------------------------------------------------------
 
     def definitions(self) -> dict[str, ExperimentConfig]:
-        """Every experiment that can be started: shipped presets, then the config's (which win on a name clash)."""
-        return {**load_presets(), **self.settings.definitions}
+        """Every experiment that can be started: shipped presets, generated ones, then the config's (which win)."""
+        return {**load_presets(), **self.generated, **self.settings.definitions}
+
+    def define(self, name: str, definition: ExperimentConfig) -> None:
+        """Add an experiment defined at run time (the self-improving loop's); start it with `start(name)`."""
+        self.generated[name] = definition
 
     # -- life cycle ------------------------------------------------------------------------------
 
