@@ -27,6 +27,8 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.bot",
     "hololoom_core.cli.ingest",
     "hololoom_core.cli.memory",
+    "hololoom_core.cli.simulate",
+    "hololoom_core.cli.tune",
 ]
 
 

@@ -235,7 +235,8 @@ class ImprovementLoop:
                   value=round(weakness.value, 4), reference=round(weakness.reference, 4), answers=weakness.answers)
         current = self.patterns().get(weakness.question_type)
         baseline = dict(current.params) if current else {}
-        challengers = {name: params for name, params in proposals(weakness.kind, self.tuned).items()
+        tuned = self.tuned or list((self.records.result("tune") or {}).get("candidates", []))
+        challengers = {name: params for name, params in proposals(weakness.kind, tuned).items()
                        if params != baseline}
         if not challengers:
             self.step("skipped", f"no variant left to try for {weakness.question_type} ({weakness.kind})")
