@@ -293,10 +293,12 @@ class ImprovementLoop:
         others = [v for v in stats if v != winner]
         loser = CONTROL if winner != CONTROL and CONTROL in stats else (max(others, key=lambda v: stats[v]["reward"])
                                                                          if others else CONTROL)
-        difference = float(stats[winner]["reward"] - stats[loser]["reward"]) if loser in stats else 0.0
+        difference = (float(stats[winner]["reward"] - stats[loser]["reward"])
+                      if loser in stats and winner in stats else 0.0)
         answers = int(sum(int(r["n"]) for r in rows))
         params = {k: v for k, v in definition[winner].items() if k != "description"}
-        baseline_judge = float(stats[CONTROL]["judge"]) if CONTROL in stats else float(stats[winner]["judge"])
+        reference = stats.get(CONTROL) or stats.get(winner)
+        baseline_judge = float(reference["judge"]) if reference is not None else None
         pattern = LearnedPattern(kind, winner, loser, round(difference, 4), answers, params, True,
                                  self.engine.clock.now())
         self.records.add_pattern(pattern)
