@@ -24,9 +24,7 @@ def register(subparsers: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Print the experiments."""
     from hololoom_core.promptly.commands import list_markdown, report_markdown
-    from hololoom_core.promptly.experiments import ExperimentService, variant_settings
-
-    from hololoom_core.promptly.experiments import ExperimentError
+    from hololoom_core.promptly.experiments import ExperimentError, ExperimentService, variant_settings
 
     words = list(args.words)
     action = words[0] if words and words[0] in ("start", "stop") else None

@@ -138,9 +138,10 @@ class ImprovementLoop:
         row = self.engine.store.query_one(
             "SELECT count(*) AS n, sum(variant != ?) AS challengers FROM experiment_assignments WHERE experiment_id = ?",
             (CONTROL, experiment_id))
-        total = int(row["n"]) if row else 0
-        variants = len(json.loads(self.experiments.active()["definition"])) if self.experiments.active() else 1
-        if total < self.experiments.settings.min_samples_each * variants:
+        total = int(row["n"]) if row is not None else 0
+        active = self.experiments.active()
+        variants = len(json.loads(active["definition"])) if active is not None else 1
+        if row is None or total < self.experiments.settings.min_samples_each * variants:
             return False
         return int(row["challengers"] or 0) / total >= self.settings.exploration_cap
 

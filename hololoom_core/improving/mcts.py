@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,7 +39,7 @@ class SearchResult:
     best_mean: float
     best_visits: int
     evaluations: int
-    levels: list[list[dict[str, float]]]
+    levels: list[list[dict[str, Any]]]
     leaves: int
     ranked: list[tuple[tuple[str, ...], float, int]]
 
@@ -74,7 +74,7 @@ def uct_search(levels: Sequence[Sequence[str]], evaluate: Callable[[tuple[str, .
     ranked = sorted(((leaf.path, leaf.mean, leaf.visits) for leaf in leaves), key=lambda item: (item[2], item[1]),
                     reverse=True)
     best = ranked[0] if ranked else ((), 0.0, 0)
-    stats: list[list[dict[str, float]]] = []
+    stats: list[list[dict[str, Any]]] = []
     frontier = [root]
     for _depth in range(len(levels)):
         merged: dict[str, tuple[int, float]] = {}

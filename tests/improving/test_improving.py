@@ -122,7 +122,7 @@ async def test_self_improving_off_leaves_the_default_configuration(tmp_path: Pat
 
 def test_uct_finds_the_best_leaf_with_a_fraction_of_the_evaluations() -> None:
     levels = [["a", "b", "c"], ["x", "y", "z"], ["1", "2"]]
-    truth = {(r, s, t): 0.5 + 0.1 * "abc".index(r) + 0.05 * "xyz".index(s) + 0.02 * int(t)
+    truth: dict[tuple[str, ...], float] = {(r, s, t): 0.5 + 0.1 * "abc".index(r) + 0.05 * "xyz".index(s) + 0.02 * int(t)
              for r in "abc" for s in "xyz" for t in "12"}
     noise = np.random.default_rng(3)
     result = uct_search(levels, lambda path: truth[path] + float(noise.normal(0, 0.02)), 120,
