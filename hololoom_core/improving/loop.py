@@ -45,9 +45,10 @@ class LoopSettings:
     cooldown: int = 40  # answers after an experiment ends before the next launch
     max_running: int = 1  # experiments the loop keeps running at once (the service runs one at a time)
     exploration_cap: float = 0.7  # at most this share of an experiment's answers go to challengers
-    max_experiment_answers: int = 300  # an experiment without a winner by then is stopped as inconclusive
+    max_experiment_answers: int = 120  # an experiment without a winner by then is stopped as inconclusive
     rollback_window: int = 20  # answers under an adopted pattern before the rollback check
     rollback_margin: float = 0.05  # roll back when their mean judge score is this far below the baseline's
+    screen_questions: int = 12  # recent questions of the type each proposed variant is replayed on first
 
 
 @dataclass(slots=True)
@@ -70,6 +71,53 @@ class Weakness:
                     f"{self.reference:.0%}, {self.answers} answers)")
         return (f"{self.question_type} answers score {self.value:.3f} on {self.kind} (target {self.reference:.2f}, "
                 f"{self.answers} answers)")
+
+
+def run_without_waiting(coroutine: Any) -> Any:
+    """The result of a coroutine that never has to wait (the offline engine's loop); None if it would wait."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    return None
+
+
+def unchanged_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any],
+                       challengers: dict[str, dict[str, Any]]) -> list[str]:
+    """The challengers that would leave every one of the type's recent answers unchanged (same text, same score).
+
+    The recent questions are answered again in the shadow, through the retriever chain and the loop runner,
+    recording nothing. Replays that would wait on a language model are not done, and then nothing is
+    screened out.
+    """
+    from hololoom_core.llm.base import AnswerRequest
+
+    path = loop.engine.answer_path
+    rows = loop.engine.store.query(
+        "SELECT i.query FROM improvement_answers a JOIN interactions i ON i.id = a.interaction_id "
+        "WHERE a.question_type = ? ORDER BY a.interaction_id DESC LIMIT ?", (kind, loop.settings.screen_questions))
+    questions = [row["query"] for row in rows if row["query"]]
+    agent = next(iter(path.agents.values()))
+
+    def replay(params: dict[str, Any]) -> list[tuple[str, float]] | None:
+        answers = []
+        for question in questions:
+            context = AnswerContext(question=question)
+            configuration = Configuration("screen", dict(params))
+            sources = path.retrievers.retrieve(context, configuration)
+            request = AnswerRequest(question=question, sources=sources, agent=agent.name, agent_brief=agent.brief,
+                                    configuration="screen", instructions=agent.instructions)
+            result = run_without_waiting(path.loop_runner(path, request, context, configuration, lambda _text: None))
+            if result is None:
+                return None
+            answers.append((result.text, round(result.verdict.score, 4)))
+        return answers
+
+    control = replay(baseline) if questions else None
+    if control is None:
+        return []
+    return [name for name, params in challengers.items() if replay({**baseline, **params}) == control]
 
 
 def welch_t(first: list[float], second: list[float]) -> float:
@@ -95,6 +143,7 @@ class ImprovementLoop:
         self.last_finished_at = -10**9
         self._patterns: dict[str, LearnedPattern] | None = None
         self.tuned: list[dict[str, Any]] = []  # the last tune's best configurations, candidates for the loop
+        self.tried_out: set[tuple[str, str]] = set()  # (type, weakness) with no variant that changes anything
 
     # -- the answer path slot ------------------------------------------------------------------
 
@@ -225,6 +274,7 @@ class ImprovementLoop:
                                                                       len(values))))
         recently_tried = {r["question_type"] for r in self.engine.store.query(
             "SELECT question_type FROM improvement_experiments ORDER BY experiment_id DESC LIMIT 2")}
+        found = [item for item in found if (item[1].question_type, item[1].kind) not in self.tried_out]
         fresh = [item for item in found if item[1].question_type not in recently_tried] or found
         if not fresh:
             return None
@@ -239,8 +289,16 @@ class ImprovementLoop:
         tuned = self.tuned or list((self.records.result("tune") or {}).get("candidates", []))
         challengers = {name: params for name, params in proposals(weakness.kind, tuned).items()
                        if params != baseline}
+        unchanged = unchanged_variants(self, weakness.question_type, baseline, challengers)
+        for name in unchanged:
+            challengers.pop(name, None)
+        if unchanged:
+            self.step("screened", f"{', '.join(unchanged)} would not change any of the last "
+                      f"{self.settings.screen_questions} {weakness.question_type} answers; not worth an experiment",
+                      question_type=weakness.question_type, variants=unchanged)
         if not challengers:
             self.step("skipped", f"no variant left to try for {weakness.question_type} ({weakness.kind})")
+            self.tried_out.add((weakness.question_type, weakness.kind))
             self.last_finished_at = self.answers_seen
             return
         number = int(self.engine.store.scalar("SELECT count(*) FROM improvement_experiments") or 0) + 1

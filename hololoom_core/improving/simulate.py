@@ -87,6 +87,7 @@ class SimulationOptions:
     window: int | None = None  # questions per before/after window (default: a quarter of the run)
     data_dir: Path | None = None  # where the simulation's store lives (default: a temporary directory)
     bank: QuestionBank | None = None
+    fixed_params: dict[str, Any] | None = None  # answer every question with these params (loop off): what a variant does
 
 
 @dataclass(slots=True)
@@ -208,6 +209,11 @@ class Simulation:
 
         engine = Engine(simulation_config(self.options, data_dir), clock=self.clock)
         await engine.start()
+        if self.options.fixed_params is not None:
+            from hololoom_core.answers.types import Configuration
+
+            fixed = dict(self.options.fixed_params)
+            engine.answer_path.choose_configuration = lambda context: Configuration("fixed", dict(fixed))
         try:
             memory = engine.find_capability(MemoryService)
             engine.keep_batch([
