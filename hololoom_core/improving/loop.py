@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 LOOP_USER = "self-improving loop"
 CONTROL = "control"
+ALL_TYPES = "all"  # a weakness of every question: an experiment on it takes every question
 
 
 @dataclass(slots=True)
@@ -40,7 +41,7 @@ class LoopSettings:
     min_samples: int = 15  # answers of a type before its weakness can count
     criterion_target: float = 0.75  # a rubric criterion whose mean is below this is a weakness
     type_gap: float = 0.03  # a type this much worse than the rest (and significant, |t| >= 2) is a weakness
-    negative_rate: float = 0.25  # share of 👎 / re-asks above which a type is a weakness
+    negative_rate: float = 0.15  # share of 👎 / re-asks above which a type (or every question) is a weakness
     check_every: int = 10  # answers between checks
     cooldown: int = 40  # answers after an experiment ends before the next launch
     max_running: int = 1  # experiments the loop keeps running at once (the service runs one at a time)
@@ -49,6 +50,7 @@ class LoopSettings:
     rollback_window: int = 20  # answers under an adopted pattern before the rollback check
     rollback_margin: float = 0.05  # roll back when their mean judge score is this far below the baseline's
     screen_questions: int = 12  # recent questions of the type each proposed variant is replayed on first
+    challengers: int = 1  # variants tried against the control per experiment (fewer arms decide sooner)
 
 
 @dataclass(slots=True)
@@ -63,6 +65,9 @@ class Weakness:
 
     def sentence(self) -> str:
         """One line for the timeline."""
+        if self.kind == "feedback" and self.question_type == ALL_TYPES:
+            return (f"{self.value:.0%} of all recent answers got a 👎 or a re-ask (limit {self.reference:.0%}, "
+                    f"{self.answers} answers)")
         if self.kind == "quality":
             return (f"{self.question_type} answers score {self.value:.3f} vs {self.reference:.3f} for the other types "
                     f"({self.answers} answers)")
@@ -96,7 +101,8 @@ def unchanged_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any
     path = loop.engine.answer_path
     rows = loop.engine.store.query(
         "SELECT i.query FROM improvement_answers a JOIN interactions i ON i.id = a.interaction_id "
-        "WHERE a.question_type = ? ORDER BY a.interaction_id DESC LIMIT ?", (kind, loop.settings.screen_questions))
+        "WHERE a.question_type = ? OR ? = 'all' ORDER BY a.interaction_id DESC LIMIT ?",
+        (kind, kind, loop.settings.screen_questions))
     questions = [row["query"] for row in rows if row["query"]]
     agent = next(iter(path.agents.values()))
 
@@ -118,6 +124,15 @@ def unchanged_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any
     if control is None:
         return []
     return [name for name, params in challengers.items() if replay({**baseline, **params}) == control]
+
+
+def criterion_scores(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """The judge's score per rubric criterion over some recorded answers."""
+    scores: dict[str, list[float]] = {}
+    for row in rows:
+        for name, value in json.loads(row["criteria"]).items():
+            scores.setdefault(name, []).append(value)
+    return scores
 
 
 def welch_t(first: list[float], second: list[float]) -> float:
@@ -144,6 +159,7 @@ class ImprovementLoop:
         self._patterns: dict[str, LearnedPattern] | None = None
         self.tuned: list[dict[str, Any]] = []  # the last tune's best configurations, candidates for the loop
         self.tried_out: set[tuple[str, str]] = set()  # (type, weakness) with no variant that changes anything
+        self.tried: dict[tuple[str, str], list[dict[str, Any]]] = {}  # variants already tried per (type, weakness)
 
     # -- the answer path slot ------------------------------------------------------------------
 
@@ -171,15 +187,15 @@ class ImprovementLoop:
         if active is not None:
             row = self.engine.store.query_one(
                 "SELECT question_type FROM improvement_experiments WHERE experiment_id = ?", (active["id"],))
-            if row is None or row["question_type"] == kind:  # an operator's experiment applies to every question
+            if row is None or row["question_type"] in (kind, ALL_TYPES):  # an operator's applies to every question
                 if row is not None and active["status"] == "running" and self.over_exploration_cap(active["id"]):
                     definition = json.loads(active["definition"])
                     return Configuration(f"{active['name']}/{CONTROL}",
                                          variant_params(active["name"], CONTROL, definition[CONTROL]))
                 return self.experiments.choose(context)
-        pattern = self.patterns().get(kind)
+        pattern = self.patterns().get(kind) or self.patterns().get(ALL_TYPES)
         if pattern is not None and pattern.params:
-            return Configuration(f"learned/{kind}", dict(pattern.params))
+            return Configuration(f"learned/{pattern.question_type}", dict(pattern.params))
         return Configuration()
 
     def over_exploration_cap(self, experiment_id: int) -> bool:
@@ -248,6 +264,11 @@ class ImprovementLoop:
         rows = self.recent()
         s = self.settings
         found: list[tuple[float, Weakness]] = []
+        if len(rows) >= s.min_samples * 2:
+            negative = sum(r["negative"] for r in rows) / len(rows)
+            if negative > s.negative_rate:  # people are unhappy across the board: one experiment on everything
+                found.append((negative - s.negative_rate + 1.0, Weakness(ALL_TYPES, "feedback", negative,
+                                                                         s.negative_rate, len(rows))))
         types = sorted({r["question_type"] for r in rows})
         for kind in types:
             mine = [r for r in rows if r["question_type"] == kind]
@@ -263,13 +284,13 @@ class ImprovementLoop:
                 gap = statistics.fmean(rest) - statistics.fmean(scores)
                 found.append((gap, Weakness(kind, "quality", statistics.fmean(scores), statistics.fmean(rest),
                                             len(mine))))
-            criteria: dict[str, list[float]] = {}
-            for row in mine:
-                for name, value in json.loads(row["criteria"]).items():
-                    criteria.setdefault(name, []).append(value)
+            criteria = criterion_scores(mine)
+            others = criterion_scores([r for r in rows if r["question_type"] != kind])
             for name, values in criteria.items():
                 mean = statistics.fmean(values)
-                if mean < s.criterion_target:
+                elsewhere = others.get(name, [])
+                # below target, and significantly below the same criterion on the other types
+                if mean < s.criterion_target and len(elsewhere) >= s.min_samples and welch_t(values, elsewhere) <= -2:
                     found.append((s.criterion_target - mean, Weakness(kind, name, mean, s.criterion_target,
                                                                       len(values))))
         recently_tried = {r["question_type"] for r in self.engine.store.query(
@@ -284,18 +305,24 @@ class ImprovementLoop:
         """Start an experiment for the weak type: its current configuration against proposed variants."""
         self.step("detected", weakness.sentence(), question_type=weakness.question_type, weakness=weakness.kind,
                   value=round(weakness.value, 4), reference=round(weakness.reference, 4), answers=weakness.answers)
-        current = self.patterns().get(weakness.question_type)
+        current = self.patterns().get(weakness.question_type) or self.patterns().get(ALL_TYPES)
         baseline = dict(current.params) if current else {}
         tuned = self.tuned or list((self.records.result("tune") or {}).get("candidates", []))
-        challengers = {name: params for name, params in proposals(weakness.kind, tuned).items()
-                       if params != baseline}
-        unchanged = unchanged_variants(self, weakness.question_type, baseline, challengers)
-        for name in unchanged:
-            challengers.pop(name, None)
-        if unchanged:
-            self.step("screened", f"{', '.join(unchanged)} would not change any of the last "
-                      f"{self.settings.screen_questions} {weakness.question_type} answers; not worth an experiment",
-                      question_type=weakness.question_type, variants=unchanged)
+        key = (weakness.question_type, weakness.kind)
+        challengers: dict[str, dict[str, Any]] = {}
+        while len(challengers) < self.settings.challengers:
+            tried = self.tried.setdefault(key, [])
+            offered = proposals(weakness.kind, tuned, limit=1, exclude=[baseline, *tried, *challengers.values()])
+            if not offered:
+                break
+            name, params = next(iter(offered.items()))
+            tried.append({**baseline, **params})
+            if not unchanged_variants(self, weakness.question_type, baseline, {name: params}):
+                challengers[name] = {**baseline, **params}
+            else:
+                self.step("screened", f"{name} would not change any of the last {self.settings.screen_questions} "
+                          f"{weakness.question_type} answers; not worth an experiment",
+                          question_type=weakness.question_type, variant=name)
         if not challengers:
             self.step("skipped", f"no variant left to try for {weakness.question_type} ({weakness.kind})")
             self.tried_out.add((weakness.question_type, weakness.kind))

@@ -30,6 +30,7 @@ RETRIEVAL: dict[str, dict[str, Any]] = {
     "bare": {"retrieval_mode": "bare"},
     "fast-wide": {"retrieval_mode": "fast", "max_runbooks": 3, "max_sources": 8, "min_overlap": 0.2},
     "fast-lean": {"retrieval_mode": "fast", "max_runbooks": 1, "max_sources": 2},
+    "fast-semantic": {"retrieval_mode": "fast", "min_similarity": 0.3},
 }
 LOOPS: dict[str, dict[str, Any]] = {"default-loop": {}, "single-pass": {"loop": SINGLE_PASS},
                                     "deep-refine": {"loop": REFINE_DEEP}}
