@@ -316,7 +316,7 @@ class ImprovementLoop:
             if not offered:
                 break
             name, params = next(iter(offered.items()))
-            tried.append({**baseline, **params})
+            tried.append(dict(params))
             if not unchanged_variants(self, weakness.question_type, baseline, {name: params}):
                 challengers[name] = {**baseline, **params}
             else:

@@ -161,3 +161,20 @@ def test_cli_rejects_bad_numbers_in_one_line(argv: list[str], tmp_path: Path) ->
     result = subprocess.run([sys.executable, "-m", "hololoom_core.cli", *argv], capture_output=True, text=True,
                             cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+async def test_min_similarity_is_a_real_lever_the_answer_path_honours(tmp_path: Path) -> None:
+    from hololoom_core.answers.types import AnswerContext, Configuration
+    from hololoom_core.improving.tune import prepared_engine
+
+    bank = load_bank()
+    engine = await prepared_engine(SimulationOptions(seed=1, improve=False), tmp_path, bank)
+    question = next(q for q in bank.questions if q.text == "how do I ship my service to prod?")
+    cited = {}
+    for threshold in (None, 0.3):
+        params = {} if threshold is None else {"min_similarity": threshold}
+        sources = engine.answer_path.retrievers.retrieve(AnswerContext(question=question.text),
+                                                         Configuration("t", params))
+        cited[threshold] = any("deploy-bot" in s.excerpt for s in sources if s.kind == "message")
+    assert cited == {None: False, 0.3: True}
+    await engine.close()
