@@ -46,11 +46,12 @@ class LoopSettings:
     cooldown: int = 40  # answers after an experiment ends before the next launch
     max_running: int = 1  # experiments the loop keeps running at once (the service runs one at a time)
     exploration_cap: float = 0.7  # at most this share of an experiment's answers go to challengers
-    max_experiment_answers: int = 120  # an experiment without a winner by then is stopped as inconclusive
+    max_experiment_answers: int = 200  # an experiment without a winner by then is stopped as inconclusive
     rollback_window: int = 20  # answers under an adopted pattern before the rollback check
     rollback_margin: float = 0.05  # roll back when their mean judge score is this far below the baseline's
     screen_questions: int = 12  # recent questions of the type each proposed variant is replayed on first
     challengers: int = 1  # variants tried against the control per experiment (fewer arms decide sooner)
+    min_answers_each: int = 30  # answers every variant of the loop's experiments gets before a promotion
 
 
 @dataclass(slots=True)
@@ -157,6 +158,7 @@ class ImprovementLoop:
         self.answers_seen = 0
         self.last_finished_at = -10**9
         self._patterns: dict[str, LearnedPattern] | None = None
+        self._targets: dict[int, str | None] = {}
         self.tuned: list[dict[str, Any]] = []  # the last tune's best configurations, candidates for the loop
         self.tried_out: set[tuple[str, str]] = set()  # (type, weakness) with no variant that changes anything
         self.tried: dict[tuple[str, str], list[dict[str, Any]]] = {}  # variants already tried per (type, weakness)
@@ -183,20 +185,26 @@ class ImprovementLoop:
     def choose(self, context: AnswerContext) -> Configuration:
         """The configuration for one question: the experiment's variant, an adopted pattern, or the default."""
         kind = question_type(context.question)
-        active = self.experiments.active()
-        if active is not None:
-            row = self.engine.store.query_one(
-                "SELECT question_type FROM improvement_experiments WHERE experiment_id = ?", (active["id"],))
-            if row is None or row["question_type"] in (kind, ALL_TYPES):  # an operator's applies to every question
-                if row is not None and active["status"] == "running" and self.over_exploration_cap(active["id"]):
-                    definition = json.loads(active["definition"])
-                    return Configuration(f"{active['name']}/{CONTROL}",
-                                         variant_params(active["name"], CONTROL, definition[CONTROL]))
+        state = self.experiments.active_state()  # cached: no query per answer
+        if state is not None:
+            experiment_id, name, status, definition, _winner = state
+            target = self.target_type(experiment_id)
+            if target is None or target in (kind, ALL_TYPES):  # an operator's experiment applies to every question
+                if target is not None and status == "running" and self.over_exploration_cap(experiment_id):
+                    return Configuration(f"{name}/{CONTROL}", variant_params(name, CONTROL, definition[CONTROL]))
                 return self.experiments.choose(context)
         pattern = self.patterns().get(kind) or self.patterns().get(ALL_TYPES)
         if pattern is not None and pattern.params:
             return Configuration(f"learned/{pattern.question_type}", dict(pattern.params))
         return Configuration()
+
+    def target_type(self, experiment_id: int) -> str | None:
+        """The question type an experiment of the loop targets (None for an operator's experiment), cached."""
+        if experiment_id not in self._targets:
+            row = self.engine.store.query_one(
+                "SELECT question_type FROM improvement_experiments WHERE experiment_id = ?", (experiment_id,))
+            self._targets[experiment_id] = row["question_type"] if row else None
+        return self._targets[experiment_id]
 
     def over_exploration_cap(self, experiment_id: int) -> bool:
         """Whether challengers already hold the capped share of the experiment's answers (past the warm-up)."""
@@ -206,7 +214,7 @@ class ImprovementLoop:
         total = int(row["n"]) if row is not None else 0
         active = self.experiments.active()
         variants = len(json.loads(active["definition"])) if active is not None else 1
-        if row is None or total < self.experiments.settings.min_samples_each * variants:
+        if row is None or active is None or total < self.experiments.min_each(active["name"]) * variants:
             return False
         return int(row["challengers"] or 0) / total >= self.settings.exploration_cap
 
@@ -334,7 +342,7 @@ class ImprovementLoop:
         for variant, params in challengers.items():
             variants[variant] = VariantConfig(description=", ".join(f"{k}={v}" for k, v in params.items()), **params)
         definition = ExperimentConfig(description=f"self-improving: {weakness.sentence()}", variants=variants)
-        self.experiments.define(name, definition)
+        self.experiments.define(name, definition, min_samples_each=self.settings.min_answers_each)
         try:
             report = self.experiments.start(name, by=LOOP_USER)
         except ExperimentError as exc:
@@ -345,6 +353,7 @@ class ImprovementLoop:
                          "status, ts) VALUES (?, ?, ?, ?, ?, 'running', ?)",
                          (report.id, name, weakness.question_type, weakness.kind, json.dumps(baseline),
                           self.engine.clock.now()))
+        self._targets.pop(report.id, None)
         self.step("launched", f"{name}: {CONTROL} vs {', '.join(challengers)} for {weakness.question_type} questions",
                   experiment=name, question_type=weakness.question_type, variants=sorted(variants))
 

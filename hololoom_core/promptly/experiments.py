@@ -179,6 +179,7 @@ class ExperimentService:
         self._active_cache_fresh = False
         self._cached_at = 0.0
         self.generated: dict[str, ExperimentConfig] = {}  # experiments defined at run time (the self-improving loop)
+        self.minimum_each: dict[str, int] = {}  # a larger per-variant minimum for some experiments, by name
 
     @property
     def rng(self) -> np.random.Generator:
@@ -204,9 +205,18 @@ class ExperimentService:
         """Every experiment that can be started: shipped presets, generated ones, then the config's (which win)."""
         return {**load_presets(), **self.generated, **self.settings.definitions}
 
-    def define(self, name: str, definition: ExperimentConfig) -> None:
-        """Add an experiment defined at run time (the self-improving loop's); start it with `start(name)`."""
+    def define(self, name: str, definition: ExperimentConfig, min_samples_each: int | None = None) -> None:
+        """Add an experiment defined at run time (the self-improving loop's); start it with `start(name)`.
+
+        `min_samples_each` raises the per-variant minimum (warm-up and promotion) for this experiment only.
+        """
         self.generated[name] = definition
+        if min_samples_each is not None:
+            self.minimum_each[name] = max(min_samples_each, self.settings.min_samples_each)
+
+    def min_each(self, name: str) -> int:
+        """The per-variant minimum of an experiment (the configured one unless its definition raised it)."""
+        return self.minimum_each.get(name, self.settings.min_samples_each)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -287,6 +297,10 @@ class ExperimentService:
 
     # -- assignment ------------------------------------------------------------------------------
 
+    def active_state(self) -> tuple[int, str, str, dict[str, Any], str | None] | None:
+        """(id, name, status, definition, winner) of the active run, cached (see `_active_state`)."""
+        return self._active_state()
+
     def _active_state(self) -> tuple[int, str, str, dict[str, Any], str | None] | None:
         """(id, name, status, definition, winner) of the active run, cached until something changes here
         or for a few seconds (another process, such as `hololoom say`, may start or stop one)."""
@@ -325,7 +339,7 @@ class ExperimentService:
             variant = winner
         else:
             arms = self.arms(experiment_id, definition)
-            variant = arms[choose_variant(arms, self.rng, self.settings.min_samples_each)].name
+            variant = arms[choose_variant(arms, self.rng, self.min_each(name))].name
         params = variant_params(name, variant, definition[variant])
         if status == "promoted":
             params["promoted"] = True
@@ -385,8 +399,8 @@ class ExperimentService:
         arms = self.arms(experiment_id)
         summaries = summarise(arms, self.settings.monte_carlo_draws, self.rng)
         probabilities = [s.probability_best for s in summaries]
-        best = promotion_candidate(arms, probabilities, self.settings.promote_probability, self.settings.min_samples,
-                                   self.settings.min_samples_each)
+        best = promotion_candidate(arms, probabilities, self.settings.promote_probability,
+                                   max(self.settings.min_samples, self.min_each(name)), self.min_each(name))
         if best is None:
             self._publish(name, "running", detail)
             return
