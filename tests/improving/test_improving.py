@@ -178,3 +178,26 @@ async def test_min_similarity_is_a_real_lever_the_answer_path_honours(tmp_path: 
         cited[threshold] = any("deploy-bot" in s.excerpt for s in sources if s.kind == "message")
     assert cited == {None: False, 0.3: True}
     await engine.close()
+
+
+async def test_tune_compares_with_the_exhaustive_search_on_the_registered_agents() -> None:
+    from hololoom_core.improving.tune import TuneOptions, run_tune
+
+    result = await run_tune(TuneOptions(budget=40, replay=4, seed=3, compare=True))
+    assert result["evaluations"] == 40
+    assert result["exhaustive_evaluations"] == result["leaves"] * 4 == 120
+    assert result["best"]["agent"] == "generalist"
+    assert 0 < result["best_score"] <= result["exhaustive_best_score"]
+    assert [level["level"] for level in result["tree"]] == ["retrieval", "agent", "loop", "prompt"]
+    assert all("agent" not in candidate for candidate in result["candidates"])
+
+
+async def test_the_loop_finds_and_adopts_a_real_improvement_in_a_simulation() -> None:
+    on = await Simulation(SimulationOptions(seed=4, questions=300)).run()
+    off = await Simulation(SimulationOptions(seed=4, questions=300, improve=False)).run()
+    promoted = [e for e in on.loop_events if e["kind"] == "promoted"]
+    assert promoted and promoted[0]["detail"]["winner"] == "semantic-recall"
+    assert any("semantic-recall beats control" in pattern for pattern in on.patterns)
+    assert on.after["quality"]["mean"] > off.after["quality"]["mean"]
+    assert on.after["retry_rate"]["mean"] < off.after["retry_rate"]["mean"]
+    assert off.loop_events == []
