@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,6 +29,7 @@ def evaluate(path: Path, show_errors: bool = False) -> dict[str, dict[str, float
     cases = yaml.safe_load(path.read_text(encoding="utf-8"))
     counts = {kind: {"tp": 0, "fp": 0, "fn": 0} for kind in DETECTOR_KINDS}
     owners_right = owners_total = 0
+    items = {"tp": 0, "fp": 0, "fn": 0}
     for case in cases:
         found = analyse_text(case["text"], rules, sender="@carol:example.org", people=PEOPLE)
         kinds = {d.kind for d in found}
@@ -43,6 +45,17 @@ def evaluate(path: Path, show_errors: bool = False) -> dict[str, dict[str, float
                 counts[kind]["fn"] += 1
                 if show_errors:
                     print(f"  FN {kind:15} {case['text']}")
+        if "actions" in case:
+            self_name = localpart("@carol:example.org")
+            expected_items = [(self_name if a.get("owner") == "self" else a.get("owner"), a.get("due"))
+                              for a in case["actions"]]
+            predicted = predicted_items(found)
+            matched = sum(1 for item in expected_items if item in predicted)
+            items["tp"] += matched
+            items["fn"] += len(expected_items) - matched
+            items["fp"] += len([item for item in predicted if item not in expected_items])
+            if show_errors and (matched < len(expected_items) or len(predicted) > matched):
+                print(f"  ITEMS want {expected_items} got {predicted}: {case['text']}")
         if "owner" in case and "action_item" in kinds:
             owners_total += 1
             action = next(d for d in found if d.kind == "action_item")
@@ -58,8 +71,18 @@ def evaluate(path: Path, show_errors: bool = False) -> dict[str, dict[str, float
             total[key] += c[key]
         report[kind] = _prf(c)
     report["micro"] = _prf(total)
+    report["action_items"] = _prf(items)
     report["owner"] = {"accuracy": owners_right / owners_total if owners_total else 0.0, "n": owners_total}
     return report
+
+
+def predicted_items(found: list[Any]) -> list[tuple[str | None, str | None]]:
+    """(owner, due phrase) of every action item the detectors report for one message."""
+    action = next((d for d in found if d.kind == "action_item"), None)
+    if action is None:
+        return []
+    listed = action.data.get("items") or [action.data]
+    return [(item.get("owner"), item.get("due_text")) for item in listed]
 
 
 def _prf(c: dict[str, int]) -> dict[str, float]:
@@ -74,14 +97,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args()
-    for name in ("labelled_dev.yaml", "labelled_heldout.yaml"):
+    for name in ("labelled_dev.yaml", "labelled_heldout.yaml", "labelled_operator.yaml"):
         print(name)
         report = evaluate(DATA / name, args.show_errors)
         for kind, figures in report.items():
+            if kind == "action_items" and not figures["support"]:
+                continue
+            if kind == "owner" and not figures["n"]:
+                continue
             if kind == "owner":
                 print(f"  {'owner':15} accuracy {figures['accuracy']:.2f} (n={figures['n']})")
                 continue
-            print(f"  {kind:15} P {figures['precision']:.2f}  R {figures['recall']:.2f}  F1 {figures['f1']:.2f}"
+            label = "items" if kind == "action_items" else kind
+            print(f"  {label:15} P {figures['precision']:.2f}  R {figures['recall']:.2f}  F1 {figures['f1']:.2f}"
                   f"  (support {figures['support']:.0f})")
 
 

@@ -10,6 +10,10 @@ before timing. rank-bm25 (BM25Okapi over the same message bodies, lower-cased wo
 the same queries: its time over ours is the ratio to beat. Above `--bm25-full` messages rank-bm25
 answers only the first `--bm25-queries` queries (it takes ~0.5 s each at 1M); that is said in the output.
 
+Rooms are walls: chat recall is filtered to the asker's room scope (`RoomScope`, in SQL and in the vector
+mask). Every mode is timed a second time with the scope of one room of the corpus, as `!recall` and the
+answer path run it, and the bench prints scoped p50/p99 and their ratio to the unscoped figures.
+
 Quality: in the embedding modes the vector list of every query is also computed by an exhaustive
 scan of all stored vectors, and the bench prints recall@k of the indexed search against it (a found
 message counts when its exact cosine is at least the exhaustive k-th best, so exact ties count).
@@ -36,11 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from corpus import HOSTS, OPS_WORDS, SERVICES, SYMPTOMS, build_store  # noqa: E402
+from corpus import HOSTS, OPS_WORDS, ROOMS, SERVICES, SYMPTOMS, build_store  # noqa: E402
 
 from hololoom_core.config import load_config  # noqa: E402
 from hololoom_core.engine import Engine  # noqa: E402
+from hololoom_core.memory.search import RecallFilters  # noqa: E402
 from hololoom_core.memory.service import MemoryService  # noqa: E402
+from hololoom_core.rooms import RoomScope  # noqa: E402
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -122,15 +128,21 @@ async def time_mode(data: Path, mode: str, texts: list[str], quality_queries: in
     prepare_s = time.perf_counter() - started
     for text in texts[:20]:
         memory.recall(text, k=8, mode=mode)  # warm caches (graph view, statement cache)
-    samples = []
-    for text in texts:
+    samples, scoped_samples = [], []
+    scoped = RecallFilters(scope=RoomScope.for_room(ROOMS[0]))  # what a chat asker in one room searches
+    for text in texts:  # interleaved, so a change in the machine's load hits both the same way
         began = time.perf_counter()
         memory.recall(text, k=8, mode=mode)
         samples.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        memory.recall(text, k=8, mode=mode, filters=scoped)
+        scoped_samples.append(time.perf_counter() - began)
     quality = vector_quality(memory, resolved, texts[:quality_queries], (8, 50)) if resolved != "bare" else {}
     await engine.close()
     p50, p99 = percentiles(samples)
-    return {"p50": p50, "p99": p99, "prepare_s": prepare_s, "resolved": resolved, "quality": quality}
+    scoped_p50, scoped_p99 = percentiles(scoped_samples)
+    return {"p50": p50, "p99": p99, "prepare_s": prepare_s, "resolved": resolved, "quality": quality,
+            "scoped_p50": scoped_p50, "scoped_p99": scoped_p99}
 
 
 def time_rank_bm25(data: Path, texts: list[str]) -> tuple[float, float, float]:
@@ -191,6 +203,9 @@ async def main() -> None:
             prepared = f"; loaded/embedded/indexed in {figures['prepare_s']:.1f} s" if mode != "bare" else ""
             print(f"  {mode:5} ({figures['resolved']:5})  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
                   f"rank-bm25/ours p50 x{bm_p50 / p50:.1f}, p99 x{bm_p99 / p99:.1f}{prepared}")
+            print(f"        scoped to {ROOMS[0]} (1 of {len(ROOMS)} rooms)  p50 {figures['scoped_p50']:8.2f} ms  "
+                  f"p99 {figures['scoped_p99']:8.2f} ms  scoped/unscoped p50 x{figures['scoped_p50'] / p50:.2f}, "
+                  f"p99 x{figures['scoped_p99'] / p99:.2f}")
             if figures["quality"]:
                 quality = ", ".join(f"recall@{k} {value:.3f}" for k, value in figures["quality"].items())
                 print(f"        vector search vs exhaustive scan ({args.quality_queries} queries): {quality}")

@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.lazy import Lazy
+from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -32,8 +33,10 @@ from hololoom_tui.bridge import (
     StatusUpdated,
 )
 from hololoom_tui.engine_view import EngineView
+from hololoom_tui.keys import OPTION_DIGIT_KEYS, enable_alt_digit_keys
 from hololoom_tui.tabs.chat import ChatTab
 from hololoom_tui.tabs.registry import TABS, TabContext, TabSpec
+from hololoom_tui.widgets.chat_entries import RATING_MARKS, BotEntry
 from hololoom_tui.widgets.memory_panel import MemoryPanel
 from hololoom_tui.widgets.status_bar import StatusBar
 
@@ -56,8 +59,20 @@ def display_path(path: Path) -> str:
 
 
 def tab_bindings(tabs: Iterable[TabSpec]) -> list[Binding]:
-    """One hidden binding per registry tab: its key shows it; the binding id is `tab.<id>`."""
-    return [Binding(spec.key, f"show_tab('{spec.id}')", spec.title, id=spec.binding_id, show=False) for spec in tabs]
+    """Two hidden bindings per registry tab: its alt key (id `tab.<id>`) and its digit (id `tab.<id>.digit`).
+
+    The alt keys are priority bindings, so they work while the composer has the focus; the digits are
+    ordinary ones, so they switch tabs only when no text input takes them (Escape leaves the composer).
+    macOS terminals that type Option+digit as a character ("¡™£¢∞§") reach the same tabs.
+    """
+    bindings: list[Binding] = []
+    for spec in tabs:
+        action = f"show_tab('{spec.id}')"
+        bindings.append(Binding(spec.key, action, spec.title, id=spec.binding_id, show=False, priority=True))
+        if spec.digit:
+            keys = ",".join([spec.digit, *([OPTION_DIGIT_KEYS[spec.digit]] if spec.digit in OPTION_DIGIT_KEYS else [])])
+            bindings.append(Binding(keys, action, spec.title, id=f"{spec.binding_id}.digit", show=False))
+    return bindings
 
 
 class HoloLoomApp(App[None]):
@@ -73,6 +88,8 @@ class HoloLoomApp(App[None]):
         Binding("f4", "toggle_to_bot", "Ask bot", id="chat.to_bot"),
         Binding("f5", "show_dashboard", "Dashboard", id="app.dashboard"),
         Binding("f6", "next_room", "Room", id="chat.next_room"),
+        Binding("f7", "rate_answer(1)", "👍", id="chat.rate_up", priority=True),
+        Binding("f8", "rate_answer(-1)", "👎", id="chat.rate_down", priority=True),
         *tab_bindings(TABS),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
@@ -86,6 +103,7 @@ class HoloLoomApp(App[None]):
         scenario: Scenario | None = None,
         watch_css: bool = False,
     ) -> None:
+        enable_alt_digit_keys()
         super().__init__(watch_css=watch_css)
         if engine is None and engine_factory is None:
             raise ValueError("HoloLoomApp needs an engine or an engine factory")
@@ -224,7 +242,7 @@ class HoloLoomApp(App[None]):
             return
         worker = event.worker
         error = worker.error
-        self.notify(f"{worker.name or worker.group} failed: {error}", title="HoloLoom", severity="error", timeout=8)
+        self.notify(f"{worker.name or worker.group} failed: {error}", title="HoloLoom", severity="error", timeout=8, markup=False)
         if worker.group == "engine":
             self.engine_restarts += 1
             delay = min(30.0, 0.5 * 2 ** min(self.engine_restarts, 6))
@@ -238,7 +256,7 @@ class HoloLoomApp(App[None]):
     @on(EngineErrors)
     def _engine_errors(self, message: EngineErrors) -> None:
         for event in message.events:
-            self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6)
+            self.notify(f"{event.where}: {event.error}", title="Engine", severity="warning", timeout=6, markup=False)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -295,7 +313,7 @@ class HoloLoomApp(App[None]):
                 raise ValueError("the Matrix bot is not running")
             await matrix.send_as_bot(room_id, text)
         except ValueError as exc:
-            self.notify(str(exc), title="Matrix", severity="warning", timeout=6)
+            self.notify(str(exc), title="Matrix", severity="warning", timeout=6, markup=False)
 
     @work(group="send", exit_on_error=False, name="send")
     async def send_chat(self, room_id: str, speaker: str, text: str, to_bot: bool) -> None:
@@ -305,6 +323,64 @@ class HoloLoomApp(App[None]):
             await self.room(room_id).post(speaker, text, to_bot=to_bot)
         finally:
             self.status_bar.activity = ""
+
+    # -- feedback --------------------------------------------------------------------------------
+
+    @on(BotEntry.Rated)
+    def _rated(self, event: BotEntry.Rated) -> None:
+        event.stop()
+        self.rate(event.entry, event.value)
+
+    def action_rate_answer(self, value: int) -> None:
+        """Rate the selected answer (the focused one, else the newest in the room) 👍 (+1) or 👎 (-1)."""
+        entry = self.chat.selected_answer() if self.engine_bound else None
+        if entry is None:
+            self.notify("No answer to rate in this room yet.", title="Feedback", severity="warning", timeout=4)
+            return
+        self.rate(entry, value)
+
+    def rate(self, entry: BotEntry, value: int) -> None:
+        """Send the operator's rating of an answer to the engine as feedback (source "app") and show it."""
+        interaction_id = entry.interaction_id
+        if interaction_id is None:
+            return
+        user = self.chat.speaker
+        engine = self.engine
+        if not engine.record_feedback(interaction_id, user, value, "app", ref="app"):
+            if entry.rating == value:
+                self.notify(f"Already rated {RATING_MARKS[value]}.", title="Feedback", timeout=3)
+                return
+            engine.interactions.remove_feedback(interaction_id, user, "app", "app")  # a changed mind
+            engine.record_feedback(interaction_id, user, value, "app", ref="app")
+        entry.rating = value
+        self.notify(f"Rated answer {RATING_MARKS[value]} (interaction {interaction_id}).", title="Feedback", timeout=3)
+
+    # -- screenshots -------------------------------------------------------------------------------
+
+    def screenshot_dir(self) -> Path:
+        """Where screenshots go: the configured directory, else ~/Downloads if it exists, else <data dir>/screenshots."""
+        configured = self.config.hololoom.screenshot_dir
+        if configured is not None:
+            directory = Path(configured).expanduser()
+        else:
+            from platformdirs import user_downloads_path
+
+            downloads = user_downloads_path()
+            directory = downloads if downloads.is_dir() else self.config.data_dir / "screenshots"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Save an SVG screenshot (palette → Screenshot) where it can be written, and say where."""
+        try:
+            directory = Path(path) if path else self.screenshot_dir()
+            key = super().deliver_screenshot(filename, str(directory), time_format)
+        except OSError as exc:
+            self.notify(f"Cannot save the screenshot: {exc}", title="Screenshot", severity="error", timeout=8, markup=False)
+            return None
+        return key  # Textual says where it was saved (or why not) when the delivery completes
 
     # -- scenarios -------------------------------------------------------------------------------
 
@@ -332,7 +408,7 @@ class HoloLoomApp(App[None]):
 
         try:
             await play_scenario(scenario, self.room(scenario.room), on_progress=progress)
-            self.notify(f"Scenario {scenario.name} finished ({len(scenario.messages)} messages).", timeout=5)
+            self.notify(f"Scenario {scenario.name} finished ({len(scenario.messages)} messages).", timeout=5, markup=False)
         except asyncio.CancelledError:
             raise
         finally:
@@ -345,7 +421,7 @@ class HoloLoomApp(App[None]):
         try:
             scenario = load_scenario(name)
         except ScenarioError as exc:
-            self.notify(str(exc), title="Scenario", severity="error", timeout=8)
+            self.notify(str(exc), title="Scenario", severity="error", timeout=8, markup=False)
             return
         self.run_scenario(scenario)
 
@@ -394,18 +470,25 @@ class HoloLoomApp(App[None]):
 
         yield from super().get_system_commands(screen)
         for spec in TABS:
-            yield SystemCommand(f"Show {spec.title}", f"Switch to the {spec.title} tab ({spec.key})",
+            yield SystemCommand(f"Show {spec.title}", f"Switch to the {spec.title} tab ({spec.key_help})",
                                 lambda t=spec.id: self.action_show_tab(t))
         if not self.engine_bound:
             return
         for user in self.room(self.chat.room_id).users:
             yield SystemCommand(
-                f"Speak as {user.display_name}", f"Type in Chat as {user.id}", lambda u=user.id: self.set_speaker(u)
+                f"Speak as {escape_markup(user.display_name)}", f"Type in Chat as {escape_markup(user.id)}",
+                lambda u=user.id: self.set_speaker(u),
             )
         for name, title in shipped_scenarios().items():
-            yield SystemCommand(f"Start scenario: {name}", title, lambda n=name: self.start_scenario_by_name(n))
+            yield SystemCommand(f"Start scenario: {escape_markup(name)}", escape_markup(title),
+                                lambda n=name: self.start_scenario_by_name(n))
         for room_id, name in self.room_choices():
-            yield SystemCommand(f"Open room: {name}", f"Show {room_id} in Chat", lambda r=room_id: self._show_room(r))
+            yield SystemCommand(f"Open room: {escape_markup(name)}", f"Show {escape_markup(room_id)} in Chat",
+                                lambda r=room_id: self._show_room(r))
+        yield SystemCommand("Rate answer 👍", "Good answer: the selected one, else the newest (F7)",
+                            lambda: self.action_rate_answer(1))
+        yield SystemCommand("Rate answer 👎", "Bad answer: the selected one, else the newest (F8)",
+                            lambda: self.action_rate_answer(-1))
         yield SystemCommand("Toggle ask-the-bot", "Address every Chat message to the bot", self.action_toggle_to_bot)
         yield SystemCommand("Show dashboard", "Host and bot figures, open incidents, approvals (F5)",
                             self.action_show_dashboard)

@@ -128,6 +128,11 @@ class WorkflowRunsChanged(EngineMessage):
     """Workflow runs started, paused (for approval), resumed or finished: `events` are `WorkflowRunChanged`."""
 
 
+@dataclass
+class MarketplaceUpdated(EngineMessage):
+    """Marketplace packages were installed, updated, rolled back or removed: `events` are `MarketplaceChanged`."""
+
+
 @cache
 def message_kinds() -> dict[type[Event], type[EngineMessage]]:
     """Which bridge message carries which engine event class.
@@ -135,6 +140,7 @@ def message_kinds() -> dict[type[Event], type[EngineMessage]]:
     The memory, incident and workflow event classes are imported here, on first use, so that importing the
     bridge (before the first frame) does not import those packages.
     """
+    from hololoom_core.marketplace.events import MarketplaceChanged
     from hololoom_core.memory.events import MemoryChanged
     from hololoom_core.ops.incidents.models import IncidentChanged
     from hololoom_core.ops.workflows.events import WorkflowRunChanged
@@ -149,6 +155,7 @@ def message_kinds() -> dict[type[Event], type[EngineMessage]]:
     kinds[MemoryChanged] = MemoryUpdated
     kinds[IncidentChanged] = IncidentsChanged
     kinds[WorkflowRunChanged] = WorkflowRunsChanged
+    kinds[MarketplaceChanged] = MarketplaceUpdated
     return kinds
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hololoom_core.engine import Engine
     from hololoom_core.engine.overview import EngineOverview
+    from hololoom_core.learning import TeamLearning
+    from hololoom_core.marketplace.capability import MarketplaceRuntime
     from hololoom_core.memory.service import RoomDigest
     from hololoom_core.models import StoredMessage
     from hololoom_core.ops.dashboard import Dashboard
@@ -52,6 +54,20 @@ class EngineView:
         """The newest messages of a room, oldest first."""
         return self.engine.messages.recent(room_id, limit=limit) if self.engine is not None else []
 
+    def app_ratings(self, interaction_ids: list[Any], user_id: str | None = None) -> dict[int, int]:
+        """The ratings (+1 / -1) given from the app to these interactions (by `user_id`, or by anyone: the newest)."""
+        ids = [value for value in interaction_ids if isinstance(value, int)]
+        if self.engine is None or not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT interaction_id, value FROM feedback WHERE source = 'app' AND interaction_id IN ({marks})"
+        params: tuple[Any, ...] = tuple(ids)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params += (user_id,)
+        rows = self.engine.store.query(sql + " ORDER BY id", params)
+        return {int(row["interaction_id"]): int(row["value"]) for row in rows}
+
     def room_digest(self, room_id: str) -> RoomDigest | None:
         """The room's decisions, open action items and open questions, or None without room memory."""
         if self.engine is None:
@@ -60,3 +76,30 @@ class EngineView:
 
         memory = self.engine.find_capability(MemoryService)
         return memory.room_digest(room_id) if memory is not None else None
+
+    def marketplace(self) -> MarketplaceRuntime | None:
+        """The marketplace of the running engine (search, install, rollback, rate), or None when off."""
+        if self.engine is None:
+            return None
+        from hololoom_core.marketplace.capability import MarketplaceRuntime  # loaded with the engine
+
+        return self.engine.find_capability(MarketplaceRuntime)
+
+    def workflow_counts(self) -> tuple[int, int]:
+        """How many workflows the running library holds, and how many of them came from packages."""
+        if self.engine is None:
+            return 0, 0
+        from hololoom_core.ops.workflows.service import WorkflowService
+
+        service = self.engine.find_capability(WorkflowService)
+        if service is None:
+            return 0, 0
+        return len(service.library), len(service.library.packages)
+
+    def team_learning(self) -> TeamLearning | None:
+        """The team learning service (mining, export, docs), or None before start or when it is not installed."""
+        if self.engine is None:
+            return None
+        from hololoom_core.learning import TeamLearning  # loaded with the engine, not at app import
+
+        return self.engine.find_capability(TeamLearning)

@@ -4,7 +4,8 @@
 
 Uses a real engine on a temporary data dir (offline mode), replays the shipped
 `api-500-incident` scenario without delays, runs an experiment over a few questions, then saves each tab with Textual's screenshot
-support and converts it to PNG with cairosvg (part of the dev extra).
+support and renders it to PNG through headless Chromium (screenshots/render.py: the real monospace and
+emoji fonts, as in a terminal).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from hololoom_core.clock import SteppingClock
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
+from hololoom_core.marketplace.capability import MarketplaceRuntime
 from hololoom_core.transport.local import LocalRoom
 from hololoom_core.transport.scenarios import load_scenario, play_scenario
 from hololoom_tui.app import make_app
@@ -48,6 +50,9 @@ async def seed(engine: Engine) -> None:
         answer = result.replies[0].answer if result.replies else None
         if answer is not None and answer.interaction_id is not None and index % 3 == 0:
             engine.record_feedback(answer.interaction_id, "priya", 1, "reaction", f"$screenshot-{index}")
+    market = engine.capability(MarketplaceRuntime)  # one package installed (an update is available) and rated
+    await market.commit(market.marketplace.plan_install("incident-war-room@==1.0.0"), "install", "operator")
+    market.marketplace.rate("incident-war-room", 5, "clear roles, saved us ten minutes", user="priya")
 
 
 async def capture(data_dir: Path) -> list[Path]:
@@ -65,6 +70,10 @@ async def capture(data_dir: Path) -> list[Path]:
         for spec in TABS:
             app.action_show_tab(spec.id)
             await pilot.pause(0.3)
+            for _ in range(100):  # a tab that loads in a worker (the Marketplace) says when it has shown it
+                if getattr(app.tab_widget(spec.id), "settled", True):
+                    break
+                await pilot.pause(0.05)
             await pilot.wait_for_scheduled_animations()  # the tab underline has finished moving
             path = HERE / f"{spec.id}.svg"
             app.save_screenshot(filename=path.name, path=str(HERE))
@@ -74,13 +83,16 @@ async def capture(data_dir: Path) -> list[Path]:
 
 def main() -> None:
     """Write the SVGs and PNGs."""
-    import cairosvg
+    import sys
 
+    sys.path.insert(0, str(HERE))
+    from render import chromium, render  # type: ignore[import-not-found]
+
+    binary = chromium()  # fail before the capture when the PNGs cannot be made
     with tempfile.TemporaryDirectory() as directory:
         svgs = asyncio.run(capture(Path(directory)))
     for svg in svgs:
-        png = svg.with_suffix(".png")
-        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=1400)
+        png = render(svg, binary=binary)
         print(f"wrote {svg.name} and {png.name}")
 
 

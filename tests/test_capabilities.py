@@ -209,14 +209,14 @@ async def test_retrievers_compose_in_a_chain(tmp_path: Path) -> None:
     engine.bus.subscribe(lambda event: errors.append(event) if isinstance(event, EngineError) else None)
     try:
         chain = engine.answer_path.retrievers
-        assert [stage.name for stage in chain.stages] == ["glossary", "runbooks", "messages"]
+        assert [stage.name for stage in chain.stages] == ["room-context", "glossary", "runbooks", "messages"]
         assert isinstance(engine.answer_path.message_search, MemoryMessageSearch)  # memory fills the search slot
         say = sayer(engine)
         await say("bob", "The checkout SLO burned 5% of its error budget after the payments deploy")
         context = AnswerContext("what happened to the checkout SLO error budget?", room_id="#ops")
         sources = chain.retrieve(context, Configuration())
         kinds = [source.kind for source in sources]
-        assert kinds[0] == "glossary" and "message" in kinds  # every stage kept its sources
+        assert "glossary" in kinds and "message" in kinds  # every stage kept its sources
         assert len({source.message_id for source in sources if source.kind == "message"}) == kinds.count("message")
         chain.add_reranker(Dropper())
         assert chain.retrieve(context, Configuration()) == sources

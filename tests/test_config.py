@@ -63,7 +63,7 @@ def test_data_dir_argument_wins(tmp_path: Path) -> None:
     [
         ("llm:\n  provider: gpt\n", ":2: 'llm.provider'"),
         ("llm:\n  timeout_s: soon\n", ":2: 'llm.timeout_s'"),
-        ("matrix:\n  homeserver: example.org\n", "must start with http"),
+        ("matrix:\n  homeserver: example.org\n", "must be an http:// or https:// URL with a host"),
         ("hololoom:\n  colour: red\n", "unknown key 'hololoom.colour'"),
         ("llm:\n  provider: [offline\n", "YAML syntax error"),
         ("- just\n- a list\n", "top level must be a mapping"),

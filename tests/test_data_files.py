@@ -249,7 +249,7 @@ def test_required_scenarios_content():
     assert "checkout-api" in api and "500" in api
     assert "decided to roll back" in api
     assert "todo:" in api and "@bob" in api and "friday" in api
-    assert "?" in api and "inc-" in api
+    assert "?" in api and "{incident}" in api  # the replay puts in the id the engine gave the incident
 
     deploy = texts("deploy-rollback").lower()
     assert "roll back" in deploy and "actually, let's not roll back" in deploy

@@ -242,9 +242,9 @@ async def test_malformed_answer_is_retried_then_repaired(tmp_path: Path, wire: O
     engine = make_engine(tmp_path, wire.url)
     answer = await engine.ask("web is down", asker="a")
     kinds = [step["step"] for step in answer.loop_steps]
-    assert kinds[:5] == ["loop", "generate", "retry", "repair", "judge"]
-    assert answer.loop_steps[2]["missing"] == ["PLAN", "VERIFY"]
-    assert "heading 'Summary' read as TL;DR" in answer.loop_steps[3]["actions"]
+    assert kinds[:6] == ["predict", "loop", "generate", "retry", "repair", "judge"]
+    assert answer.loop_steps[3]["missing"] == ["PLAN", "VERIFY"]
+    assert "heading 'Summary' read as TL;DR" in answer.loop_steps[4]["actions"]
     assert answer.provider == "ollama" and answer.sections["PLAN"].startswith("1. Use the disk-full runbook")
     retry_prompt = wire.requests_to("/api/chat")[1]["messages"][1]["content"]
     assert "missing these sections: PLAN, VERIFY" in retry_prompt and "systemctl restart web" in retry_prompt
@@ -306,7 +306,7 @@ async def test_chaining_asks_for_the_plan_first(tmp_path: Path, wire: OllamaWire
     assert "Write only the PLAN section now." in first["messages"][1]["content"]
     assert "### ANSWER" not in first["messages"][1]["content"]
     assert "Your PLAN for this question:\n1. Check the disk runbook first." in second["messages"][1]["content"]
-    assert answer.loop_steps[1]["chaining"] == "plan first, then the answer"
+    assert answer.loop_steps[2]["chaining"] == "plan first, then the answer"
     await engine.close()
 
 
@@ -322,11 +322,11 @@ async def test_model_down_answers_offline_says_so_and_stops_waiting(tmp_path: Pa
     first = await engine.ask("disk full on db-01", asker="a")
     assert first.provider == "offline" and first.sections["ANSWER"]
     assert f"_ollama at {url} is unreachable" in first.markdown and "the offline engine answered._" in first.markdown
-    assert first.loop_steps[1]["error"].startswith(f"ollama at {url} is unreachable")
+    assert first.loop_steps[2]["error"].startswith(f"ollama at {url} is unreachable")
     judge = next(step for step in first.loop_steps if step["step"] == "judge")
     assert judge["judge"] == "heuristic" and "judge model is down" in judge["fallback"]
     second = await engine.ask("disk full on db-02", asker="b")
-    assert second.loop_steps[1]["status"] == "skipped" and "tried again after 30 s" in second.loop_steps[1]["reason"]
+    assert second.loop_steps[2]["status"] == "skipped" and "tried again after 30 s" in second.loop_steps[2]["reason"]
     await engine.close()
 
 

@@ -103,12 +103,12 @@ async def test_every_step_is_recorded_on_the_interaction(tmp_path: Path) -> None
     engine = make_engine(tmp_path)
     answer = await engine.ask("disk full on db-01, no space left on device", asker="cli")
     kinds = [step["step"] for step in answer.loop_steps]
-    assert kinds == ["loop", "generate", "judge", "refine", "verify"]
-    assert answer.loop_steps[0]["program"] == "generate -> judge -> refine until quality >= 0.8 max 2 -> verify"
-    judge_step = answer.loop_steps[2]
+    assert kinds == ["predict", "loop", "generate", "judge", "refine", "verify"]  # the forecast comes first
+    assert answer.loop_steps[1]["program"] == "generate -> judge -> refine until quality >= 0.8 max 2 -> verify"
+    judge_step = answer.loop_steps[3]
     assert judge_step["score"] == round(answer.quality, 4)
     assert set(judge_step["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
-    verify = answer.loop_steps[4]
+    verify = answer.loop_steps[5]
     assert verify["commands_checked"] > 5 and verify["unsupported_commands"] == []  # all from the runbook
     stored = engine.interactions.get(answer.interaction_id or 0)
     assert stored is not None and stored.loop_steps == answer.loop_steps
@@ -157,7 +157,7 @@ async def test_variant_can_turn_verification_off_and_pick_the_loop(tmp_path: Pat
         "x/verify-off", {"loop": "generate -> verify", "spec": {"options": {"verification": False}}})
     answer = await engine.ask("disk full on db-01", asker="cli")
     assert answer.configuration == "x/verify-off"
-    assert answer.loop_steps[2] == {"step": "verify", "status": "skipped", "reason": "verification is off in the spec"}
+    assert answer.loop_steps[3] == {"step": "verify", "status": "skipped", "reason": "verification is off in the spec"}
     assert answer.loop_steps[-1]["step"] == "judge" and answer.loop_steps[-1]["auto"]  # judged even without a judge step
     await engine.close()
 
@@ -165,10 +165,10 @@ async def test_variant_can_turn_verification_off_and_pick_the_loop(tmp_path: Pat
 async def test_agent_loop_and_judge_threshold(tmp_path: Path) -> None:
     engine = make_engine(tmp_path, agent_loops={"generalist": "generate -> judge -> refine until quality >= 0.5"})
     answer = await engine.ask("disk full on db-01", asker="cli")
-    assert answer.loop_steps[0]["program"] == "generate -> judge -> refine until quality >= 0.5 max 3"
+    assert answer.loop_steps[1]["program"] == "generate -> judge -> refine until quality >= 0.5 max 3"
     engine.answer_path.choose_configuration = lambda context: Configuration("t", {"judge_threshold": 0.95})
     answer = await engine.ask("disk full on db-02", asker="cli")
-    assert "refine until quality >= 0.95 max 3" in answer.loop_steps[0]["program"]
+    assert "refine until quality >= 0.95 max 3" in answer.loop_steps[1]["program"]
     await engine.close()
 
 
@@ -179,7 +179,7 @@ def test_ask_json_has_judge_criteria_and_loop_steps(tmp_path: Path, capsys: pyte
     assert set(data["judge"]["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
     for item in data["judge"]["criteria"].values():
         assert 0.0 <= item["score"] <= 1.0 and item["reason"]
-    assert [s["step"] for s in data["loop_steps"]][:3] == ["loop", "generate", "judge"]
+    assert [s["step"] for s in data["loop_steps"]][:4] == ["predict", "loop", "generate", "judge"]
     assert data["sections"]["TL;DR"] and data["provider"] == "offline"
 
 

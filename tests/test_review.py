@@ -210,12 +210,19 @@ async def test_review_as_a_reply_to_an_uploaded_file(engine: Engine) -> None:
 
 
 async def test_code_review_scenario_url_gets_one_clear_line(engine: Engine) -> None:
+    command = "!review https://github.example.com/acme/payments/pull/812"
+    result = await LocalRoom(engine, room_id="#payments-dev").post("sam", command)
+    [reply] = result.replies
+    assert "\n" not in reply.body
+    assert reply.body.startswith("I can't fetch https://github.example.com/acme/payments/pull/812")
+
+
+async def test_code_review_scenario_reviews_the_pasted_code(engine: Engine) -> None:
     scenario = load_scenario("code-review")
     command = next(m.text for m in scenario.messages if m.text.startswith("!review"))
     result = await LocalRoom(engine, room_id=scenario.room).post("sam", command)
     [reply] = result.replies
-    assert "\n" not in reply.body
-    assert reply.body.startswith("I can't fetch https://github.example.com/acme/payments/pull/812")
+    assert reply.body.startswith("**Code review of `snippet.py`**") and "B602" in reply.body
 
 
 async def test_empty_review_is_a_usage_line(engine: Engine) -> None:

@@ -21,6 +21,8 @@ def test_validate_prints_one_line_per_file(tmp_path: Path, capsys: pytest.Captur
     assert code == 1
     assert lines == [
         f"{good}: ok (deploy-rollback, 11 compiled steps, command rollback)",
+        f"{good}:25: warning: step 3 (shell) runs `kubectl rollout undo deployment/{{{{ service }}}}`, but shell "
+        "steps are disabled (workflows.shell_allow is empty)",
         f"{bad}:5: step 2 (ask) timeout: 'soon' is not a duration; write it like 30s, 15m, 2h, 1d or 1h30m",
     ]
     assert cli_main(["--data-dir", str(tmp_path), "workflow", "validate", str(good)]) == 0

@@ -33,7 +33,9 @@ BAD_WORKFLOWS = [
     ("name: x\nsteps:\n  - say: \"{{ a + }}\"\n", 3, "unexpected character '+'"),
     ("name: x\nparams:\n  svc: {required: true}\ntriggers:\n  - cron: \"0 9 * * *\"\nsteps:\n  - say: hi\n", 5,
      "does not give required param(s) svc"),
-    ("name: x\ntriggers:\n  - message: \"([unclosed\"\nsteps:\n  - say: hi\n", 3, "not a valid regular expression"),
+    ("name: x\ntriggers:\n  - message: \"([unclosed\"\nsteps:\n  - say: hi\n", 3, "not a valid RE2 regular expression"),
+    # a backreference could take exponential time on chat text: message patterns run on RE2, which refuses it
+    ("name: x\ntriggers:\n  - message: \"(a+)\\\\1\"\nsteps:\n  - say: hi\n", 3, "backreferences and lookarounds"),
     ("name: x\nsteps:\n  - http:\n      method: POST\n", 3, "needs a url"),
     ("name: x\nsteps:\n  - incident: declare\n    severity: sev1\n", 3, "'declare' needs 'title'"),
     ("name: x\nsteps:\n  - shell: \"echo 'unbalanced\"\n", 3, "cannot split the command"),

@@ -24,6 +24,8 @@ RUBRIC_WEIGHTS: dict[str, float] = {
     "safe": 1.0,
 }
 
+UNGROUNDED_CAP = 0.5  # the most an answer with no retrieved source can score, even an honest "I can't ground this"
+
 RUBRIC_TEXT: dict[str, str] = {
     "structure": "every required section is present, in order, and the TL;DR is short",
     "grounded": "claims and steps come from the retrieved runbooks/messages (cited), or the answer says it cannot ground them",
@@ -112,7 +114,11 @@ class HeuristicJudge:
     def judge(
         self, question: str, sections: dict[str, str], sources: list[Source], agent: str | None = None
     ) -> Verdict:
-        """Score structure, grounding, actionability, concision and safety, then take the weighted mean."""
+        """Score structure, grounding, actionability, concision and safety, then take the weighted mean.
+
+        An answer with no source at all scores at most `UNGROUNDED_CAP`: saying so is right, but it is
+        still an answer the asker cannot act on, and the quality figures must not count it as good.
+        """
         criteria = [
             self._structure(sections, agent),
             self._grounded(sections, sources),
@@ -120,7 +126,10 @@ class HeuristicJudge:
             self._concise(sections),
             self._safe(sections),
         ]
-        return Verdict(score=weighted_score(criteria, self.weights), criteria=criteria, judge=self.name)
+        score = weighted_score(criteria, self.weights)
+        if not sources:  # nothing grounds it: however well written, it is not a good answer
+            score = min(score, UNGROUNDED_CAP)
+        return Verdict(score=score, criteria=criteria, judge=self.name)
 
     async def evaluate(
         self, question: str, sections: dict[str, str], sources: list[Source], agent: str | None = None

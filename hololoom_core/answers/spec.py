@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hololoom_core.text.clean import UnreadableText, read_text_file
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 DEFAULT_SPEC_PATH = Path(__file__).parent / "specs" / "default.yaml"
@@ -248,9 +249,11 @@ def validate_spec(data: Any, origin: str, document: yaml.Node | None = None) -> 
 
 def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except OSError as exc:
         raise SpecError(f"{path}: cannot read the ultraprompt spec ({exc.strerror or exc}); check promptly.spec")
+    except UnreadableText as exc:
+        raise SpecError(f"{path}: the ultraprompt spec is {exc}")
     try:
         return parse_yaml(text)
     except YamlSyntaxError as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hololoom_core.models import Answer, Source, StoredMessage, Verdict
+from hololoom_core.rooms import RoomScope
 
 
 @dataclass(slots=True)
@@ -33,13 +34,26 @@ class Configuration:
 
 @dataclass(slots=True)
 class AnswerContext:
-    """Where a question came from."""
+    """Where a question came from, and which rooms its answer may draw on.
+
+    `scope` is the asker's `RoomScope` (their room plus the rooms config shares with it); left unset, a
+    question from a room reads only that room and one from nowhere (the CLI's `ask`) reads every room.
+    Every retriever stage filters by `rooms` (see `hololoom_core/rooms.py`).
+    """
 
     question: str
     room_id: str | None = None
     asker: str | None = None
     message_id: int | None = None
     thread_id: str | None = None
+    scope: RoomScope | None = None
+
+    @property
+    def rooms(self) -> RoomScope:
+        """The rooms this question's answer may read."""
+        if self.scope is not None:
+            return self.scope
+        return RoomScope.for_room(self.room_id) if self.room_id is not None else RoomScope.everything()
 
 
 @dataclass(slots=True)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from hololoom_core.cli.common import EXIT_USAGE, CliError, add_common_options, open_engine, print_json
+from hololoom_core.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    add_common_options,
+    open_engine,
+    print_json,
+    write_private_file,
+)
 from hololoom_core.ops.incidents.postmortem import format_duration, format_time, timeline_lines
 from hololoom_core.ops.incidents.service import IncidentService
+from hololoom_core.redact import redact
 
 
 def register(subparsers: Any) -> None:
@@ -89,10 +96,10 @@ async def run(args: argparse.Namespace) -> int:
         markdown = service.postmortem(incident.key, regenerate=args.regenerate)
     if args.output:
         try:
-            Path(args.output).write_text(markdown, encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"incident: cannot write {args.output} ({exc})")
+            write_private_file(args.output, markdown)  # 0600, scanned for secrets once more
+        except CliError as exc:
+            raise CliError(f"incident: {exc}")
         print(f"wrote {args.output}")
     else:
-        print(markdown, end="")
+        print(redact(markdown), end="")
     return 0

@@ -99,12 +99,17 @@ async def run(args: argparse.Namespace) -> int:
             bar.finish()
             raise CliError(f"ingest: {exc}")
         bar.finish()
+    bad_skipped = len(report.errors) if args.skip_bad else 0  # with --skip-bad, a bad record is a skipped one
     if args.json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "skipped": report.skipped + bad_skipped, "bad_skipped": bad_skipped,
+                    "not_messages": report.skipped})
     else:
         rate = report.stored / report.seconds if report.seconds else 0.0
+        skipped = f"{report.skipped + bad_skipped:,} skipped"
+        if bad_skipped:
+            skipped += f" ({bad_skipped:,} bad, {report.skipped:,} not messages)"
         print(f"ingested {path.name} ({report.format}): {report.stored:,} stored, {report.duplicates:,} already "
-              f"there, {report.skipped:,} skipped, {report.analysed:,} analysed, {report.insights:,} insights, "
+              f"there, {skipped}, {report.analysed:,} analysed, {report.insights:,} insights, "
               f"{report.embedded:,} embedded in {report.seconds:.1f} s ({rate:,.0f} messages/s; "
               f"store {report.store_seconds:.1f} s, analyse {report.analyse_seconds:.1f} s, "
               f"embed {report.embed_seconds:.1f} s)")
@@ -117,5 +122,4 @@ async def run(args: argparse.Namespace) -> int:
             print(f"hololoom: ingest: {error} (skipped)", file=sys.stderr)
         if len(report.errors) > 20:
             print(f"hololoom: ingest: ... and {len(report.errors) - 20} more bad records skipped", file=sys.stderr)
-        return 1
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import importlib
 import logging
 import os
@@ -27,6 +28,11 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.bot",
     "hololoom_core.cli.ingest",
     "hololoom_core.cli.memory",
+    "hololoom_core.cli.market",
+    "hololoom_core.cli.predict",
+    "hololoom_core.cli.quality",
+    "hololoom_core.cli.feedback",
+    "hololoom_core.cli.learn",
     "hololoom_core.cli.simulate",
     "hololoom_core.cli.tune",
 ]
@@ -54,10 +60,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def safe_arguments(argv: Sequence[str]) -> list[str]:
+    """Command-line arguments at the boundary: bytes that were not UTF-8 become U+FFFD, secrets are redacted.
+
+    An argument naming an existing file or directory is passed on as it is (it is a path, not text).
+    """
+    from hololoom_core.redact import redact
+    from hololoom_core.text.clean import clean_argument
+
+    safe = []
+    for argument in argv:
+        try:
+            is_path = os.path.lexists(argument)
+        except (OSError, ValueError):
+            is_path = False
+        safe.append(argument if is_path else redact(clean_argument(argument)))
+    return safe
+
+
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command parser the arguments chose, so a usage error names `hololoom ask --help`, not the top."""
+    current = parser
+    while True:
+        actions = [action for action in current._actions if isinstance(action, argparse._SubParsersAction)]
+        if not actions:
+            return current
+        chosen = getattr(args, actions[0].dest, None)
+        if chosen not in actions[0].choices:
+            return current
+        current = actions[0].choices[chosen]
+
+
+def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """The error for arguments nobody took, with the closest option as a suggestion."""
+    options = [option for action in parser._actions for option in action.option_strings]
+    close = difflib.get_close_matches(extras[0].split("=", 1)[0], options, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unrecognized arguments: {' '.join(extras)}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `hololoom` with `argv`; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(safe_arguments(sys.argv[1:] if argv is None else argv))
+    if extras:
+        command_parser(parser, args).error(unrecognized(command_parser(parser, args), extras))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

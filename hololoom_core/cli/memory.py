@@ -10,7 +10,14 @@ import json
 import sys
 from typing import Any
 
-from hololoom_core.cli.common import CliError, add_common_options, config_from_args, open_engine, print_json
+from hololoom_core.cli.common import (
+    CliError,
+    add_common_options,
+    check_readable_files,
+    config_from_args,
+    open_engine,
+    print_json,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -95,6 +102,7 @@ async def run_detect(args: argparse.Namespace) -> int:
     if not text:
         raise CliError("detect: the text is empty; try: hololoom detect \"we decided to roll back\"", 2)
     config = config_from_args(args)
+    check_readable_files(config)
     user_file = config.memory.patterns_file or (config.data_dir / "patterns.yaml")
     errors: list[str] = []
     try:

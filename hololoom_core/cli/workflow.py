@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
                                    "stored like runs started in chat: a run paused at an approval gate is "
                                    "approved with: hololoom say \"!workflow approve N\" --as USER.")
     actions = parser.add_subparsers(dest="workflow_action", metavar="ACTION", parser_class=type(parser))
-    validate = actions.add_parser("validate", help="check workflow files against the schema (one line per file)")
+    validate = actions.add_parser("validate", help="check workflow files against the schema and the run policy "
+                                  "(shell allow-list, HTTP hosts, step budget); one line per problem")
     validate.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML files")
     add_common_options(validate)
     validate.set_defaults(handler=run_validate)
@@ -58,12 +59,15 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
 
 
 async def run_validate(args: argparse.Namespace) -> int:
-    """Validate each file; print `FILE: ok (...)` or `FILE:LINE: problem`. Exit 1 when any file is bad."""
+    """Validate each file against the schema and the policy a run applies; print `FILE: ok (...)` or
+    `FILE:LINE: problem`. Exit 1 when any file is bad."""
     from hololoom_core.ops.workflows.commands import load_library
     from hololoom_core.ops.workflows.library import load_file
+    from hololoom_core.ops.workflows.policy import policy_problems
     from hololoom_core.ops.workflows.schema import WorkflowSchemaError
 
-    known = set(load_library(config_from_args(args)).definitions)
+    config = config_from_args(args)
+    known = set(load_library(config).definitions)
     bad = 0
     for name in args.files:
         path = Path(name)
@@ -78,9 +82,19 @@ async def run_validate(args: argparse.Namespace) -> int:
             bad += 1
             continue
         known.add(definition.name)
+        problems = policy_problems(definition, config.workflows)
+        errors = [problem for problem in problems if problem.error]
+        for problem in errors:
+            print(problem)
+        if errors:
+            bad += 1
+            continue
         unknown_calls = [(target, line) for target, line in definition.calls if target not in known]
         triggers = ", ".join(f"{t.kind} {t.value}" for t in definition.triggers) or "no triggers"
         print(f"{path}: ok ({definition.name}, {len(definition.program)} compiled steps, {triggers})")
+        for problem in problems:
+            if not problem.error:
+                print(problem)
         for target, line in unknown_calls:
             print(f"{path}:{line}: warning: calls unknown workflow '{target}'")
     return 1 if bad else 0
@@ -118,7 +132,7 @@ async def run_start(args: argparse.Namespace) -> int:
         try:
             definition = service.definition(args.name)
             text = await service.start_run(definition.name, invocation_args(definition, args.args), user=args.user,
-                                           room_id=room)
+                                           room_id=room, trigger="cli")  # the local operator may run all
         except WorkflowError as exc:
             raise CliError(f"workflow: {exc}", EXIT_USAGE)
     print(text)

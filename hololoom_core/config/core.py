@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from hololoom_core.config.base import StrictModel
+from hololoom_core.config.base import StrictModel, directory_or_missing, http_url_with_host
 
 
 class MatrixConfig(StrictModel):
@@ -64,9 +64,7 @@ class MatrixConfig(StrictModel):
     @field_validator("homeserver")
     @classmethod
     def _homeserver_is_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://, for example https://matrix.example.org")
-        return value.rstrip("/") if value else value
+        return http_url_with_host(value, "https://matrix.example.org") if value else value
 
     @field_validator("user_id")
     @classmethod
@@ -118,6 +116,9 @@ class HololoomConfig(StrictModel):
 
     config_mode: Literal["bare", "fast", "fused"] = "fast"
     data_dir: Path | None = None
+    screenshot_dir: Path | None = None  # the app's screenshots; default ~/Downloads, else <data dir>/screenshots
+
+    _data_dir_is_directory = field_validator("data_dir")(directory_or_missing)
 
 
 class LlmConfig(StrictModel):
@@ -131,6 +132,11 @@ class LlmConfig(StrictModel):
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
     connect_timeout_s: float = Field(default=3.0, gt=0, le=120)
     temperature: float = Field(default=0.2, ge=0, le=2)
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_url(cls, value: str) -> str:
+        return http_url_with_host(value, "http://127.0.0.1:11434", default_scheme="http")
 
 
 class FeaturesConfig(StrictModel):

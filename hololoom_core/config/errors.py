@@ -39,5 +39,16 @@ def _describe_validation_error(error: ValidationError, path: Path, document: yam
     message = first["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    more = f" (and {len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
+    others = error.errors()[1:]
+    more = ""
+    if others:
+        listed = "; ".join(
+            f"'{'.'.join(str(part) for part in problem['loc'])}' {_plain(problem['msg'])}" for problem in others[:5]
+        )
+        more = f" (also: {listed}" + (f"; and {len(others) - 5} more" if len(others) > 5 else "") + ")"
     return f"{where}: '{key}' {message}; fix it as config.example.yaml shows{more}"
+
+
+def _plain(message: str) -> str:
+    """A pydantic message without its "Value error, " prefix."""
+    return message[len("Value error, "):] if message.startswith("Value error, ") else message

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from hololoom_core.config.base import StrictModel
+from hololoom_core.config.base import StrictModel, directory_or_missing
 from hololoom_core.text.durations import parse_duration
 
 
@@ -72,6 +72,8 @@ class WorkflowsConfig(StrictModel):
     max_steps_per_run: int = Field(default=500, ge=1, le=100_000)
     max_call_depth: int = Field(default=5, ge=1, le=20)
     lease_seconds: float = Field(default=300.0, ge=10, le=86_400)
+
+    _directory_is_directory = field_validator("directory")(directory_or_missing)
 
     @field_validator("default_approval_timeout", "trigger_cooldown")
     @classmethod
@@ -177,3 +179,5 @@ class OpsConfig(StrictModel):
     entry_point_plugins: bool = True
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     answer_cache: AnswerCacheConfig = Field(default_factory=AnswerCacheConfig)
+
+    _directories = field_validator("plugins_dir", "aliases_dir")(directory_or_missing)

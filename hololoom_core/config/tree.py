@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from hololoom_core.config.base import APP_NAME, StrictModel
 from hololoom_core.config.core import (
@@ -21,9 +21,12 @@ from hololoom_core.config.core import (
     MatrixConfig,
     StoreConfig,
 )
+from hololoom_core.config.learning import LearningConfig
+from hololoom_core.config.marketplace import MarketplaceConfig
 from hololoom_core.config.memory import MemoryConfig
 from hololoom_core.config.ops import OpsConfig, ReviewConfig, WorkflowsConfig
 from hololoom_core.config.promptly import PromptlyConfig
+from hololoom_core.config.quality import QualityConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +47,21 @@ class Config(StrictModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    marketplace: MarketplaceConfig = Field(default_factory=MarketplaceConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
 
-    # Where the configuration came from; not a YAML key.
-    source: Path | None = Field(default=None, exclude=True)
+    # Where the configuration came from: set by the loader, never from a file (`source:` is an unknown key).
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was loaded from (None for built-in defaults)."""
+        return self._source
+
+    @source.setter
+    def source(self, value: Path | None) -> None:
+        self._source = value
 
     @model_validator(mode="before")
     @classmethod

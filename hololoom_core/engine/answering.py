@@ -32,6 +32,12 @@ from hololoom_core.answers.types import (
     first_agent,
 )
 from hololoom_core.answers.ultraprompt import missing_sections, parse_sections, render_sections
+from hololoom_core.engine.room_context import (
+    QUESTION_RUNBOOK_MIN,
+    RoomContextRetriever,
+    choose_runbooks,
+    is_room_context,
+)
 from hololoom_core.events import AnswerDelta, AnswerReady, AnswerStarted
 from hololoom_core.llm.base import AnswerRequest, LanguageProvider
 from hololoom_core.llm.runbooks import RunbookLibrary
@@ -53,15 +59,31 @@ class RunbookRetriever:
         self.max_runbooks = max_runbooks
 
     def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
-        """The matching runbooks; the `max_runbooks` parameter of a configuration overrides the limit."""
-        return self.runbook_sources(context.question, configuration.params.get("max_runbooks"))
+        """The matching runbooks, the room's recent messages weighing in (see `room_context.choose_runbooks`).
+
+        The `max_runbooks` parameter of a configuration overrides the limit.
+        """
+        room = [source for source in found if is_room_context(source)]
+        if not room:
+            return self.runbook_sources(context.question, configuration.params.get("max_runbooks"))
+        limit = configuration.params.get("max_runbooks")
+        limit = self.max_runbooks if limit is None else int(limit)
+        if limit == 0:
+            return []
+        return [
+            Source(kind="runbook", ref=choice.match.runbook.id, title=choice.match.runbook.title,
+                   excerpt=choice.match.runbook.summary, score=choice.match.confidence)
+            for choice in choose_runbooks(self.runbooks, context.question, room, limit)
+        ]
 
     def runbook_sources(self, question: str, limit: int | None = None) -> list[Source]:
         """The runbooks matching the question, as sources."""
         limit = self.max_runbooks if limit is None else limit
         if limit == 0:
             return []
-        matches = self.runbooks.search(question, limit=limit)
+        # a weak match (one incidental word) is no grounding: "idempotent refund … timeout" is not a latency spike
+        matches = [match for match in self.runbooks.search(question, limit=limit)
+                   if match.confidence >= QUESTION_RUNBOOK_MIN]
         if matches:  # a second runbook is worth mentioning only when it matches nearly as well
             floor = max(0.5, 0.7 * matches[0].confidence)
             matches = matches[:1] + [match for match in matches[1:] if match.confidence >= floor]
@@ -134,7 +156,8 @@ class KeywordMessageSearch:
         """Up to `k` earlier messages, best first, never the question itself."""
         exclude = (context.message_id,) if context.message_id is not None else ()
         return [MessageCandidate(hit.message) for hit in self.messages.search(context.question, limit=k,
-                                                                              exclude_ids=exclude)]
+                                                                              exclude_ids=exclude,
+                                                                              scope=context.rooms)]
 
 
 class MessageRetriever:
@@ -164,8 +187,11 @@ class MessageRetriever:
         min_similarity = configuration.params.get("min_similarity")
         threshold = search.min_similarity if min_similarity is None else float(min_similarity)
         sources: list[Source] = []
+        scope = context.rooms
         for candidate in candidates:
             message = candidate.message
+            if not scope.allows(message.room_id):  # a search that ignored the scope must not leak a room
+                continue
             lexical, overlap = shares_enough_terms(question_terms, message.body, min_overlap)
             similarity = candidate.similarity
             semantic = similarity is not None and similarity >= threshold
@@ -300,6 +326,7 @@ class AnswerPath:
         answer_config = engine.config.answer
         self.message_limits = MessageLimits(max_messages=answer_config.max_sources)
         self.retrievers = RetrieverChain(engine)  # slot: capabilities add stages and rerankers
+        self.retrievers.add(RoomContextRetriever(engine))  # the asker's room: what was just said there
         self.retrievers.add(RunbookRetriever(engine.runbooks, max_runbooks=answer_config.max_runbooks))
         self.message_search: MessageSearch = KeywordMessageSearch(engine.messages)  # slot: memory's hybrid recall
         self.retrievers.add(MessageRetriever(self, self.message_limits))

@@ -43,7 +43,7 @@ def install_builtin_commands(engine: Engine) -> None:
             return registry.describe(engine, spec, context.user, context.room_id, prefix)
         groups: dict[str, list[str]] = {}
         for spec in allowed:
-            groups.setdefault(spec.group, []).append(f"- `{prefix}{spec.usage_text}` — {spec.help}")
+            groups.setdefault(spec.group, []).append(f"- `{spec.usage_with(prefix)}` — {spec.help}")
         lines = ["**Commands you can run**"]
         for group in sorted(groups):
             if len(groups) > 1:

@@ -183,6 +183,9 @@ CAPABILITIES: list[str] = [
     "hololoom_core.transport.matrix.capability:MatrixCapability",
     "hololoom_core.memory.capability:MemoryCapability",
     "hololoom_core.ops.commands:CommandExtensions",
+    "hololoom_core.marketplace.capability:MarketplaceCapability",
+    "hololoom_core.quality.capability:QualityCapability",
+    "hololoom_core.learning:TeamLearningCapability",
     "hololoom_core.improving.capability:ImprovingCapability",
 ]
 

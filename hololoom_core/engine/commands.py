@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.engine.access import AccessDecision
 from hololoom_core.engine.arguments import Arg, CommandError, parse_arguments, usage_line
 from hololoom_core.events import CommandHandled
 from hololoom_core.models import Attachment, Reply, StoredMessage
@@ -54,6 +55,15 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class RawInput:
+    """A command message as it was sent, before redaction: only commands registered with `raw_input=True`
+    (code review, which masks every secret it reports) are given it; it is never stored."""
+
+    body: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class CommandContext:
     """What a command handler gets: the engine, the message, and the parsed invocation."""
@@ -63,7 +73,7 @@ class CommandContext:
     name: str
     args: str
     argv: list[str]
-    original_body: str
+    original_body: str  # the command's text, redacted (the raw text only for `raw_input` commands)
     params: dict[str, Any] = field(default_factory=dict)
     subcommand: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
@@ -113,6 +123,10 @@ class CommandSpec:
     subcommands: dict[str, CommandSpec] = field(default_factory=dict)
     function: Handler | None = None
     parent: str | None = None
+    # Commands whose access rules also apply (a workflow shortcut is checked as `workflow run` and as the
+    # commands its steps do); shown in the permission table.
+    also_checks: tuple[str, ...] = ()
+    raw_input: bool = False  # gets the unredacted text and uploads (code review only: it masks what it reports)
 
     @property
     def full_name(self) -> str:
@@ -129,6 +143,10 @@ class CommandSpec:
         if self.subcommands and self.function is None:
             return f"{self.full_name} SUBCOMMAND ..."
         return self.full_name
+
+    def usage_with(self, prefix: str) -> str:
+        """The usage line with the command prefix on every alternative (`!actions … | !actions done N`)."""
+        return " | ".join(f"{prefix}{alternative}" for alternative in self.usage_text.split(" | "))
 
     def subcommand(self, word: str) -> CommandSpec | None:
         """The child command named (or aliased) `word`."""
@@ -232,13 +250,17 @@ class CommandRegistry:
         group: str = "general",
         args: Sequence[Arg] | None = None,
         permission: str | None = None,
+        raw_input: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Decorator form of `register` (see the module docstring for an example)."""
+        """Decorator form of `register` (see the module docstring for an example).
+
+        `raw_input=True` hands the command the text as sent, before redaction (code review only).
+        """
 
         def decorate(handler: Handler) -> Handler:
             self.register(
                 CommandSpec(name, handler, help, usage, tuple(aliases), admin_only, group,
-                            arguments=tuple(args or ()), permission=permission)
+                            arguments=tuple(args or ()), permission=permission, raw_input=raw_input)
             )
             return handler
 
@@ -276,6 +298,23 @@ class CommandRegistry:
         """The closest known command names to a mistyped one."""
         names = list(self._commands) + list(self._aliases)
         return difflib.get_close_matches(name.lower(), names, n=limit, cutoff=0.5)
+
+    def decide(self, engine: Engine, full_name: str, user: str, room_id: str, *,
+               permission: str | None = None) -> AccessDecision:
+        """Whether `user` may run the command `full_name` (`incident declare`) in `room_id`, with the reason.
+
+        The command's own `admin_only` and `permission` (or its parent's) apply, so a workflow step or an
+        alias that does what a command does is checked exactly like the command; `permission` is used when
+        the command declares none (for actions that have no chat command, such as a workflow's shell step).
+        """
+        spec = self.get(full_name)
+        head = self.get(full_name.split(" ", 1)[0])
+        parent = self._commands.get(spec.parent) if spec is not None and spec.parent else None
+        admin_only = any(item is not None and item.admin_only for item in (spec, parent)) or \
+            (spec is None and head is not None and head.admin_only)
+        declared = next((item.permission for item in (spec, parent) if item is not None and item.permission), None)
+        return engine.access.check(full_name, user, room_id, admin_only=admin_only,
+                                   permission=declared or permission)
 
     def may_run(self, engine: Engine, spec: CommandSpec, user: str, room_id: str) -> bool:
         """True when `user` may run `spec` in `room_id` (a group: when it may run any of its subcommands)."""
@@ -353,7 +392,7 @@ class CommandRegistry:
             text = str(exc)
             text += "" if text.endswith((".", "?", "!")) else "."
             if getattr(exc, "show_usage", True):
-                text += f" Usage: `{prefix}{target.usage_text}`"
+                text += f" Usage: `{target.usage_with(prefix)}`"
             return CommandResult(text, ok=False)
 
     # -- help --------------------------------------------------------------------------------
@@ -362,7 +401,7 @@ class CommandRegistry:
         """`!help NAME`: usage, help, typed arguments, subcommands, aliases and the permission needed."""
         if spec.subcommands and spec.function is None:
             return self.describe_group(engine, spec, user, room_id, prefix)
-        lines = [f"`{prefix}{spec.usage_text}`", "", spec.help]
+        lines = [f"`{spec.usage_with(prefix)}`", "", spec.help]
         if spec.arguments:
             lines += ["", "**Arguments**"] + [f"- {arg.describe()}" for arg in spec.arguments]
         if spec.subcommands:
@@ -391,13 +430,17 @@ class CommandRegistry:
         for child in sorted(spec.subcommands.values(), key=lambda c: c.name):
             if self.may_run(engine, child, user, room_id):
                 aliases = f" (also: {', '.join(child.aliases)})" if child.aliases else ""
-                lines.append(f"- `{prefix}{child.usage_text}` — {child.help}{aliases}")
+                lines.append(f"- `{child.usage_with(prefix)}` — {child.help}{aliases}")
         return lines or ["- (none that you may run)"]
 
 
 async def run_command(engine: Engine, stored: StoredMessage, original_body: str,
-                      attachments: Sequence[Attachment] = ()) -> Reply:
-    """Parse, check access, and run a stored command message; usage errors and refusals become one polite line."""
+                      attachments: Sequence[Attachment] = (), *, raw: RawInput | None = None) -> Reply:
+    """Parse, check access, and run a stored command message; usage errors and refusals become one polite line.
+
+    `original_body` and `attachments` are the redacted text; `raw` (as sent) reaches only a command
+    registered with `raw_input=True`.
+    """
     prefix = engine.config.bot.command_prefix
     parsed = CommandRegistry.parse(original_body, prefix)
     assert parsed is not None
@@ -422,8 +465,13 @@ async def run_command(engine: Engine, stored: StoredMessage, original_body: str,
     decision = engine.access.check(full_name, stored.sender, stored.room_id, admin_only=spec.admin_only)
     if not decision.allowed:
         return reply(f"Sorry, {decision.reason}.", ok=False, refused=True)
+    invocation, body = parsed, original_body
+    if spec.raw_input and raw is not None:
+        raw_parsed = CommandRegistry.parse(raw.body, prefix)
+        if raw_parsed is not None:
+            invocation, body, attachments = raw_parsed, raw.body, raw.attachments
     context = CommandContext(
-        engine, stored, spec.name, parsed.args, parsed.argv, original_body, attachments=list(attachments)
+        engine, stored, spec.name, invocation.args, invocation.argv, body, attachments=list(attachments)
     )
     try:
         result = await spec.handler(context)

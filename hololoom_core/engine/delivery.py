@@ -79,6 +79,9 @@ def reply_row(
             judge=reply.answer.verdict.as_dict(),
             loop_steps=reply.answer.loop_steps,
         )
+        prediction = reply.answer.details.get("prediction")
+        if prediction is not None:  # the forecast made before answering, shown next to the judged quality
+            meta["predicted_quality"] = prediction.get("predicted_quality")
         if answering is not None:
             meta["question_message_id"] = answering.id
     return NewMessage(bot_message, reply.body, is_bot=True, kind=reply.kind, meta=meta,

@@ -13,6 +13,7 @@ parts and feedback observers.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import re
@@ -36,7 +37,7 @@ from hololoom_core.engine.capabilities import (
     load_capability,
     resolve_order,
 )
-from hololoom_core.engine.commands import CommandRegistry, run_command
+from hololoom_core.engine.commands import CommandRegistry, RawInput, run_command
 from hololoom_core.engine.delivery import (
     BackgroundDeliveries,
     StoredOnlyTransport,
@@ -58,12 +59,14 @@ from hololoom_core.llm.offline import OfflineAnswerEngine
 from hololoom_core.llm.runbooks import RunbookLibrary
 from hololoom_core.models import Answer, Attachment, ChatMessage, HandleResult, Insight, Reply, StoredMessage
 from hololoom_core.redact import redact_secrets
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store import Store
 from hololoom_core.store import schema as _core_schema  # noqa: F401  (registers the core migrations)
 from hololoom_core.store.db import registered_migrations
 from hololoom_core.store.interactions import InteractionStore
 from hololoom_core.store.messages import MessageStore, NewMessage
 from hololoom_core.store.pending import PendingActions
+from hololoom_core.text.clean import clean_optional, clean_text
 
 if TYPE_CHECKING:
     from typing_extensions import TypeForm
@@ -75,16 +78,30 @@ Suggester = Callable[[StoredMessage, list[Insight]], "Reply | None"]
 FeedbackObserver = Callable[[int, int, str], None]
 
 
+# A chat message longer than this (in characters) is stored whole but not acted on or analysed: its
+# sender gets one reply saying so (Matrix itself caps events at 64 KiB).
+MAX_MESSAGE_CHARS = 64 * 1024
+# What analysis (the keepers' entities and graph, the detectors) reads of a message: its first part.
+ANALYSIS_CHARS = 16 * 1024
+
+
 @dataclass(slots=True)
 class KeptMessage:
-    """A message after the keep step: the stored row and the original (unredacted) text."""
+    """A message after the keep step: the stored row and the message's own text, both redacted.
+
+    Everything downstream (commands, questions, keepers, incidents, workflows) sees only redacted text;
+    `raw` keeps the text as sent for the one consumer that must read it (code review, which masks what
+    it reports), and is never stored.
+    """
 
     stored: StoredMessage
-    original_body: str
+    original_body: str  # the message's own text (without attachment texts), redacted
     action: str | None
-    attachments: list[Attachment] = field(default_factory=list)
-    message: ChatMessage | None = None  # as the transport gave it (None when resumed from the store)
+    attachments: list[Attachment] = field(default_factory=list)  # with redacted texts
+    message: ChatMessage | None = None  # as kept (redacted; None when resumed from the store)
     insights: list[Insight] | None = None  # set by the notice step (None: not analysed yet)
+    raw: RawInput | None = field(default=None, repr=False)
+    too_long: bool = False
 
 
 class Engine:
@@ -245,19 +262,15 @@ class Engine:
         """
         if not messages:
             return []
-        rows: list[NewMessage] = []
-        actions: list[str | None] = []
-        for message in messages:
-            row, action = self._prepare(message)
-            rows.append(row)
-            actions.append(action)
+        prepared = [self._prepare(message) for message in messages]
         kept: list[KeptMessage] = []
         with self.store.transaction():
-            stored_rows = self.messages.insert_batch(rows)
-            for message, stored, action in zip(messages, stored_rows, actions, strict=True):
+            stored_rows = self.messages.insert_batch([item.row for item in prepared])
+            for item, stored in zip(prepared, stored_rows, strict=True):
                 if stored is None:
                     continue
-                kept.append(KeptMessage(stored, message.body, action, list(message.attachments), message))
+                kept.append(KeptMessage(stored, item.safe.body, item.action, list(item.safe.attachments), item.safe,
+                                        raw=item.raw, too_long=item.too_long))
             pending = [(k.stored.id, k.action) for k in kept if k.action is not None]
             if pending:
                 self.pending.add_many(pending, self.clock.now())
@@ -271,29 +284,45 @@ class Engine:
         kept = self.keep_batch([message])
         return kept[0] if kept else None
 
-    def _prepare(self, message: ChatMessage) -> tuple[NewMessage, str | None]:
-        """The row to store for a message (redacted body, attachment and addressing metadata) and its action."""
-        attachment_texts = [f"[{a.name}]\n{a.text}" for a in message.attachments if a.text]
-        redaction = redact_secrets("\n\n".join([message.body, *attachment_texts]) if attachment_texts else message.body)
+    def _prepare(self, message: ChatMessage) -> _Prepared:
+        """The row to store for a message (redacted body, attachment and addressing metadata) and its action.
+
+        This is the boundary: every text field is cleaned (lone surrogates become U+FFFD) and the body and
+        attachment texts are redacted here, once; the rest of the pipeline gets only the redacted copy.
+        """
+        safe, kinds = _redacted_copy(message)
+        attachment_texts = [f"[{a.name}]\n{a.text}" for a in safe.attachments if a.text]
+        body = "\n\n".join([safe.body, *attachment_texts]) if attachment_texts else safe.body
         meta: dict[str, Any] = {}
-        if redaction.kinds:
-            meta["redacted_secrets"] = list(redaction.kinds)
-        if message.attachments:
+        if kinds:
+            meta["redacted_secrets"] = list(kinds)
+        if safe.attachments:
             meta["attachments"] = [
                 {"name": a.name, "mimetype": a.mimetype, "size": a.size, "url": a.url, **a.meta}
-                for a in message.attachments
+                for a in safe.attachments
             ]
-        is_bot = message.sender == self.bot_id
-        action = self.classify(message) if not is_bot else None
+        is_bot = safe.sender == self.bot_id
+        too_long = len(safe.body) > MAX_MESSAGE_CHARS
+        action = self.classify(safe) if not is_bot and not too_long else None
         if action == "question":
             meta["addressed_to_bot"] = True  # detectors leave such questions to the bot's own answer
-        return NewMessage(message, redaction.text, is_bot=is_bot, meta=meta), action if message.actionable else None
+        if too_long and not is_bot:
+            meta["too_long"] = True
+        raw = RawInput(clean_text(message.body), _raw_attachments(message, safe)) if action == "command" else None
+        row = NewMessage(safe, body, is_bot=is_bot, meta=meta)
+        return _Prepared(row, safe, action if safe.actionable else None, raw, too_long and safe.actionable and not is_bot)
 
     def _run_keepers(self, kept: list[KeptMessage]) -> None:
         for item in kept:
             item.stored.sender_name = item.stored.sender_name or (item.message.sender_name if item.message else None)
+            if not self.keepers:
+                continue
+            stored = _analysed_part(item.stored)
+            message = item.message or _as_chat_message(item.stored)
+            if len(message.body) > ANALYSIS_CHARS:
+                message = dataclasses.replace(message, body=message.body[:ANALYSIS_CHARS])
             for keeper in self.keepers:
-                keeper(item.stored, item.message or _as_chat_message(item.stored))
+                keeper(stored, message)
 
     def classify(self, message: ChatMessage) -> str | None:
         """`command`, `question` (addressed to the bot) or None for ordinary conversation."""
@@ -313,6 +342,13 @@ class Engine:
         """True when the text mentions the bot by name (`@hololoom`, `hololoom:` ...)."""
         return bool(self._mention.search(text))
 
+    def room_scope(self, room_id: str | None) -> RoomScope:
+        """What a reader in `room_id` may read: that room plus `memory.shared_rooms[room_id]`; None (the local
+        operator, the CLI) reads every room."""
+        if room_id is None:
+            return RoomScope.everything()
+        return RoomScope.for_room(room_id, self.config.memory.shared_rooms)
+
     def strip_mention(self, text: str) -> str:
         """The question without the bot's name or mention."""
         return self._mention.sub(" ", text).strip(" ,:;\t\n") or text.strip()
@@ -331,7 +367,7 @@ class Engine:
             kept.insights = self.notice(stored)
         insights = kept.insights
         replies: list[Reply] = []
-        wants_action = kept.action is not None or (bool(self.suggesters) and not stored.is_bot)
+        wants_action = kept.action is not None or kept.too_long or (bool(self.suggesters) and not stored.is_bot)
         if wants_action and stored.id not in self._responding:
             if kept.action is None or not only_if_pending or self.pending.is_pending(stored.id):
                 self._responding.add(stored.id)
@@ -344,8 +380,11 @@ class Engine:
         return HandleResult(message=stored, insights=insights, replies=replies)
 
     def notice(self, stored: StoredMessage) -> list[Insight]:
-        """The notice step for one live message: the analysis slot finds, stores and publishes its insights."""
-        return self.analysis.notice(stored)
+        """The notice step for one live message: the analysis slot finds, stores and publishes its insights.
+
+        Analysis reads the first `ANALYSIS_CHARS` of the message (the whole text stays stored).
+        """
+        return self.analysis.notice(_analysed_part(stored))
 
     def notice_batch(self, kept: Sequence[KeptMessage]) -> list[Insight]:
         """The notice step for a kept batch, once, after its keep committed; each message gets its insights.
@@ -355,7 +394,7 @@ class Engine:
         """
         if not kept:
             return []
-        insights = self.analysis.analyse_batch([item.stored for item in kept])
+        insights = self.analysis.analyse_batch([_analysed_part(item.stored) for item in kept])
         by_message: dict[int, list[Insight]] = {item.stored.id: [] for item in kept}
         for insight in insights:
             if insight.message_id in by_message:
@@ -369,8 +408,11 @@ class Engine:
         stored = kept.stored
         replies: list[Reply] = []
         try:
-            if kept.action == "command":
-                replies.append(await run_command(self, kept.stored, kept.original_body, kept.attachments))
+            if kept.too_long:
+                replies.append(self._too_long_reply(stored))
+            elif kept.action == "command":
+                replies.append(await run_command(self, kept.stored, kept.original_body, kept.attachments,
+                                                 raw=kept.raw))
             elif kept.action == "question":
                 answer = await self.answer_path.answer(
                     AnswerContext(
@@ -379,6 +421,7 @@ class Engine:
                         asker=stored.sender,
                         message_id=stored.id,
                         thread_id=stored.thread_id,
+                        scope=self.room_scope(stored.room_id),
                     )
                 )
                 replies.append(
@@ -415,6 +458,18 @@ class Engine:
             ]
         return replies
 
+    def _too_long_reply(self, stored: StoredMessage) -> Reply:
+        """The one reply to a message over the size limit: kept, but not read any further."""
+        size = len(stored.body)
+        return Reply(
+            room_id=stored.room_id,
+            body=f"That message is {size // 1024} KB, over the {MAX_MESSAGE_CHARS // 1024} KB limit: it is stored, "
+                 "but I did not act on it or analyse it. Send a shorter message, or attach the text as a file.",
+            kind="error",
+            thread_id=stored.thread_id,
+            in_reply_to=stored.event_id,
+        )
+
     async def deliver(
         self, replies: list[Reply], *, answering: StoredMessage | None = None, transport: str | None = None
     ) -> list[Reply]:
@@ -438,6 +493,11 @@ class Engine:
         name = transport or self._transport_of(answering, replies)
         carrier = self.transport_for(name)
         sender_name = carrier.display_name or self.config.bot.display_name
+        for reply in replies:  # a reply may echo its command's arguments or quote a source: redact again
+            reply.body = redact_secrets(reply.body).text
+            reply.room_id = clean_text(reply.room_id)
+            reply.thread_id = clean_optional(reply.thread_id)
+            reply.in_reply_to = clean_optional(reply.in_reply_to)
         rows = [reply_row(reply, bot_id=self.bot_id, sender_name=sender_name, transport=carrier,
                           ts=self.clock.now(), answering=answering) for reply in replies]
         saved: list[Reply] = []
@@ -520,7 +580,8 @@ class Engine:
 
     async def resume(self, message: StoredMessage, action: str, original_body: str | None = None) -> list[Reply]:
         """Finish the command or answer of a message that was stored before a crash; returns the replies."""
-        kept = KeptMessage(message, original_body or message.body, action, insights=[])
+        kept = KeptMessage(message, redact_secrets(original_body).text if original_body is not None else message.body,
+                           action, insights=[])
         result = await self.respond(kept, only_if_pending=False)
         return result.replies
 
@@ -528,7 +589,10 @@ class Engine:
 
     async def ask(self, question: str, *, room_id: str | None = None, asker: str | None = None) -> Answer:
         """One pass through the answer path without storing a chat message (the CLI's `ask`)."""
-        answer = await self.answer_path.answer(AnswerContext(question=question, room_id=room_id, asker=asker))
+        # The local operator's question: it reads every room, and answers as if asked in `room_id` when given.
+        answer = await self.answer_path.answer(AnswerContext(
+            question=redact_secrets(question).text, room_id=clean_optional(room_id), asker=clean_optional(asker),
+            scope=RoomScope.everything()))
         self.publish_stats()
         return answer
 
@@ -561,6 +625,52 @@ class Engine:
         """Log an error and publish it for the operator; the engine carries on."""
         log.warning("%s: %s", where, error)
         self.bus.publish(EngineError(where, error))
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A message ready to store: its row, the redacted copy the pipeline works with, and its action."""
+
+    row: NewMessage
+    safe: ChatMessage
+    action: str | None
+    raw: RawInput | None
+    too_long: bool
+
+
+def _redacted_copy(message: ChatMessage) -> tuple[ChatMessage, tuple[str, ...]]:
+    """The message with every text field cleaned and its body and attachment texts redacted; the kinds found."""
+    body = redact_secrets(message.body)
+    kinds = list(body.kinds)
+    attachments = []
+    for attachment in message.attachments:
+        text = None
+        if attachment.text is not None:
+            redaction = redact_secrets(attachment.text)
+            kinds += redaction.kinds
+            text = redaction.text
+        attachments.append(dataclasses.replace(
+            attachment, name=clean_text(attachment.name), mimetype=clean_text(attachment.mimetype), text=text,
+            url=clean_optional(attachment.url)))
+    safe = dataclasses.replace(
+        message, body=body.text, room_id=clean_text(message.room_id), sender=clean_text(message.sender),
+        event_id=clean_text(message.event_id), thread_id=clean_optional(message.thread_id),
+        reply_to=clean_optional(message.reply_to), sender_name=clean_optional(message.sender_name),
+        room_name=clean_optional(message.room_name), attachments=attachments)
+    return safe, tuple(dict.fromkeys(kinds))
+
+
+def _raw_attachments(message: ChatMessage, safe: ChatMessage) -> list[Attachment]:
+    """The message's attachments with the cleaned names of `safe` and their texts as sent, cleaned (`RawInput`)."""
+    return [dataclasses.replace(cleaned, text=clean_optional(original.text))
+            for original, cleaned in zip(message.attachments, safe.attachments, strict=True)]
+
+
+def _analysed_part(stored: StoredMessage) -> StoredMessage:
+    """The stored message as analysis sees it: at most its first `ANALYSIS_CHARS` characters."""
+    if len(stored.body) <= ANALYSIS_CHARS:
+        return stored
+    return dataclasses.replace(stored, body=stored.body[:ANALYSIS_CHARS])
 
 
 def _as_chat_message(stored: StoredMessage) -> ChatMessage:

@@ -50,6 +50,7 @@ class LoopSettings:
     rollback_window: int = 20  # answers under an adopted pattern before the rollback check
     rollback_margin: float = 0.05  # roll back when their mean judge score is this far below the baseline's
     screen_questions: int = 12  # recent questions of the type each proposed variant is replayed on first
+    screen_margin: float = 0.02  # a variant whose replayed judge mean is this much lower is not tried
     challengers: int = 1  # variants tried against the control per experiment (fewer arms decide sooner)
     min_answers_each: int = 30  # answers every variant of the loop's experiments gets before a promotion
 
@@ -89,13 +90,14 @@ def run_without_waiting(coroutine: Any) -> Any:
     return None
 
 
-def unchanged_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any],
-                       challengers: dict[str, dict[str, Any]]) -> list[str]:
-    """The challengers that would leave every one of the type's recent answers unchanged (same text, same score).
+def screen_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any],
+                    challengers: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Why each challenger is not worth an experiment, by name; a challenger absent from the result is.
 
-    The recent questions are answered again in the shadow, through the retriever chain and the loop runner,
-    recording nothing. Replays that would wait on a language model are not done, and then nothing is
-    screened out.
+    The type's recent questions are answered again in the shadow, through the retriever chain and the
+    loop runner, recording nothing. A challenger whose answers are identical to the control's cannot make
+    a difference; one whose mean judge score is clearly lower (by `screen_margin`) would cost every answer
+    it is tried on. Replays that would wait on a language model are not done, and nothing is screened out.
     """
     from hololoom_core.llm.base import AnswerRequest
 
@@ -123,8 +125,21 @@ def unchanged_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any
 
     control = replay(baseline) if questions else None
     if control is None:
-        return []
-    return [name for name, params in challengers.items() if replay({**baseline, **params}) == control]
+        return {}
+    control_mean = statistics.fmean(score for _text, score in control)
+    reasons: dict[str, str] = {}
+    for name, params in challengers.items():
+        answers = replay({**baseline, **params})
+        if answers is None:
+            continue
+        if answers == control:
+            reasons[name] = f"would not change any of the last {len(questions)} {kind} answers"
+            continue
+        mean = statistics.fmean(score for _text, score in answers)
+        if mean < control_mean - loop.settings.screen_margin:
+            reasons[name] = (f"would lower the judge score of the last {len(questions)} {kind} answers "
+                             f"({mean:.3f} vs {control_mean:.3f})")
+    return reasons
 
 
 def criterion_scores(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -325,11 +340,11 @@ class ImprovementLoop:
                 break
             name, params = next(iter(offered.items()))
             tried.append(dict(params))
-            if not unchanged_variants(self, weakness.question_type, baseline, {name: params}):
+            reason = screen_variants(self, weakness.question_type, baseline, {name: params}).get(name)
+            if reason is None:
                 challengers[name] = {**baseline, **params}
             else:
-                self.step("screened", f"{name} would not change any of the last {self.settings.screen_questions} "
-                          f"{weakness.question_type} answers; not worth an experiment",
+                self.step("screened", f"{name} {reason}; not worth an experiment",
                           question_type=weakness.question_type, variant=name)
         if not challengers:
             self.step("skipped", f"no variant left to try for {weakness.question_type} ({weakness.kind})")

@@ -14,10 +14,17 @@ from hololoom_core.memory.views import (
     recall_text,
     summary_text,
 )
+from hololoom_core.rooms import RoomScope
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
     from hololoom_core.memory.service import MemoryService
+
+
+def out_of_scope(room_id: str, scope: RoomScope) -> str:
+    """The one-line refusal for reading a room the reader may not read from here."""
+    return (f"{room_id} is not readable from here: this room reads {scope.describe()} "
+            "(memory.shared_rooms shares rooms)")
 
 
 def install_commands(engine: Engine, memory: MemoryService) -> None:
@@ -33,7 +40,11 @@ def install_commands(engine: Engine, memory: MemoryService) -> None:
             raise CommandError(str(exc))
         if not query.strip():
             raise CommandError("Say what to look for, e.g. `!recall checkout-api 500s since:7d`")
+        scope = engine.room_scope(context.room_id)
+        if filters.room_id is not None and not scope.allows(filters.room_id):
+            raise CommandError(out_of_scope(filters.room_id, scope), show_usage=False)
         filters.exclude_ids = (context.message.id,)
+        filters.scope = scope
         return recall_text(memory.recall(query, filters=filters), filters)
 
     @registry.command("decisions", help="The decisions made in this room (reversed ones marked).",
@@ -49,7 +60,8 @@ def install_commands(engine: Engine, memory: MemoryService) -> None:
             if len(argv) != 2 or not argv[1].lstrip("#").isdigit():
                 raise CommandError("Give the action item number, e.g. `!actions done 12`")
             item = memory.items.get(int(argv[1].lstrip("#")))
-            if item is None or item.kind != "action_item":
+            if item is None or item.kind != "action_item" or not engine.room_scope(context.room_id).allows(
+                    item.room_id):
                 raise CommandError(f"No action item #{argv[1].lstrip('#')}")
             memory.items.set_status(item.id, "done", context.message)
             from hololoom_core.memory.events import MemoryChanged
@@ -61,7 +73,8 @@ def install_commands(engine: Engine, memory: MemoryService) -> None:
         if len(people) > 1:
             raise CommandError("Name at most one person, e.g. `!actions @alice`")
         owner = people[0].lstrip("@").split(":", 1)[0].lower() if people else None
-        return actions_text(memory, context.room_id, owner=owner, include_done=include_done)
+        return actions_text(memory, context.room_id, owner=owner, include_done=include_done,
+                            scope=engine.room_scope(context.room_id))
 
     @registry.command("questions", help="Open questions in this room (`all` includes answered ones).",
                       usage="questions [all]", group="memory")
@@ -75,4 +88,4 @@ def install_commands(engine: Engine, memory: MemoryService) -> None:
         if len(context.argv) > 1:
             raise CommandError("Give at most one thread id")
         thread = context.argv[0] if context.argv else context.message.thread_id
-        return summary_text(memory, context.room_id, thread)
+        return summary_text(memory, context.room_id, thread, rooms=engine.room_scope(context.room_id))

@@ -19,7 +19,11 @@ from hololoom_core.models import Insight, StoredMessage
 if TYPE_CHECKING:
     from hololoom_core.memory.service import MemoryService
 
-_SELF_OWNER = re.compile(r"^(?:i\b|i'|i\s|on\s+it|will\s+do|leave\s+it)", re.I)
+_SELF_OWNER = re.compile(r"^(?:i\b|i'|i\s|on\s+it|will\b|leave\s+it|me\b|myself\b)", re.I)
+# Where one message holds several action items: after a sentence, or before "and @name" ("@bob will … and @marco will …").
+_CLAUSE_BREAK = re.compile(r"(?<=[.!?;])\s+(?=\S)|\s+and\s+(?=@[a-z])", re.I)
+# A clause that only says whose or when ("Owner: me, due Thursday.") belongs to the item before it.
+_META_CLAUSE = re.compile(r"^\s*(?:owner|assignee|due|deadline)\b\s*[:,-]?", re.I)
 _NOT_PEOPLE = frozenset(
     "we you they someone somebody anyone anybody everyone it this that team who what which there he she "
     "nobody people folks all i me us them".split()
@@ -98,6 +102,37 @@ def _due(rules: DetectorRules, text: str, ts: float) -> tuple[str, str] | None:
     return None
 
 
+def action_items(
+    text: str, rules: DetectorRules, *, sender: str, ts: float, people: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Each action item in a message, clause by clause: its text, owner (the speaker for "I'll …") and due date.
+
+    "Action items: @bob will add an alert by Friday. @marco will review pool sizing by next Wednesday."
+    holds two items; "I'll take IC. Alice, is it all pods?" holds one, the speaker's (a question to
+    Alice is not a task for her). Empty when no single clause is an action item on its own.
+    """
+    items: list[dict[str, Any]] = []
+    for clause in (part.strip() for part in _CLAUSE_BREAK.split(text)):
+        if not clause:
+            continue
+        owner = _owner(rules, clause, sender, people)
+        due = _due(rules, clause, ts)
+        if items and _META_CLAUSE.match(clause):
+            if owner and not items[-1].get("owner"):
+                items[-1]["owner"] = owner
+            if due is not None and not items[-1].get("due_text"):
+                items[-1]["due_text"], items[-1]["due"] = due
+            continue
+        confidence, _matched = rules.score(clause)
+        if confidence < rules.threshold or confidence <= 0:
+            continue
+        item: dict[str, Any] = {"text": clause, "owner": owner}
+        if due is not None:
+            item["due_text"], item["due"] = due
+        items.append(item)
+    return items
+
+
 def analyse_text(
     text: str,
     rules: RoomPatterns,
@@ -124,9 +159,16 @@ def analyse_text(
         data: dict[str, Any] = {}
         if kind == "action_item":
             owner = _owner(detector, text, sender, people_set)
+            due = _due(detector, text, ts)
+            items = action_items(text, detector, sender=sender, ts=ts, people=people_set)
+            if items:  # the first item's owner and due are the message's
+                owner, due = items[0].get("owner"), None
+                if items[0].get("due_text"):
+                    due = (items[0]["due_text"], items[0]["due"])
+                if len(items) > 1:
+                    data["items"] = items
             if owner:
                 data["owner"] = owner
-            due = _due(detector, text, ts)
             if due is not None:
                 data["due_text"], data["due"] = due
         elif kind == "incident_signal":
@@ -165,6 +207,18 @@ class ProactiveDetector:
         insights: list[Insight] = []
         kinds = {d.kind for d in detections}
         for detection in detections:
+            if detection.kind == "action_item" and detection.data.get("items"):
+                for item in detection.data["items"]:  # several items in one message: one insight each
+                    if tracker.restated_action(message, item.get("owner"), item["text"]):
+                        continue
+                    data = {key: value for key, value in detection.data.items() if key != "items"}
+                    data.update({key: item[key] for key in ("owner", "due_text", "due") if item.get(key)})
+                    for key in ("owner", "due_text", "due"):
+                        if not item.get(key):
+                            data.pop(key, None)
+                    insights.append(self._insight("action_item", message, detection.confidence,
+                                                  {"matched": detection.matched, **data}, text=item["text"]))
+                continue
             if detection.kind == "action_item" and tracker.restated_action(message, detection.data.get("owner"), text):
                 continue  # the owner acknowledging an item already tracked is not a new one
             if detection.kind == "decision":
@@ -194,8 +248,9 @@ class ProactiveDetector:
         return insights
 
     @staticmethod
-    def _insight(kind: str, message: StoredMessage, confidence: float, data: dict[str, Any]) -> Insight:
-        text = " ".join(message.body.split())
+    def _insight(kind: str, message: StoredMessage, confidence: float, data: dict[str, Any],
+                 text: str | None = None) -> Insight:
+        text = " ".join((message.body if text is None else text).split())
         if len(text) > _MAX_TEXT:
             text = text[: _MAX_TEXT - 1].rstrip() + "…"
         return Insight(kind=kind, message_id=message.id, room_id=message.room_id, text=text,

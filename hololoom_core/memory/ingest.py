@@ -213,10 +213,8 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
     """
     file_format = file_format or detect_format(path)
     if file_format == "element":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise IngestError(str(path), f"not UTF-8 text ({exc})")
+        try:  # bytes that are not UTF-8 are kept as U+FFFD, like every other boundary
+            data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
         except json.JSONDecodeError as exc:
             raise IngestError(f"{path}:{exc.lineno}", f"not valid JSON ({exc.msg})")
         messages = data.get("messages") if isinstance(data, dict) else None
@@ -233,14 +231,10 @@ def read_records(path: Path, file_format: str | None = None) -> Iterator[IngestR
                 yield exc
         return
     name = path.name
-    with path.open("r", encoding="utf-8", errors="strict") as handle:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:  # bad bytes are kept as U+FFFD
         number = 0
         while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as exc:
-                yield IngestError(f"{name}:{number + 1}", f"not UTF-8 text ({exc.reason})")
-                return
+            line = handle.readline()
             if not line:
                 return
             number += 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from hololoom_core.memory.graph import MemoryGraph, item_key, message_key
 from hololoom_core.models import Insight, StoredMessage
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store.db import Store
 from hololoom_core.text.terms import stem, term_set
 
@@ -159,8 +160,10 @@ class ItemTracker:
         thread_id: str | None = None,
         since: float | None = None,
         limit: int = 50,
+        scope: RoomScope | None = None,
     ) -> list[Item]:
-        """Items of one kind, newest first, filtered by room, status, owner, thread and age."""
+        """Items of one kind, newest first, filtered by room (or the rooms of `scope`), status, owner, thread
+        and age."""
         clauses: list[str] = ["kind = ?"]
         params: list[Any] = [kind]
         for column, value in (("room_id", room_id), ("status", status), ("owner", owner),
@@ -168,6 +171,10 @@ class ItemTracker:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if scope is not None and not scope.unrestricted:
+            clause, scope_params = scope.sql("room_id")
+            clauses.append(clause)
+            params.extend(scope_params)
         if since is not None:
             clauses.append("ts >= ?")
             params.append(since)

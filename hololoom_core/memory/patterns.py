@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hololoom_core.memory.prefilter import GateScanner, gate_regex, may_match, required_substrings
+from hololoom_core.text.clean import UnreadableText, read_text_file
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 SHIPPED_PATTERNS = Path(__file__).with_name("patterns.yaml")
@@ -271,9 +272,11 @@ def _compile(regex: str, where: str) -> re.Pattern[str]:
 
 def _read(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except OSError as exc:
         raise PatternError(f"{path}: cannot read pattern file ({exc}); check the path in memory.patterns_file")
+    except UnreadableText as exc:
+        raise PatternError(f"{path}: {exc}; fix or remove the pattern file")
     try:
         data, document = parse_yaml(text)
     except YamlSyntaxError as exc:

@@ -25,5 +25,6 @@ class MemoryMessageSearch:
     def candidates(self, context: AnswerContext, k: int, mode: str | None = None) -> list[MessageCandidate]:
         """Up to `k` recalled messages, best first, never the question itself."""
         exclude = (context.message_id,) if context.message_id is not None else ()
-        result = self.memory.recall(context.question, k=k, mode=mode, filters=RecallFilters(exclude_ids=exclude))
+        result = self.memory.recall(context.question, k=k, mode=mode,
+                                    filters=RecallFilters(exclude_ids=exclude, scope=context.rooms))
         return [MessageCandidate(hit.message, hit.similarity) for hit in result.hits]

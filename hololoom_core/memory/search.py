@@ -13,12 +13,13 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.memory.graph import MemoryGraph
 from hololoom_core.memory.vectors import VectorFilter, VectorIndex
 from hololoom_core.models import StoredMessage
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store.db import Store
 from hololoom_core.store.messages import row_to_message
 from hololoom_core.text.entities import extract_entities
@@ -45,7 +46,11 @@ MODES = ("bare", "fast", "fused")
 
 @dataclass(slots=True)
 class RecallFilters:
-    """Restrict a search to a room, a thread, an author and/or a time range (epoch seconds)."""
+    """Restrict a search to a room, a thread, an author and/or a time range (epoch seconds).
+
+    `scope` is the reader's `RoomScope` (rooms are walls): every list (BM25, vectors, graph) is
+    filtered by it in SQL or in the vector mask, never after the ranking.
+    """
 
     room_id: str | None = None
     thread_id: str | None = None
@@ -54,6 +59,7 @@ class RecallFilters:
     until: float | None = None
     exclude_ids: tuple[int, ...] = ()
     include_bot: bool = False
+    scope: RoomScope | None = None
 
     def sql(self, prefix: str = "") -> tuple[list[str], list[Any]]:
         """WHERE clauses and parameters for these filters on `messages` (columns prefixed, e.g. `m.`).
@@ -68,6 +74,10 @@ class RecallFilters:
             if value is not None:
                 clauses.append(f"{prefix}{column} = ?")
                 params.append(value)
+        if self.scope is not None and not self.scope.unrestricted:
+            clause, scope_params = self.scope.sql(f"{prefix}room_id")
+            clauses.append(clause)
+            params.extend(scope_params)
         if self.since is not None:
             clauses.append(f"{prefix}ts >= ?")
             params.append(self.since)
@@ -78,7 +88,9 @@ class RecallFilters:
 
     def vector_filter(self) -> VectorFilter:
         """The same restriction for the vector index."""
-        return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids)
+        rooms = self.scope.room_ids if self.scope is not None else None
+        return VectorFilter(self.room_id, self.thread_id, self.sender, self.since, self.until, self.exclude_ids,
+                            rooms)
 
 
 @dataclass(slots=True)
@@ -221,7 +233,12 @@ class MemorySearch:
         if budget <= SCORE_BUDGET:
             return self._bm25_query(" OR ".join(f'"{t}"' for t in chosen), None, filters, limit)
         found: list[tuple[int, float]] = []
+        scoped = filters.scope is not None and not filters.scope.unrestricted
         for size in range(min(len(usable), MAX_OR_TERMS), 0, -1)[:4]:
+            if scoped and found and size == 1:
+                # A room scope holds a share of the matches: what several terms found in it beats padding the
+                # list with the newest messages holding one common term (a long doclist scan).
+                break
             # All of the rarest terms must match; drop the most common one while too few messages do.
             matched = self._newest_matches(usable[:size], frequencies, total, filters, limit,
                                            SCORE_BUDGET if window is None else window)
@@ -239,12 +256,31 @@ class MemorySearch:
             outer.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
             outer_params.extend(filters.exclude_ids)
         where = " AND ".join(["messages_fts MATCH ?", *outer])
-        rows = self.store.query(
-            "SELECT id, size FROM (SELECT m.id AS id, length(m.body) AS size FROM messages_fts "
-            f"JOIN messages m ON m.id = messages_fts.rowid WHERE {where} ORDER BY messages_fts.rowid DESC LIMIT ?) "
-            "ORDER BY size, id DESC LIMIT ?",
-            (" AND ".join(f'"{t}"' for t in terms), *outer_params, window, limit),
-        )
+        match = " AND ".join(f'"{t}"' for t in terms)
+        rows: list[Any] = []
+        scope = filters.scope
+        if scope is not None and not scope.unrestricted:
+            # A room scope keeps a share of the matches: first rank the in-scope ones among the newest `window`
+            # matches (the same work as an unscoped query); only when they are too few, scan further back.
+            inner, inner_params = replace(filters, scope=None).sql("m.")
+            if filters.exclude_ids:
+                inner.append(f"m.id NOT IN ({','.join('?' * len(filters.exclude_ids))})")
+                inner_params.extend(filters.exclude_ids)
+            room_clause, room_params = scope.sql("room")
+            rows = self.store.query(
+                "SELECT id, size FROM (SELECT m.id AS id, m.room_id AS room, length(m.body) AS size FROM "
+                "messages_fts JOIN messages m ON m.id = messages_fts.rowid WHERE "
+                f"{' AND '.join(['messages_fts MATCH ?', *inner])} ORDER BY messages_fts.rowid DESC LIMIT ?) "
+                f"WHERE {room_clause} ORDER BY size, id DESC LIMIT ?",
+                (match, *inner_params, window, *room_params, limit),
+            )
+        if len(rows) < min(limit, 8):
+            rows = self.store.query(
+                "SELECT id, size FROM (SELECT m.id AS id, length(m.body) AS size FROM messages_fts "
+                f"JOIN messages m ON m.id = messages_fts.rowid WHERE {where} ORDER BY messages_fts.rowid DESC "
+                "LIMIT ?) ORDER BY size, id DESC LIMIT ?",
+                (match, *outer_params, window, limit),
+            )
         # FTS5's BM25 (k1 1.2, b 0.75) with term frequency 1, lengths in characters against the recent average:
         # the shortest match scores best.
         idf = sum(max(1e-6, math.log((total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))) for t in terms)
@@ -354,6 +390,8 @@ class MemorySearch:
             # Checked on the raw row: only the hits kept are made into messages (meta JSON parsed).
             row = rows.get(message_id)
             if row is None or row["redacted"] or (row["is_bot"] and not filters.include_bot):
+                continue
+            if filters.scope is not None and not filters.scope.allows(row["room_id"]):
                 continue
             if row["body"].lstrip().startswith(self.command_prefix):
                 continue  # a command (`!recall ...`) is not memory

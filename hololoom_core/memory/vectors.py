@@ -49,12 +49,19 @@ class VectorFilter:
     since: float | None = None
     until: float | None = None
     exclude_ids: tuple[int, ...] = ()
+    rooms: tuple[str, ...] | None = None  # the reader's room scope (None: every room)
 
     @property
     def empty(self) -> bool:
         """True when nothing is filtered."""
         return not (self.room_id or self.thread_id or self.sender or self.since is not None
-                    or self.until is not None or self.exclude_ids)
+                    or self.until is not None or self.exclude_ids or self.rooms is not None)
+
+
+def _narrowing(filters: VectorFilter) -> bool:
+    """True when a filter keeps only some rows (beyond dropping a few excluded messages)."""
+    return bool(filters.room_id or filters.thread_id or filters.sender or filters.since is not None
+                or filters.until is not None or filters.rooms is not None)
 
 
 class _Codes:
@@ -272,6 +279,14 @@ class VectorIndex:
         mask = self.alive[:n].copy()
         if filters.room_id is not None:
             mask &= self.rooms[:n] == self._rooms.lookup(filters.room_id)
+        if filters.rooms is not None:
+            codes = [code for code in (self._rooms.lookup(room) for room in filters.rooms) if code >= 0]
+            if len(codes) == 1:  # one room (the usual scope): a compare is several times faster than isin
+                mask &= self.rooms[:n] == codes[0]
+            else:
+                import numpy as np
+
+                mask &= np.isin(self.rooms[:n], codes)
         if filters.sender is not None:
             mask &= self.senders[:n] == self._senders.lookup(filters.sender)
         if filters.thread_id is not None:
@@ -299,20 +314,22 @@ class VectorIndex:
         candidates = max(k * RESCORE_FACTOR, RESCORE_MIN) if self.coarse_dim else k
         with self._ann_lock:
             ann = self.ann
+            narrowing = _narrowing(filters)
+            # The mask is computed once per query, and only when a filter narrows the rows (or rows died).
+            mask = None if (filters.empty and not self.removed) or (ann is not None and not narrowing) else \
+                self._mask(filters)
             if ann is not None:
-                top = self._ann_candidates(ann, query, max(k * ANN_RESCORE_FACTOR, ANN_RESCORE_MIN), filters)
+                top = self._ann_candidates(ann, query, max(k * ANN_RESCORE_FACTOR, ANN_RESCORE_MIN), filters, mask)
                 if top is not None:
                     return self._rescored(top, query, k)
-            return self._scan(query, k, candidates, filters)
+            return self._scan(query, k, candidates, mask)
 
     def _ann_candidates(self, ann: IvfIndex, query: np.ndarray, candidates: int,
-                        filters: VectorFilter) -> np.ndarray | None:
+                        filters: VectorFilter, mask: np.ndarray | None) -> np.ndarray | None:
         """Candidate rows from the IVF index, or None when the filter leaves so few rows that scanning them is better."""
         import numpy as np
 
-        narrowing = (filters.room_id or filters.thread_id or filters.sender or filters.since is not None
-                     or filters.until is not None)
-        if not narrowing:
+        if not _narrowing(filters):
             # Dead rows and excluded messages are dropped afterwards: ask for enough extra candidates.
             found = ann.search(query, candidates + len(filters.exclude_ids))
             found = found[self.alive[found]]
@@ -320,7 +337,7 @@ class VectorIndex:
                 excluded = {self.position[i] for i in filters.exclude_ids if i in self.position}
                 found = np.array([row for row in found if row not in excluded], dtype=np.int64)
             return found[:candidates]
-        mask = self._mask(filters)
+        assert mask is not None  # a narrowing filter is never empty
         allowed = int(np.count_nonzero(mask))
         if allowed <= SUBSET_SCAN_MAX:
             return None
@@ -336,8 +353,9 @@ class VectorIndex:
         order = np.argsort(-exact)[:k]
         return [(int(self.ids[rows[i]]), float(exact[i])) for i in order]
 
-    def _scan(self, query: np.ndarray, k: int, candidates: int, filters: VectorFilter) -> list[tuple[int, float]]:
-        """Scan the coarse matrix (of the filtered rows only, when they are few), rescore the best rows."""
+    def _scan(self, query: np.ndarray, k: int, candidates: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        """Scan the coarse matrix (of the rows `mask` allows, when they are few; all when it is None), rescore the
+        best rows."""
         import numpy as np
 
         n = self.size
@@ -346,11 +364,10 @@ class VectorIndex:
         if self.coarse_dim:
             norm = float(np.linalg.norm(probe)) or 1.0
             probe = probe / norm
-        if filters.empty and not self.removed:
+        if mask is None:
             rows = None
             scores = self.coarse[:n] @ probe
         else:
-            mask = self._mask(filters)
             allowed = int(np.count_nonzero(mask))
             if allowed <= SUBSET_SCAN_MAX:
                 rows = np.flatnonzero(mask)

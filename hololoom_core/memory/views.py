@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hololoom_core.memory.items import Item
 from hololoom_core.memory.search import RecallFilters, RecallResult
 from hololoom_core.models import StoredMessage
+from hololoom_core.rooms import RoomScope
 from hololoom_core.text.terms import terms
 from hololoom_core.text.times import format_time
 
@@ -126,11 +127,11 @@ def decisions_text(memory: MemoryService, room_id: str, *, limit: int = 10) -> s
 
 
 def actions_text(memory: MemoryService, room_id: str | None, *, owner: str | None = None,
-                 include_done: bool = False, limit: int = 15) -> str:
-    """Open (or all) action items of a room or of an owner, with owner and due date."""
+                 include_done: bool = False, limit: int = 15, scope: RoomScope | None = None) -> str:
+    """Open (or all) action items of a room or of an owner (in the rooms of `scope`), with owner and due date."""
     status = None if include_done else "open"
     items = memory.items.list("action_item", room_id=room_id if owner is None else None, status=status,
-                              owner=owner, limit=limit)
+                              owner=owner, limit=limit, scope=scope)
     where = f"for @{owner}" if owner else f"in {room_id}"
     if not items:
         return f"No {'' if include_done else 'open '}action items {where}."
@@ -192,10 +193,14 @@ def summarise(messages: list[StoredMessage], items_by_message: dict[int, list[It
     return sorted(chosen, key=lambda pair: pair[0].id)
 
 
-def summary_text(memory: MemoryService, room_id: str, thread_id: str | None = None, *, limit: int = 200) -> str:
-    """An extractive summary of a thread (or of the room's recent messages), each point linked to its message."""
+def summary_text(memory: MemoryService, room_id: str, thread_id: str | None = None, *, limit: int = 200,
+                 rooms: RoomScope | None = None) -> str:
+    """An extractive summary of a thread (or of the room's recent messages), each point linked to its message;
+    a thread's messages outside `rooms` are left out."""
     if thread_id:
         messages = memory.engine.messages.thread(thread_id, limit=limit)
+        if rooms is not None:
+            messages = [message for message in messages if rooms.allows(message.room_id)]
         scope = f"thread {thread_id}"
     else:
         messages = memory.engine.messages.recent(room_id, limit=limit)

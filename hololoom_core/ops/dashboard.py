@@ -21,6 +21,7 @@ from hololoom_core.ops.answer_cache import AnswerCache
 from hololoom_core.ops.incidents.models import Incident
 from hololoom_core.ops.incidents.postmortem import format_duration
 from hololoom_core.ops.incidents.service import IncidentService
+from hololoom_core.rooms import RoomScope
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -130,8 +131,9 @@ class PendingApprovals(Protocol):
         ...
 
 
-def collect_dashboard(engine: Engine) -> Dashboard:
-    """Measure every figure now."""
+def collect_dashboard(engine: Engine, scope: RoomScope | None = None) -> Dashboard:
+    """Measure every figure now; open incidents and approvals only of the rooms of `scope` (None: every room)."""
+    scope = scope or RoomScope.everything()
     sampler = engine.find_capability(HostSampler)
     if sampler is None:  # the dashboard capability was not installed: sample anyway
         sampler = HostSampler(str(engine.config.data_dir))
@@ -163,7 +165,7 @@ def collect_dashboard(engine: Engine) -> Dashboard:
              "room": open_incident.room_id, "age_s": now - open_incident.declared_ts,
              "acknowledged": open_incident.acknowledged_ts is not None,
              "commander": open_incident.roles.get("commander")}
-            for open_incident in open_now
+            for open_incident in open_now if scope.allows(open_incident.room_id)
         ]
         dashboard.incident_counts = incidents.db.counts()
         means = incidents.db.mean_times()
@@ -172,7 +174,8 @@ def collect_dashboard(engine: Engine) -> Dashboard:
     workflows = engine.find_capability(PendingApprovals)
     if workflows is not None:
         try:
-            dashboard.approvals = [dict(run) for run in workflows.waiting_for_approval()]
+            dashboard.approvals = [dict(run) for run in workflows.waiting_for_approval()
+                                   if scope.allows(run.get("room_id"))]
         except Exception as exc:
             engine.report_error("dashboard", f"workflows.waiting_for_approval failed: {exc}")
             dashboard.approvals = []
@@ -258,4 +261,4 @@ def install_status_command(engine: Engine, sampler: HostSampler) -> None:
         window = sampler.seconds_since_cpu_sample()
         if window < MIN_CPU_WINDOW_S:  # a shorter CPU window measures noise
             await asyncio.sleep(MIN_CPU_WINDOW_S - window)
-        return render_dashboard(collect_dashboard(engine), prefix)
+        return render_dashboard(collect_dashboard(engine, engine.room_scope(context.room_id)), prefix)

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from hololoom_core.answers.types import AnswerContext, Configuration
 from hololoom_core.config import ExperimentConfig, ExperimentsConfig, VariantConfig
 from hololoom_core.events import ExperimentChanged
@@ -29,6 +27,7 @@ from hololoom_core.promptly.bandit import (
     promotion_candidate,
     summarise,
 )
+from hololoom_core.yamldoc import parse_yaml
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,7 +86,7 @@ class ExperimentError(Exception):
 
 def load_presets(path: Path = PRESETS_PATH) -> dict[str, ExperimentConfig]:
     """The experiments shipped with the package."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = parse_yaml(path.read_text(encoding="utf-8"))[0] or {}
     return {name: ExperimentConfig.model_validate(value) for name, value in data.items()}
 
 

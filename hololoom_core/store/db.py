@@ -6,6 +6,7 @@ component name, and `Store.migrate()` applies what is missing, recording version
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +49,33 @@ def registered_migrations(component: str) -> tuple[Migration, ...]:
     return _REGISTRY[component].steps
 
 
+PRIVATE_DIRECTORY_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_directory(path: Path) -> None:
+    """Create a directory (and its parents) readable by its owner only; one HoloLoom creates is set to 0700."""
+    if path.is_dir():
+        return
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIRECTORY_MODE)
+    os.chmod(path, PRIVATE_DIRECTORY_MODE)  # mkdir's mode is filtered by the umask
+
+
+def make_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 when missing; an existing file of ours is narrowed to 0600."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                if candidate.stat().st_uid == os.getuid() and candidate.stat().st_mode & 0o077:
+                    os.chmod(candidate, PRIVATE_FILE_MODE)
+            except OSError:
+                continue
+        return
+    os.close(descriptor)
+
+
 class Store:
     """One SQLite database file: WAL journal, foreign keys on, migrations applied on open."""
 
@@ -63,9 +91,14 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if str(self.path) != ":memory:":
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_directory(self.path.parent)
             except OSError as exc:
                 raise StoreError(f"{self.path.parent}: cannot create the data directory ({exc}); pass --data-dir")
+            try:
+                make_private_file(self.path)  # SQLite gives the -wal and -shm files the database's mode
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot create the database file ({exc.strerror or exc}); "
+                                 "pass --data-dir")
         try:
             conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hololoom_core.models import Answer
+from hololoom_core.redact import redact, redact_data
 from hololoom_core.store.db import Store
 
 
@@ -80,7 +81,11 @@ class InteractionStore:
         asker: str | None,
         ts: float | None = None,
     ) -> int:
-        """Store one answered question and return the interaction id."""
+        """Store one answered question and return the interaction id.
+
+        The question and every text of the answer are redacted on the way in (the question arrives
+        redacted from the pipeline; this also covers answers that quote a source or a model's output).
+        """
         with self.store.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO interactions(message_id, room_id, asker, query, answer, sections, agent, provider, "
@@ -90,20 +95,20 @@ class InteractionStore:
                     message_id,
                     room_id,
                     asker,
-                    query,
-                    answer.markdown,
-                    json.dumps(answer.sections),
+                    redact(query),
+                    redact(answer.markdown),
+                    json.dumps(redact_data(answer.sections)),
                     answer.agent,
                     answer.provider,
                     answer.configuration,
                     answer.quality,
                     json.dumps(answer.verdict.as_dict()),
-                    json.dumps(answer.loop_steps),
-                    json.dumps([s.as_dict() for s in answer.sources]),
+                    json.dumps(redact_data(answer.loop_steps)),
+                    json.dumps(redact_data([s.as_dict() for s in answer.sources])),
                     int(answer.grounded),
                     answer.latency_ms,
                     ts if ts is not None else time.time(),
-                    json.dumps(answer.details),
+                    json.dumps(redact_data(answer.details)),
                 ),
             )
             assert cursor.lastrowid is not None

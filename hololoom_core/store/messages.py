@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from hololoom_core.models import ChatMessage, StoredMessage
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store.db import Store
 from hololoom_core.text.terms import STOP_WORDS
 
@@ -250,9 +251,15 @@ class MessageStore:
         clauses, params = self._filters(is_bot=is_bot, kind=kind, since=since)
         return int(self.store.scalar(f"SELECT count(*) FROM messages{clauses}", tuple(params)) or 0)
 
-    def senders(self, *, since: float, room_id: str | None = None, limit: int | None = 10) -> list[tuple[str, int]]:
-        """The people who wrote most since a time (of a room, or all), with their message counts (None: all)."""
+    def senders(self, *, since: float, room_id: str | None = None, limit: int | None = 10,
+                scope: RoomScope | None = None) -> list[tuple[str, int]]:
+        """The people who wrote most since a time (of a room, the rooms of `scope`, or all), with their message
+        counts (None: all)."""
         clauses, params = self._filters(is_bot=False, since=since, room_id=room_id)
+        if scope is not None and not scope.unrestricted:
+            clause, scope_params = scope.sql("room_id")
+            clauses = f"{clauses} AND {clause}" if clauses else f" WHERE {clause}"
+            params = [*params, *scope_params]
         rows = self.store.query(
             f"SELECT sender, count(*) AS n FROM messages{clauses} GROUP BY sender ORDER BY n DESC, sender LIMIT ?",
             (*params, -1 if limit is None else limit),
@@ -371,8 +378,9 @@ class MessageStore:
         room_id: str | None = None,
         exclude_ids: tuple[int, ...] = (),
         include_bot: bool = False,
+        scope: RoomScope | None = None,
     ) -> list[SearchHit]:
-        """BM25 full-text search over message bodies (FTS5), best first."""
+        """BM25 full-text search over message bodies (FTS5), best first, in `room_id` and/or the rooms of `scope`."""
         query = fts_query(text)
         if not query:
             return []
@@ -383,6 +391,10 @@ class MessageStore:
         if room_id is not None:
             clauses.append("m.room_id = ?")
             params.append(room_id)
+        if scope is not None and not scope.unrestricted:
+            clause, scope_params = scope.sql("m.room_id")
+            clauses.append(clause)
+            params.extend(scope_params)
         if exclude_ids:
             clauses.append(f"m.id NOT IN ({','.join('?' * len(exclude_ids))})")
             params.extend(exclude_ids)

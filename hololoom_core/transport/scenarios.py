@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -14,6 +15,9 @@ import yaml
 from hololoom_core.models import HandleResult
 from hololoom_core.transport.local import LocalRoom, SimulatedUser
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
+
+DECLARED = re.compile(r"\*\*(INC-\d+) declared\*\*")
+INCIDENT_PLACEHOLDER = "{incident}"
 
 
 class ScenarioError(Exception):
@@ -55,9 +59,9 @@ def shipped_scenarios() -> dict[str, str]:
     for entry in sorted(base.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             try:
-                data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+                data = parse_yaml(entry.read_text(encoding="utf-8"))[0] or {}
                 result[entry.name[:-5]] = str(data.get("title", ""))
-            except yaml.YAMLError:
+            except YamlSyntaxError:
                 result[entry.name[:-5]] = "(unreadable)"
     return result
 
@@ -161,19 +165,29 @@ async def play_scenario(
     """Replay a scenario into `room`, waiting each message's delay (divided by `speed`; 0 = no waiting).
 
     Each message goes through `LocalRoom.post`, that is the engine's `keep_batch` and `respond` steps.
+    `{incident}` in a message stands for the incident the scenario itself declared (the id the engine
+    gave it), so a replay works beside other open incidents and can be run again.
     """
     for speaker in scenario.speakers:
         existing = [user for user in room.users if user.id == speaker.id]
         if not existing:
             room.users.append(speaker)
     threads: dict[str, str] = {}
+    incident: str | None = None
     results: list[HandleResult] = []
     total = len(scenario.messages)
     for index, scripted in enumerate(scenario.messages, start=1):
         if speed > 0 and scripted.delay > 0:
             await asyncio.sleep(scripted.delay / speed)
         thread_id = threads.get(scripted.thread) if scripted.thread else None
-        result = await room.post(scripted.speaker, scripted.text, thread_id=thread_id)
+        text = scripted.text
+        if incident is not None:
+            text = text.replace(INCIDENT_PLACEHOLDER, incident)
+        result = await room.post(scripted.speaker, text, thread_id=thread_id)
+        for reply in result.replies:
+            declared = DECLARED.search(reply.body) if reply.kind != "answer" else None
+            if declared is not None:
+                incident = declared.group(1)
         if scripted.thread and scripted.thread not in threads and result.message is not None:
             threads[scripted.thread] = result.message.event_id
         results.append(result)

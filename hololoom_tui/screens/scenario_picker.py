@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,7 +25,7 @@ class ScenarioPicker(ModalScreen[str | None]):
         with Vertical(id="scenario-dialog"):
             yield Static("[b]Replay a scenario[/b] [dim](Enter to start, Esc to cancel)[/dim]")
             yield OptionList(
-                *[Option(f"{name}  [dim]{title}[/dim]", id=name) for name, title in self.scenarios.items()],
+                *[Option(f"{escape(name)}  [dim]{escape(title)}[/dim]", id=name) for name, title in self.scenarios.items()],
                 id="scenario-options",
             )
 

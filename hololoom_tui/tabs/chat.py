@@ -8,16 +8,19 @@ from typing import Any
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Input, Label, ListItem, ListView, Static
+from textual.widgets import Label, ListItem, ListView, Static
 
 from hololoom_core.models import StoredMessage
 from hololoom_tui.bridge import AnswerDeltas, MessagesStored, StatusUpdated
 from hololoom_tui.engine_view import EngineView
 from hololoom_tui.widgets.answer_stream import StreamingAnswer
-from hololoom_tui.widgets.chat_entries import entry_for
+from hololoom_tui.widgets.chat_entries import BotEntry, entry_for
+from hololoom_tui.widgets.composer import Composer
 from hololoom_tui.widgets.memory_panel import MemoryPanel
 
 MAX_ENTRIES = 200
@@ -32,7 +35,16 @@ class RoomItem(ListItem):
 
 
 class ChatTab(Vertical):
-    """Rooms on the left, the conversation in the middle, the composer at the bottom."""
+    """Rooms on the left, the conversation in the middle, the composer at the bottom.
+
+    Escape in the composer moves the focus to the conversation (where digits switch tabs and `+` / `-`
+    rate the focused answer); `i` or Enter on the conversation goes back to the composer.
+    """
+
+    BINDINGS = [
+        Binding("escape", "leave_composer", "Conversation", id="chat.leave_composer", show=False),
+        Binding("i", "focus_composer", "Write", id="chat.focus_composer", show=False),
+    ]
 
     speaker: reactive[str] = reactive("operator")
     speaker_name: reactive[str] = reactive("Operator")
@@ -73,7 +85,7 @@ class ChatTab(Vertical):
                 yield VerticalScroll(id="messages")
                 with Horizontal(id="composer"):
                     yield Label("", id="speaker-label")
-                    yield Input(id="chat-input")
+                    yield Composer(id="chat-input")
             yield MemoryPanel(self.view, id="memory-panel")
 
     def on_mount(self) -> None:
@@ -84,9 +96,40 @@ class ChatTab(Vertical):
             self.query_one("#messages", VerticalScroll).mount(
                 Static("[dim]Starting the engine…[/dim]", classes="empty-hint"))
 
+    @property
+    def composer(self) -> Composer:
+        """The message input."""
+        return self.query_one("#chat-input", Composer)
+
+    @property
+    def messages_view(self) -> VerticalScroll:
+        """The scrolling conversation."""
+        return self.query_one("#messages", VerticalScroll)
+
     def focus_composer(self) -> None:
         """Move the keyboard focus to the message input."""
-        self.query_one("#chat-input", Input).focus()
+        self.composer.focus()
+
+    def action_focus_composer(self) -> None:
+        """Go back to writing."""
+        self.focus_composer()
+
+    def action_leave_composer(self) -> None:
+        """Move the focus from the composer to the newest answer (or the conversation)."""
+        if self.screen.focused is not self.composer:
+            return
+        answers = list(self.messages_view.query(BotEntry))
+        (answers[-1] if answers else self.messages_view).focus()
+
+    def selected_answer(self) -> BotEntry | None:
+        """The answer the operator selected (focused), else the newest rateable answer in the room."""
+        focused = self.screen.focused
+        if focused is not None:
+            for node in focused.ancestors_with_self:
+                if isinstance(node, BotEntry) and node.rateable:
+                    return node
+        rateable = [entry for entry in self.messages_view.query(BotEntry) if entry.rateable]
+        return rateable[-1] if rateable else None
 
     # -- reactive rendering ----------------------------------------------------------------------
 
@@ -106,15 +149,15 @@ class ChatTab(Vertical):
         target = f"→ @{self.bot_name}" if self.to_bot else "→ room"
         self.query_one("#speaker-label", Label).update(f"[b]{escape(self.speaker_name)}[/b] [dim]{target}[/dim]")
         hint = (
-            f"Ask @{self.bot_name} (F4: talk to the room instead)"
+            f"Ask @{self.bot_name} (F4: talk to the room)"
             if self.to_bot
-            else f"Message {self.room_id} — @{self.bot_name} to ask, ! for commands, F4: always ask the bot"
+            else f"Message {self.room_id}: @{self.bot_name} to ask, ! for commands"
         )
-        self.query_one("#chat-input", Input).placeholder = hint
+        self.composer.placeholder = Content(hint + " · Enter sends, ctrl+j new line, ↑ history")
         if self._transports.get(self.room_id) == "matrix":
             name = self._names.get(self.room_id) or self.room_id
             self.query_one("#speaker-label", Label).update(f"[b]{escape(self.bot_name)}[/b] [dim]→ Matrix[/dim]")
-            self.query_one("#chat-input", Input).placeholder = f"Say something in {name} as the bot"
+            self.composer.placeholder = Content(f"Say something in {name} as the bot")
             self.query_one("#room-title", Static).update(
                 f"[b]{escape(name)}[/b] [dim]Matrix room {escape(self.room_id)} · F6 next room[/dim]"
             )
@@ -166,8 +209,8 @@ class ChatTab(Vertical):
         for room_id in room_ids:
             info = names.get(room_id, {})
             transport = info.get("transport", "local")
-            title = escape(str(info.get("name") or room_id)) if transport == "matrix" else room_id
-            label = f"{title} [dim]{'sim' if transport == 'local' else transport}[/dim]"
+            title = escape(str(info.get("name") or room_id)) if transport == "matrix" else escape(room_id)
+            label = f"{title} [dim]{escape('sim' if transport == 'local' else str(transport))}[/dim]"
             room_list.append(RoomItem(room_id, label))
 
     def show_history(self, messages: list[StoredMessage]) -> None:
@@ -177,7 +220,10 @@ class ChatTab(Vertical):
         if not messages:
             view.mount(Static(self._empty_hint(), classes="empty-hint"))
             return
-        view.mount_all([entry_for(message) for message in messages[-MAX_ENTRIES:]])
+        shown = messages[-MAX_ENTRIES:]
+        ratings = self.view.app_ratings([m.meta.get("interaction_id") for m in shown if m.is_bot])
+        view.mount_all([entry_for(message, ratings.get(int(message.meta.get("interaction_id") or 0), 0))
+                        for message in shown])
         view.anchor()  # stay at the bottom while the entries render (Markdown grows after mounting), until the reader scrolls
 
     def _empty_hint(self) -> str:
@@ -195,7 +241,7 @@ class ChatTab(Vertical):
         view = self.query_one("#messages", VerticalScroll)
         for hint in view.query(".empty-hint"):
             hint.remove()
-        at_bottom = view.scroll_y >= view.max_scroll_y - 2
+        at_bottom = self.at_bottom()
         if message.is_bot:  # the finished answer replaces its stream
             for stream in view.query(StreamingAnswer):
                 if stream.question_message_id == message.meta.get("question_message_id"):
@@ -206,31 +252,49 @@ class ChatTab(Vertical):
             for child in list(view.children)[:excess]:
                 child.remove()
         if at_bottom:
-            view.scroll_end(animate=False)
+            self.follow()
+
+    def at_bottom(self) -> bool:
+        """Whether the reader is at (or near) the end of the conversation."""
+        view = self.messages_view
+        return self.following() or view.scroll_y >= view.max_scroll_y - 2
+
+    def following(self) -> bool:
+        """Whether the conversation is anchored to its end (the reader has not scrolled away since)."""
+        view = self.messages_view
+        return view.is_anchored and not getattr(view, "_anchor_released", False)
+
+    def follow(self) -> None:
+        """Keep the newest output in view while it renders (Markdown grows after mounting) until the reader scrolls."""
+        view = self.messages_view
+        view.anchor()
+        view.call_after_refresh(view.scroll_end, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        """After a resize, a reader who was following stays at the bottom."""
+        if self.is_mounted and self.following():
+            self.follow()
 
     def stream_delta(self, room_id: str, question_message_id: int | None, text: str) -> None:
         """Show a fragment of an answer being streamed; auto-scroll only when the reader is at the bottom."""
         if room_id != self.room_id:
             return
         view = self.query_one("#messages", VerticalScroll)
-        at_bottom = view.scroll_y >= view.max_scroll_y - 2
+        at_bottom = self.at_bottom()
         stream = next((s for s in view.query(StreamingAnswer) if s.question_message_id == question_message_id), None)
         if stream is None:
             stream = StreamingAnswer(self.bot_name, question_message_id)
             view.mount(stream)
         stream.feed(text)
         if at_bottom:
-            view.call_after_refresh(view.scroll_end, animate=False)
+            self.follow()
 
     @on(ListView.Selected, "#room-list")
     def _room_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, RoomItem) and event.item.room_id != self.room_id:
             self.post_message(self.RoomChosen(event.item.room_id))
 
-    @on(Input.Submitted, "#chat-input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not text:
-            return
-        event.input.clear()
-        self.post_message(self.Send(text, self.speaker, self.to_bot, self.room_id))
+    @on(Composer.Submitted, "#chat-input")
+    def _submitted(self, event: Composer.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Send(event.text, self.speaker, self.to_bot, self.room_id))

@@ -19,6 +19,7 @@ from hololoom_tui.bridge import (
     EngineMessage,
     ExperimentsChanged,
     FeedbackArrived,
+    MarketplaceUpdated,
     MessagesStored,
     StatusUpdated,
     WorkflowRunsChanged,
@@ -49,6 +50,12 @@ class TabSpec:
     key: str
     factory: Callable[[TabContext], Widget]  # the app gives the widget the id `<id>-tab`
     refresh_on: tuple[type[EngineMessage], ...]
+    digit: str = ""  # the second key, without a modifier: works when no text input has the focus
+
+    @property
+    def key_help(self) -> str:
+        """The keys that show the tab, as the palette and the README say them."""
+        return f"{self.key} or {self.digit}" if self.digit else self.key
 
     @property
     def widget_id(self) -> str:
@@ -65,14 +72,17 @@ _OVERVIEW_UPDATES = (AnswersReady, FeedbackArrived, ExperimentsChanged)
 
 TABS: tuple[TabSpec, ...] = (
     TabSpec("chat", "Chat", "alt+1", lambda c: ChatTab(c.view, c.bot_name),
-            (MessagesStored, AnswerDeltas, StatusUpdated)),
-    TabSpec("self-improving", "Self-Improving", "alt+2", lambda c: SelfImprovingTab(c.view), _OVERVIEW_UPDATES),
+            (MessagesStored, AnswerDeltas, StatusUpdated), "1"),
+    TabSpec("self-improving", "Self-Improving", "alt+2", lambda c: SelfImprovingTab(c.view), _OVERVIEW_UPDATES,
+            "2"),
     TabSpec("team-learning", "Team Learning", "alt+3", lambda c: TeamLearningTab(c.view),
-            (AnswersReady, FeedbackArrived)),
-    TabSpec("marketplace", "Marketplace", "alt+4", lambda c: MarketplaceTab(c.view), (WorkflowRunsChanged,)),
+            (AnswersReady, FeedbackArrived), "3"),
+    TabSpec("marketplace", "Marketplace", "alt+4", lambda c: MarketplaceTab(c.view),
+            (WorkflowRunsChanged, MarketplaceUpdated), "4"),
     TabSpec("predictive-quality", "Predictive Quality", "alt+5", lambda c: PredictiveQualityTab(c.view),
-            (AnswersReady, FeedbackArrived)),
-    TabSpec("multi-agent", "Multi-Agent", "alt+6", lambda c: MultiAgentTab(c.view), (AnswersReady, FeedbackArrived)),
+            (AnswersReady, FeedbackArrived), "5"),
+    TabSpec("multi-agent", "Multi-Agent", "alt+6", lambda c: MultiAgentTab(c.view), (AnswersReady, FeedbackArrived),
+            "6"),
 )
 
 

@@ -60,7 +60,7 @@ class DashboardPanel(Static):
         for incident in dashboard.open_incidents:
             incidents.add_row(incident["id"], incident["severity"], format_duration(incident["age_s"]),
                               "yes" if incident["acknowledged"] else Text("no", style="bold red"),
-                              shorten(incident["title"], 60))
+                              Text(shorten(incident["title"], 60)))
         if not dashboard.open_incidents:
             incidents.add_row("—", "", "", "", Text("no open incident", style="dim"))
         if dashboard.approvals is None:
@@ -71,9 +71,10 @@ class DashboardPanel(Static):
             approvals.add_column("workflow", no_wrap=True)
             approvals.add_column("waiting on")
             for run in dashboard.approvals:
-                approvals.add_row(str(run.get("run_id") or run.get("id") or run.get("run") or "?"),
-                                  str(run.get("workflow") or run.get("name") or ""),
-                                  shorten(str(run.get("prompt") or run.get("question") or run.get("step") or ""), 60))
+                approvals.add_row(Text(str(run.get("run_id") or run.get("id") or run.get("run") or "?")),
+                                  Text(str(run.get("workflow") or run.get("name") or "")),
+                                  Text(shorten(str(run.get("prompt") or run.get("question") or run.get("step") or ""),
+                                               60)))
             if not dashboard.approvals:
                 approvals.add_row("—", "", Text("nothing waiting", style="dim"))
         return Group(figures, Text(""), incidents, Text(""), approvals)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -18,31 +20,62 @@ if TYPE_CHECKING:
     from hololoom_core.memory.items import Item
     from hololoom_core.memory.service import RoomDigest
 
-_WIDTH = 60
+_WIDTH = 96  # about three lines of the panel; the focused section shows every item whole
 
 
 def _short(text: str, limit: int = _WIDTH) -> str:
+    """The text on one line, shortened at a word boundary (never mid-word) when it is longer than `limit`."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if limit <= 0 or len(text) <= limit:
+        return text
+    return textwrap.shorten(text, width=limit, placeholder=" …")
 
 
-def decision_line(item: Item) -> str:
+def decision_line(item: Item, limit: int = _WIDTH) -> str:
     """One decision: active ones plain, reversed ones dimmed and struck through."""
     if item.status == "reversed":
-        return f"[dim][s]{escape(_short(item.text))}[/s] reversed by #{item.superseded_by}[/dim]"
-    return f"[b]#{item.id}[/b] {escape(_short(item.text))}"
+        return f"[dim][s]{escape(_short(item.text, limit))}[/s] reversed by #{item.superseded_by}[/dim]"
+    return f"[b]#{item.id}[/b] {escape(_short(item.text, limit))}"
 
 
-def action_line(item: Item) -> str:
+def action_line(item: Item, limit: int = _WIDTH) -> str:
     """One open action item with its owner and due date."""
     owner = f"[b]@{escape(item.owner)}[/b] " if item.owner else "[dim]no owner[/dim] "
     due = f" [yellow]due {escape(item.due)}[/yellow]" if item.due else ""
-    return f"#{item.id} {owner}{escape(_short(item.text, 48))}{due}"
+    return f"#{item.id} {owner}{escape(_short(item.text, limit))}{due}"
 
 
-def question_line(item: Item) -> str:
+def question_line(item: Item, limit: int = _WIDTH) -> str:
     """One open question and who asked it."""
-    return f"#{item.id} {escape(_short(item.text, 52))} [dim]— {escape(item.author)}[/dim]"
+    return f"#{item.id} {escape(_short(item.text, limit))} [dim]— {escape(item.author)}[/dim]"
+
+
+class MemorySection(Static, can_focus=True):
+    """One section of the panel: items shortened at word boundaries; with the focus, every item in full."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__("", id=id, classes="memory-section")
+        self.title = ""
+        self.items: list[Item] = []
+        self.line: Callable[[Item, int], str] = decision_line
+        self.empty = ""
+
+    def show(self, title: str, items: list[Item], line: Callable[[Item, int], str], empty: str) -> None:
+        """Show these items under a title (shortened unless the section has the focus)."""
+        self.title, self.items, self.line, self.empty = title, items, line, empty
+        self._render_items()
+
+    def _render_items(self) -> None:
+        limit = 0 if self.has_focus else _WIDTH
+        body = "\n".join(self.line(item, limit) for item in self.items) if self.items else f"[dim]{self.empty}[/dim]"
+        hint = " [dim]· full text[/dim]" if self.has_focus and self.items else ""
+        self.update(f"[b $accent]{self.title}[/] [dim]({len(self.items)})[/dim]{hint}\n{body}")
+
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        """With the focus, every item in full; without it, shortened again."""
+        super().watch_has_focus(_has_focus)
+        if self.is_mounted:
+            self._render_items()
 
 
 class MemoryPanel(VerticalScroll):
@@ -75,9 +108,9 @@ class MemoryPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         """A title and three sections."""
         yield Static("[b]Memory[/b]", classes="pane-title", id="memory-title")
-        yield Static("", id="memory-decisions", classes="memory-section")
-        yield Static("", id="memory-actions", classes="memory-section")
-        yield Static("", id="memory-questions", classes="memory-section")
+        yield MemorySection(id="memory-decisions")
+        yield MemorySection(id="memory-actions")
+        yield MemorySection(id="memory-questions")
 
     def on_mount(self) -> None:
         """Render whatever digest was set before mounting."""
@@ -103,5 +136,4 @@ class MemoryPanel(VerticalScroll):
             ("#memory-questions", "Open questions", digest.questions, question_line, "none open"),
         )
         for selector, title, items, line, empty in sections:
-            body = "\n".join(line(item) for item in items) if items else f"[dim]{empty}[/dim]"
-            self.query_one(selector, Static).update(f"[b $accent]{title}[/] [dim]({len(items)})[/dim]\n{body}")
+            self.query_one(selector, MemorySection).show(title, list(items), line, empty)

@@ -105,3 +105,25 @@ async def test_an_owner_acknowledging_an_item_does_not_duplicate_it(engine: Engi
         ("bob", "Action items: @bob will add an"),
         ("bob", "I'll also rotate the staging d"),
     ]
+
+
+def test_operator_set_markers_commitments_and_several_items_per_message() -> None:
+    """Issue 16's set: explicit markers, the speaker's own commitments, "@name will … by DATE" (several per message)."""
+    report = evaluate(DATA / "labelled_operator.yaml")
+    assert report["question"]["recall"] >= 0.95 and report["question"]["precision"] >= 0.95, report["question"]
+    assert report["micro"]["precision"] >= 0.95 and report["micro"]["recall"] >= 0.95, report["micro"]
+    assert report["action_items"]["precision"] >= 0.9 and report["action_items"]["recall"] >= 0.9, report["action_items"]
+
+
+async def test_each_assignment_in_one_message_becomes_its_own_action_item(engine: Engine) -> None:
+    result = await say(engine, "priya", "Action items: @bob will add an alert on pool checkout timeouts by Friday. "
+                                        "@marco will review pool sizing for all services by next Wednesday.")
+    items = [(i.data.get("owner"), i.data.get("due_text"), i.text) for i in result.insights if i.kind == "action_item"]
+    assert [(owner, due) for owner, due, _ in items] == [("bob", "friday"), ("marco", "next wednesday")]
+    assert items[1][2].startswith("@marco will review pool sizing")
+    commitment = await say(engine, "priya", "I'll take IC. This is INC-4821. Alice, is it all pods or just some?")
+    kinds = {i.kind: i for i in commitment.insights}
+    assert kinds["action_item"].data.get("owner") == "priya" and "question" in kinds
+    marked = await say(engine, "alice", "Open question: why did the config change skip the canary? The pipeline "
+                                        "shows it went straight to prod.")
+    assert [i.kind for i in marked.insights] == ["question"]

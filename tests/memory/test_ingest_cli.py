@@ -81,10 +81,11 @@ def test_a_bad_record_is_one_line_and_earlier_records_stay(tmp_path: Path, capsy
 
 
 def test_skip_bad_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source = write_jsonl(tmp_path / "chat.jsonl", [RECORDS[0], "{oops", RECORDS[2]])
+    source = write_jsonl(tmp_path / "chat.jsonl", [RECORDS[0], "{oops", "[1]", RECORDS[2]])
     code, out, err = run(capsys, "--data-dir", str(tmp_path / "data"), "ingest", str(source), "--skip-bad",
                          "--no-embed")
-    assert code == 1 and "2 stored" in out and "chat.jsonl:2: not valid JSON" in err
+    assert code == 0 and "2 stored" in out and "chat.jsonl:2: not valid JSON" in err
+    assert "2 skipped (2 bad, 0 not messages)" in out  # the skipped bad records are counted, and that is success
     assert len(stored_bodies(tmp_path / "data")) == 2
 
 

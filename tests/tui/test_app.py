@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from textual.widgets import Input, Markdown, TabbedContent
+from textual.widgets import Markdown, TabbedContent
 
 from hololoom_tui.tabs.chat import ChatTab
 from hololoom_tui.tabs.multi_agent import MultiAgentTab
 from hololoom_tui.widgets.chat_entries import BotEntry, PersonEntry
+from hololoom_tui.widgets.composer import Composer
 from hololoom_tui.widgets.status_bar import StatusBar
 from tests.tui.helpers import build_app, wait_for
 
@@ -26,8 +27,8 @@ async def test_typing_a_question_shows_the_structured_answer_and_stores_it(tmp_p
         for heading in ("### PLAN", "### ANSWER", "### VERIFY", "**TL;DR:**"):
             assert heading in markdown
         meta = str(entry.query_one(".entry-meta").render())
-        assert "agent generalist" in meta and "quality 0." in meta and " ms" in meta
-        assert app.query_one(Input).value == ""
+        assert "agent generalist" in meta and "quality predicted 0." in meta and "→ judged 0." in meta and " ms" in meta
+        assert app.query_one(Composer).text == ""
         person = app.query_one(PersonEntry)
         assert "Operator" in str(person.render())
         await wait_for(pilot, lambda: app.query_one(StatusBar).stats.get("answers") == 1)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from hololoom_core.clock import SteppingClock
 from hololoom_core.config import Config
@@ -23,6 +23,7 @@ from hololoom_tui.tabs.self_improving import SelfImprovingTab
 from hololoom_tui.widgets.answer_details import AnswerDetails
 from hololoom_tui.widgets.answer_stream import StreamingAnswer
 from hololoom_tui.widgets.chat_entries import BotEntry
+from hololoom_tui.widgets.composer import Composer
 
 
 def make_engine(tmp_path: Path, **sections: Any) -> Engine:
@@ -90,14 +91,14 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
     engine = make_engine(tmp_path)
     app = make_app(engine.config, engine=engine)
     async with app.run_test(size=(140, 50)) as pilot:
-        chat_input = app.query_one("#chat-input", Input)
+        chat_input = app.query_one("#chat-input", Composer)
         chat_input.focus()
-        chat_input.value = "@hololoom disk full on db-01, no space left on device"
+        chat_input.load_text("@hololoom disk full on db-01, no space left on device")
         await pilot.press("enter")
         await wait_for(pilot, lambda: bool(app.query(AnswerDetails)))
         details = app.query_one(AnswerDetails)
         assert details.collapsed
-        assert details.title.startswith("judge heuristic ") and details.title.endswith("5 loop step(s)")
+        assert details.title.startswith("judge heuristic ") and details.title.endswith("6 loop step(s)")  # with the forecast
         assert details.judge is not None
         assert set(details.judge["criteria"]) == {"structure", "grounded", "actionable", "concise", "safe"}
         details.collapsed = False
@@ -114,7 +115,7 @@ async def test_answer_expands_to_verdict_per_criterion_and_loop_steps(tmp_path: 
         assert "verify:" in steps and "all found in the sources" in steps
         # the meta that feeds the expander is stored with the bot message, so history shows it too
         stored = engine.messages.recent("#ops", limit=5)[-1]
-        assert stored.meta["judge"]["criteria"] and stored.meta["loop_steps"][0]["step"] == "loop"
+        assert stored.meta["judge"]["criteria"] and [s["step"] for s in stored.meta["loop_steps"]][:2] == ["predict", "loop"]
 
 
 async def test_chat_streams_tokens_then_shows_the_finished_answer(tmp_path: Path) -> None:

@@ -124,10 +124,11 @@ async def test_marketplace_shows_the_installed_workflows(tmp_path: Path) -> None
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(tab("marketplace").key)
         marketplace = app.query_one(MarketplaceTab)
-        await wait_for(pilot, lambda: marketplace.overview is not None)
+        await wait_for(pilot, lambda: marketplace.settled, timeout=30)
         installed = len(app.engine.capability(WorkflowService).library)
         assert installed == 5  # the shipped workflows
-        assert f"Workflows: {installed}" in str(marketplace.query_one("#mp-installed", Static).render())
+        summary = str(marketplace.query_one("#mp-summary", Static).render())
+        assert f"Workflows: {installed} (0 from packages)" in summary
 
 
 async def test_dashboard_follows_engine_events_without_polling(tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, TabbedContent
+from textual.widgets import TabbedContent
 
 from hololoom_core.transport.local import LocalRoom
 from hololoom_tui.app import HoloLoomApp
 from hololoom_tui.tabs.registry import TABS, TabSpec
+from hololoom_tui.widgets.composer import Composer
 from tests.tui.helpers import build_app, wait_for
 
 SNAPSHOT_DATA = Path("/tmp/hololoom-snapshot-data")  # fixed: the status bar shows the data path
@@ -49,7 +50,7 @@ def test_tab_snapshot(snap_compare: Any, spec: TabSpec) -> None:
     tab_id = spec.id
 
     async def show_tab(pilot: Pilot[None]) -> None:
-        for field in app.query(Input):
+        for field in app.query(Composer):
             field.cursor_blink = False  # a blinking cursor would make the snapshot depend on timing
         await wait_for(pilot, lambda: bool(app.status_bar.stats.get("answers")) and app.focused is not None)
         # Start-up (initial tab, focus on the composer) can still switch back to Chat once: insist.
@@ -60,6 +61,9 @@ def test_tab_snapshot(snap_compare: Any, spec: TabSpec) -> None:
             if tabs.active == tab_id:
                 break
         assert tabs.active == tab_id
+        # A tab that loads its data in a worker (the Marketplace) says when its first load is shown.
+        await wait_for(pilot, lambda: bool(getattr(app.tab_widget(tab_id), "settled", True)), timeout=30)
+        await pilot.pause(0.3)
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=show_tab)

@@ -311,6 +311,10 @@ class AliasCommands:
                                usage=usage, group=aliases[0].group,
                                admin_only=all(a.admin_only for a in aliases),
                                permission=aliases[0].permission if len(aliases) == 1 else None)
+            spec.also_checks = tuple(dict.fromkeys(
+                "workflow run" if alias.workflow else
+                " ".join(word for word in (alias.command or "").split()[:2] if "{{" not in word)
+                for alias in aliases))
             registry.register(spec)
             self._registered.add(word)
         for problem in self.problems:

@@ -52,8 +52,9 @@ def summary_text(service: IncidentService, incident: Incident, prefix: str) -> s
     lines = [
         f"**{incident.key}** ({incident.severity}, {incident.status}) {incident.title}",
         f"- Declared {format_time(incident.declared_ts)} by {incident.declared_by}",
-        f"- Acknowledged: {format_duration(incident.time_to_acknowledge)} after declaration"
-        + (f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""),
+        (f"- Acknowledged: {format_duration(incident.time_to_acknowledge)} after declaration"
+         + (f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""))
+        if incident.acknowledged_ts is not None else "- Acknowledged: not yet",
         f"- Roles: {roles}",
     ]
     if incident.resolved_ts is not None:
@@ -89,9 +90,13 @@ def install_commands(engine: Engine, service: IncidentService) -> None:
     role_arg.__name__ = "role"
 
     def which(context: CommandContext, adopt: bool = False, latest: bool = False) -> Incident:
-        return service.find(context.params.get("incident"), room_id=context.room_id,
-                            thread_id=context.message.thread_id, adopt=adopt, user=context.user,
-                            ts=context.message.ts, latest=latest)
+        incident = service.find(context.params.get("incident"), room_id=context.room_id,
+                                thread_id=context.message.thread_id, adopt=adopt, user=context.user,
+                                ts=context.message.ts, latest=latest)
+        if not engine.room_scope(context.room_id).allows(incident.room_id):  # rooms are walls
+            raise IncidentError(f"no incident {context.params.get('incident') or 'here'} in a room readable from "
+                                f"{context.room_id}")
+        return incident
 
     @registry.command("incident declare", help="Declare an incident: it gets an id (INC-N) and its own thread "
                       "(`open sev2 TITLE` works too).",
@@ -243,7 +248,8 @@ def install_commands(engine: Engine, service: IncidentService) -> None:
                       args=[Arg("which", choices=("open", "resolved", "all"), default="open")])
     async def list_incidents(context: CommandContext) -> str:
         which_ones = context.params["which"]
-        incidents = service.list(None if which_ones == "all" else which_ones, limit=30)
+        incidents = service.list(None if which_ones == "all" else which_ones, limit=30,
+                                 scope=engine.room_scope(context.room_id))
         if not incidents:
             return f"No {'' if which_ones == 'all' else which_ones + ' '}incidents."
         lines = [f"**{len(incidents)} {'' if which_ones == 'all' else which_ones + ' '}incident(s)**"]

@@ -132,6 +132,20 @@ def assess(incident: Incident, timeline: list[TimelineEntry], items: list[Action
     return well, badly
 
 
+def without_root_cause(resolution: str, root_cause: str | None) -> str:
+    """The resolution note without its "root cause: …" part when the postmortem states that cause on its own."""
+    if not root_cause:
+        return resolution
+    match = re.search(r"\broot\s+cause\s*:\s*", resolution, re.I)
+    if match is None:
+        return resolution
+    before = resolution[: match.start()].strip().rstrip(";,.-—")
+    rest = resolution[match.end():].strip()
+    if rest.rstrip(".").startswith(root_cause.rstrip(".")):
+        rest = rest[len(root_cause.rstrip(".")):].lstrip(". ;,")
+    return " ".join(part for part in (before, rest) if part).strip()
+
+
 def render_postmortem(incident: Incident, timeline: list[TimelineEntry], items: list[ActionItem],
                       remediation: Remediation, target: IncidentTarget, *, generated_ts: float) -> str:
     """The postmortem of one incident as Markdown."""
@@ -169,7 +183,9 @@ def render_postmortem(incident: Incident, timeline: list[TimelineEntry], items: 
                f"{len(messages)} message(s) from the incident's threads, {len(items)} action item(s)."
     lines.append(summary)
     if incident.resolution:
-        lines += ["", f"Resolution (as stated by {incident.resolved_by}): {_quote(incident.resolution, 600)}"]
+        resolution = without_root_cause(incident.resolution, incident.root_cause)
+        if resolution:
+            lines += ["", f"Resolution (as stated by {incident.resolved_by}): {_quote(resolution, 600)}"]
 
     lines += ["", "## Impact", ""]
     duration = (incident.resolved_ts or generated_ts) - incident.declared_ts

@@ -25,6 +25,7 @@ from hololoom_core.ops.incidents.models import (
 )
 from hololoom_core.ops.incidents.postmortem import format_duration, render_postmortem
 from hololoom_core.ops.incidents.store import IncidentStore
+from hololoom_core.rooms import RoomScope
 from hololoom_core.text.terms import term_set
 
 if TYPE_CHECKING:
@@ -190,9 +191,9 @@ class IncidentService:
         numbers = self.open_by_room.get(room_id, [])
         return self.db.get(numbers[0]) if len(numbers) == 1 else None
 
-    def list(self, status: str | None = None, limit: int = 100) -> list[Incident]:
-        """Incidents, newest first (`status`: open, resolved or None for all)."""
-        return self.db.list(status=status, limit=limit)
+    def list(self, status: str | None = None, limit: int = 100, scope: RoomScope | None = None) -> list[Incident]:
+        """Incidents, newest first (`status`: open, resolved or None for all), in the rooms of `scope`."""
+        return self.db.list(status=status, limit=limit, scope=scope)
 
     def open_incidents(self, room_id: str | None = None) -> builtins.list[Incident]:
         """Open incidents, newest first, optionally only one room's."""

@@ -8,6 +8,8 @@ import sqlite3
 from typing import Any
 
 from hololoom_core.ops.incidents.models import ActionItem, Incident, TimelineEntry
+from hololoom_core.redact import redact, redact_data
+from hololoom_core.rooms import RoomScope
 from hololoom_core.store.db import Store
 
 INCIDENTS_V1 = """
@@ -112,15 +114,16 @@ class IncidentStore:
             cursor = conn.execute(
                 "INSERT INTO incidents(title, severity, room_id, thread_id, declared_by, declared_ts, "
                 "declared_message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (title, severity, room_id, thread_id, declared_by, declared_ts, message_id),
+                (redact(title), severity, room_id, thread_id, declared_by, declared_ts, message_id),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
     def update(self, number: int, **columns: Any) -> None:
         """Set columns of one incident (external_ids is a list, stored as JSON)."""
+        columns = {name: redact(value) if isinstance(value, str) else value for name, value in columns.items()}
         if "external_ids" in columns:
-            columns["external_ids"] = json.dumps(columns["external_ids"])
+            columns["external_ids"] = json.dumps(redact_data(columns["external_ids"]))
         assignments = ", ".join(f"{name} = ?" for name in columns)
         with self.store.transaction() as conn:
             conn.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", (*columns.values(), number))
@@ -138,9 +141,14 @@ class IncidentStore:
         )
         return _incident(row, self.roles(row["id"])) if row else None
 
-    def list(self, *, status: str | None = None, room_id: str | None = None, limit: int = 100) -> list[Incident]:
-        """Incidents, newest first, optionally only open/resolved ones or one room's."""
+    def list(self, *, status: str | None = None, room_id: str | None = None, limit: int = 100,
+             scope: RoomScope | None = None) -> list[Incident]:
+        """Incidents, newest first, optionally only open/resolved ones, one room's or those in `scope`'s rooms."""
         clauses, params = [], []
+        if scope is not None and not scope.unrestricted:
+            clause, scope_params = scope.sql("room_id")
+            clauses.append(clause)
+            params.extend(scope_params)
         if status == "open":
             clauses.append("status != 'resolved'")
         elif status:
@@ -217,7 +225,7 @@ class IncidentStore:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO incident_timeline(incident_id, ts, kind, actor, text, message_id, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (number, ts, kind, actor, text, message_id, json.dumps(data or {})),
+                (number, ts, kind, actor, redact(text), message_id, json.dumps(redact_data(data or {}))),
             )
             return cursor.rowcount > 0
 
@@ -273,7 +281,7 @@ class IncidentStore:
             conn.execute(
                 "INSERT INTO incident_action_items(incident_id, owner, text, source, message_id, ts) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (number, owner, text, source, message_id, ts),
+                (number, owner, redact(text), source, message_id, ts),
             )
             return True
 

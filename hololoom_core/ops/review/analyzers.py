@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import re
 import shutil
 import sys
 import threading
@@ -141,9 +142,34 @@ def _scan_secrets(paths: list[Path]) -> list[SecretHit]:
         for path in paths:
             collection.scan_file(str(path))
         return [
-            SecretHit(Path(filename), int(secret.line_number or 0), str(secret.type), str(secret.secret_value or ""))
+            SecretHit(Path(filename), int(secret.line_number or 0), str(secret.type),
+                      whole_token(Path(filename), int(secret.line_number or 0), str(secret.secret_value or "")))
             for filename, secret in collection
         ]
+
+
+_TOKEN_TAIL = r"[A-Za-z0-9_\-+/=.]*"
+
+
+def whole_token(path: Path, line_number: int, value: str) -> str:
+    """The whole secret on its line: some detectors report only a token's prefix (a GitHub token as `ghp`).
+
+    Masking or redacting just the prefix would show the rest of the token, so the value is widened to
+    the run of token characters it starts on that line.
+    """
+    if not value or line_number <= 0:
+        return value
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return value
+    if line_number > len(lines):
+        return value
+    widest = value
+    for match in re.finditer(re.escape(value) + _TOKEN_TAIL, lines[line_number - 1]):
+        if len(match.group(0)) > len(widest):
+            widest = match.group(0)
+    return widest
 
 
 async def run_detect_secrets(files: dict[Path, str]) -> tuple[list[Finding], list[str]]:

@@ -77,6 +77,7 @@ def install_review_command(engine: Engine, reviewer: CodeReviewer) -> None:
         "detect-secrets; findings by severity.",
         usage="review <code block, diff or uploaded file>",
         group="ops",
+        raw_input=True,  # the one reader of unredacted text: every secret it reports is masked
     )
     async def review(context: CommandContext) -> CommandResult:
         limit = engine.config.review.max_bytes

@@ -29,9 +29,47 @@ def user_directory(config: Config) -> Path:
         config.data_dir / "workflows"
 
 
+PACKAGES_ACTIVE = ("marketplace", "active")  # <data dir>/marketplace/active/NAME -> the installed version
+
+
+def package_directories(config: Config) -> list[tuple[str, Path]]:
+    """The `workflows/` folder of each installed marketplace package, with the package's name."""
+    active = config.data_dir.joinpath(*PACKAGES_ACTIVE)
+    if not active.is_dir():
+        return []
+    return [(entry.name, entry / "workflows") for entry in sorted(active.iterdir()) if not entry.name.startswith(".")]
+
+
 def load_library(config: Config) -> WorkflowLibrary:
-    """The shipped workflows (unless switched off) plus the user's folder."""
-    return WorkflowLibrary.load([user_directory(config)], shipped=config.workflows.load_shipped)
+    """The shipped workflows (unless switched off), installed packages' workflows, then the user's folder."""
+    return WorkflowLibrary.load([user_directory(config)], shipped=config.workflows.load_shipped,
+                                packages=package_directories(config))
+
+
+def reload_library(engine: Engine) -> WorkflowLibrary | None:
+    """Load the library again into the running service (after a package install, update or removal).
+
+    New `command:` triggers get their chat command, removed workflows lose theirs; runs in flight keep
+    the steps they started with. Returns None when workflows are switched off.
+    """
+    service = engine.find_capability(WorkflowService)
+    if service is None:
+        return None
+    library = load_library(engine.config)
+    old = service.library
+    for definition in old.all():
+        for trigger in definition.triggers:
+            spec = engine.commands.get(trigger.value)
+            if trigger.kind == "command" and library.get(definition.name) is None and spec is not None \
+                    and spec.group == "workflows":
+                engine.commands.unregister(trigger.value)
+    service.library = library
+    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(service.library)}
+    for definition in library.all():
+        for trigger in definition.triggers:
+            if trigger.kind == "command" and old.get(definition.name) is None:
+                _register_trigger_command(engine, service, definition, trigger)
+    return library
 
 
 def invocation_args(definition: WorkflowDefinition, argv: list[str]) -> dict[str, str]:
@@ -79,7 +117,7 @@ def install_workflows(engine: Engine) -> None:
     engine.provide(service)
     engine.provide(service, as_type=PendingApprovals)  # the dashboard's approvals list
     engine.provide(service, as_type=WorkflowStarter)  # YAML aliases that start workflows
-    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(library)}
+    engine.overview_panels["workflows"] = lambda _engine: {"installed": len(service.library)}
     engine.bus.subscribe(service.triggers.on_event)
     engine.startup_hooks.append(service.start)
     engine.shutdown_hooks.append(service.close)
@@ -106,18 +144,27 @@ def _register_workflow_command(engine: Engine, service: WorkflowService) -> None
         except WorkflowError as exc:  # refusals and unknown names: one line, no usage block
             return CommandResult(str(exc), ok=False)
 
+    spec = engine.commands.get("workflow")
+    if spec is not None:
+        spec.also_checks = tuple(f"workflow {action}" for action in SUBCOMMANDS if action != "runs")
+
     async def _workflow_subcommand(context: CommandContext) -> CommandResult | str:
         argv = context.argv
         action = argv[0].lower() if argv else "list"
         rest = argv[1:]
         if action not in SUBCOMMANDS:
             raise CommandError(f"Unknown subcommand '{action}'; use one of {', '.join(SUBCOMMANDS)}")
+        scope = engine.room_scope(context.room_id)  # rooms are walls: runs of other rooms are not listed
         if action == "list":
-            return library_markdown(service.library, prefix, service.waiting_for_approval())
+            return library_markdown(service.library, prefix, [waiting for waiting in service.waiting_for_approval()
+                                                              if scope.allows(waiting["room_id"])])
         if action in ("status", "runs"):
             if not rest:
-                return runs_markdown(service.runs.recent(15))
-            return run_markdown(service.get_run(rest[0]), prefix)
+                return runs_markdown([run for run in service.runs.recent(200) if scope.allows(run.room_id)][:15])
+            run = service.get_run(rest[0])
+            if not scope.allows(run.room_id):
+                raise WorkflowError(f"No run {run.label} in a room readable from {context.room_id}")
+            return run_markdown(run, prefix)
         if action == "run":
             if not rest:
                 raise CommandError("Name the workflow to run")
@@ -158,3 +205,6 @@ def _register_trigger_command(engine: Engine, service: WorkflowService, definiti
 
     engine.commands.command(trigger.value, help=help_text, usage=f"{trigger.value} {definition.usage}".strip(),
                             group="workflows")(start)
+    spec = engine.commands.get(trigger.value)
+    if spec is not None:
+        spec.also_checks = ("workflow run", *service.step_commands(definition.program))

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hololoom_core.text.linear import LinearRegexError, linear_search
+
 
 class ExpressionError(ValueError):
     """A condition or template that does not parse, or fails when evaluated; the message is one line."""
@@ -284,7 +286,11 @@ def _compare(operator: str, left: Any, right: Any) -> bool:
             pattern = str(right)
             if len(pattern) > _MAX_PATTERN:
                 raise ExpressionError(f"regular expression longer than {_MAX_PATTERN} characters")
-            return re.search(pattern, render_value(left)) is not None
+            try:  # RE2: linear time, so `'^(a+)+$'` on a long text cannot stall the engine
+                return linear_search(pattern, render_value(left))
+            except LinearRegexError as exc:
+                raise ExpressionError(f"bad regular expression {right!r} ({_re2_problem(exc)}; RE2 syntax: "
+                                      "no backreferences or lookarounds)")
     except TypeError:
         raise ExpressionError(
             f"cannot apply '{operator}' to {type(left).__name__} {render_value(left)!r} and "
@@ -293,6 +299,12 @@ def _compare(operator: str, left: Any, right: Any) -> bool:
     except re.error as exc:
         raise ExpressionError(f"bad regular expression {right!r} ({exc})")
     raise ExpressionError(f"unknown operator '{operator}'")
+
+
+def _re2_problem(error: Exception) -> str:
+    """RE2's message as text (it reports bytes)."""
+    detail = error.args[0] if error.args else error
+    return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
 
 
 # -- templates --------------------------------------------------------------------------------

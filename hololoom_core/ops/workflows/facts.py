@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.rooms import RoomScope
+
 if TYPE_CHECKING:
     from hololoom_core.ops.workflows.service import WorkflowService
 
@@ -26,17 +28,18 @@ def _time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%a %H:%M UTC")
 
 
-def _room_clause(room: str, column: str = "room_id") -> tuple[str, tuple[Any, ...]]:
-    return ("", ()) if room in ("*", "") else (f" AND {column} = ?", (room,))
+def _room_clause(scope: RoomScope, column: str = "room_id") -> tuple[str, tuple[Any, ...]]:
+    clause, params = scope.sql(column)
+    return (f" AND {clause}", tuple(params)) if clause else ("", ())
 
 
 def collect_facts(
-    service: WorkflowService, what: str, *, since: float, room: str, kinds: list[str], limit: int
+    service: WorkflowService, what: str, *, since: float, scope: RoomScope, kinds: list[str], limit: int
 ) -> dict[str, Any]:
-    """`insights`, `messages` or `runs` since a time, as {count, items, markdown, ...}."""
+    """`insights`, `messages` or `runs` since a time in the rooms of `scope`, as {count, items, markdown, ...}."""
     store = service.engine.store
     if what == "insights":
-        where, params = _room_clause(room)
+        where, params = _room_clause(scope)
         kind_clause = ""
         if kinds:
             kind_clause = f" AND kind IN ({','.join('?' * len(kinds))})"
@@ -53,14 +56,13 @@ def collect_facts(
         ) or "- nothing open"
         return {"count": int(count), "items": items, "by_kind": dict(by_kind), "markdown": markdown}
     if what == "messages":
-        senders = service.engine.messages.senders(since=since, room_id=None if room in ("*", "") else room,
-                                                  limit=None)
+        senders = service.engine.messages.senders(since=since, scope=scope, limit=None)
         count = sum(n for _, n in senders)
         people = [{"user": sender, "messages": n} for sender, n in senders]
         top = ", ".join(f"{person['user']} ({person['messages']})" for person in people[:5])
         markdown = f"{count} message(s) from {len(people)} people" + (f": {top}" if top else "")
         return {"count": int(count), "people": len(people), "items": people[:limit], "markdown": markdown}
-    runs = [run for run in service.runs.since(since) if room in ("*", "") or run.room_id == room]
+    runs = [run for run in service.runs.since(since) if scope.allows(run.room_id)]
     by_status = Counter(run.status for run in runs)
     markdown = "\n".join(
         f"- {run.label} `{run.workflow}` — {STATUS_WORDS.get(run.status, run.status)}" for run in runs[-limit:]

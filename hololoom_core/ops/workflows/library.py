@@ -39,13 +39,21 @@ class WorkflowLibrary:
                  problems: list[LoadProblem] | None = None) -> None:
         self.definitions: dict[str, WorkflowDefinition] = dict(definitions or {})
         self.problems: list[LoadProblem] = list(problems or [])
+        self.packages: dict[str, str] = {}  # workflow name -> the marketplace package it came from
 
     @classmethod
-    def load(cls, directories: list[Path], *, shipped: bool = True) -> WorkflowLibrary:
-        """Load the shipped workflows, then each directory in order (a later file may replace a shipped one)."""
+    def load(cls, directories: list[Path], *, shipped: bool = True,
+             packages: list[tuple[str, Path]] | None = None) -> WorkflowLibrary:
+        """Load the shipped workflows, installed packages' folders, then each directory in order.
+
+        A user's file may replace a shipped or package workflow; a package may not replace a name
+        that is already taken (that file becomes a problem line).
+        """
         library = cls()
-        folders = ([SHIPPED_DIRECTORY] if shipped else []) + [Path(d).expanduser() for d in directories]
-        for folder in folders:
+        folders: list[tuple[Path, str | None]] = [(SHIPPED_DIRECTORY, None)] if shipped else []
+        folders += [(Path(folder), package) for package, folder in packages or []]
+        folders += [(Path(d).expanduser(), None) for d in directories]
+        for folder, package in folders:
             if not folder.is_dir():
                 continue
             seen_here: dict[str, str] = {}
@@ -62,8 +70,17 @@ class WorkflowLibrary:
                         str(path), 1, f"workflow name '{definition.name}' is already used by {seen_here[definition.name]}; "
                         "this file is ignored"))
                     continue
+                if package is not None and definition.name in library.definitions:
+                    library.problems.append(LoadProblem(
+                        str(path), 1, f"package {package}: workflow name '{definition.name}' is already taken by "
+                        f"{library.definitions[definition.name].source}; this file is ignored"))
+                    continue
                 seen_here[definition.name] = str(path)
                 library.definitions[definition.name] = definition
+                if package is None:
+                    library.packages.pop(definition.name, None)
+                else:
+                    library.packages[definition.name] = package
         library.check_calls()
         return library
 

@@ -44,7 +44,9 @@ def workflow_line(definition: WorkflowDefinition, prefix: str) -> str:
 def library_markdown(library: WorkflowLibrary, prefix: str, waiting: list[dict[str, object]]) -> str:
     """`!workflow list`: every workflow, the runs waiting for approval, and the files that failed to load."""
     lines = [f"**Workflows ({len(library)})** — start one with `{prefix}workflow run NAME [args]`"]
-    lines += [workflow_line(definition, prefix) for definition in library.all()]
+    lines += [workflow_line(definition, prefix) + (f" · package `{library.packages[definition.name]}`"
+                                                   if definition.name in library.packages else "")
+              for definition in library.all()]
     if waiting:
         lines.append(f"\n**Waiting for approval ({len(waiting)})**")
         lines += [f"- {item['label']} `{item['workflow']}`: {item['prompt']} (asked by {item['requested_by']}; "

@@ -23,6 +23,7 @@ from hololoom_core.ops.workflows.expressions import (
     split_command,
 )
 from hololoom_core.text.durations import parse_duration
+from hololoom_core.text.linear import LinearRegexError, compile_linear
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -43,7 +44,7 @@ STEP_KINDS = ("say", "ask", "set", "if", "wait", "call", "incident", "http", "sh
 COMMON_STEP_KEYS = ("name", "on_error")
 STEP_OPTIONS: dict[str, tuple[str, ...]] = {
     "say": ("room",),
-    "ask": ("approvers", "timeout", "on_deny", "on_timeout", "self_approval", "save_as"),
+    "ask": ("approvers", "approvals", "timeout", "on_deny", "on_timeout", "self_approval", "save_as"),
     "set": (),
     "if": ("then", "else"),
     "wait": (),
@@ -58,6 +59,9 @@ INCIDENT_ACTIONS = ("declare", "status", "role", "resolve")
 HTTP_KEYS = ("url", "method", "headers", "json", "body", "timeout")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 COLLECT_WHAT = ("insights", "messages", "runs")
+# The most compiled steps one workflow may have: far more than any hand-written workflow, and small enough
+# that a file of nested YAML anchors cannot make a run (or its stored program) enormous.
+MAX_PROGRAM_STEPS = 2_000
 
 
 class WorkflowSchemaError(Exception):
@@ -301,10 +305,11 @@ def _triggers(check: _Validator, raw: Any, params: list[ParamSpec]) -> list[Trig
         if kind == "command" and not re.match(r"^[a-z][a-z0-9-]{0,31}$", value):
             raise check.fail(location + (kind,), f"command '{value}' must be a lowercase word like rollback")
         if kind == "message":
-            try:
-                given = set(re.compile(value).groupindex)
-            except re.error as exc:
-                raise check.fail(location + (kind,), f"message pattern is not a valid regular expression ({exc})")
+            try:  # message patterns run on every chat message: RE2, so the time is linear in the text
+                given = set(compile_linear(value).groupindex)
+            except LinearRegexError as exc:
+                raise check.fail(location + (kind,), f"message pattern is not a valid RE2 regular expression "
+                                 f"({exc}; backreferences and lookarounds are not supported)")
         if kind == "incident":
             check.choice(value, INCIDENT_EVENTS, location + (kind,), "incident event")
         if kind == "cron" and not croniter.is_valid(value):
@@ -342,6 +347,9 @@ def _compile_steps(
     for index, step in enumerate(raw):
         step_location = location + (index,)
         label = f"{prefix}{index + 1}"
+        if len(program) >= MAX_PROGRAM_STEPS:
+            raise check.fail(step_location, f"the workflow compiles to more than {MAX_PROGRAM_STEPS:,} steps; "
+                                            "split it into workflows that `call` each other")
         if not isinstance(step, dict):
             raise check.fail(step_location, f"step {label} must be a mapping like say: TEXT")
         kinds = [key for key in step if key in STEP_KINDS]
@@ -416,6 +424,10 @@ def _check_step(
         for key in ("on_deny", "on_timeout"):
             if key in options:
                 check.choice(options[key], ("stop", "continue"), location + (key,), f"{what} {key}")
+        approvals = options.get("approvals", 1)
+        if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 5:
+            raise check.fail(location + ("approvals",), f"{what} approvals must be a whole number from 1 to 5 "
+                                                        "(distinct people who must approve)")
         if "self_approval" in options and not isinstance(options["self_approval"], bool):
             raise check.fail(location + ("self_approval",), f"{what} self_approval must be true or false")
         return str(value)

@@ -14,6 +14,16 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.commands import CommandError
+from hololoom_core.ops.workflows.authority import (
+    ADMINS,
+    GROUP_PREFIX,
+    OPERATOR,
+    STEP_PERMISSIONS,
+    USER,
+    authority_for,
+    authority_of,
+    step_command,
+)
 from hololoom_core.ops.workflows.events import WorkflowRunChanged
 from hololoom_core.ops.workflows.facts import collect_facts
 from hololoom_core.ops.workflows.library import WorkflowLibrary
@@ -22,6 +32,7 @@ from hololoom_core.ops.workflows.steps import SIDE_EFFECT_KINDS, StepError, Step
 from hololoom_core.ops.workflows.store import ACTIVE_STATUSES, RunRecord, RunStore
 from hololoom_core.ops.workflows.triggers import TriggerDispatcher
 from hololoom_core.redact import redact_secrets
+from hololoom_core.rooms import RoomScope
 from hololoom_core.text.durations import format_duration
 
 if TYPE_CHECKING:
@@ -104,11 +115,57 @@ class WorkflowService:
         self, name: str, args: dict[str, str], *, user: str, room_id: str, thread_id: str | None = None,
         trigger: str = "command",
     ) -> str:
-        """Start workflow `name` and run it until it pauses or ends; returns the Markdown to reply with."""
+        """Start workflow `name` for `user` and run it until it pauses or ends; returns the Markdown to reply with.
+
+        A run asked for from chat is checked first: `user` must be allowed `workflow run` and every command
+        the workflow's steps do (see `authority.py`); trigger `cli` is the local operator, who may run all.
+        """
         definition = self.definition(name)
+        if authority_for(trigger) == USER:
+            self.authorize(definition, user, room_id)
         run, out = await self.launch(definition, args, user=user, room_id=room_id, thread_id=thread_id,
                                      trigger=trigger)
         return "\n\n".join(out)
+
+    def authorize(self, definition: WorkflowDefinition, user: str, room_id: str) -> None:
+        """Raise `WorkflowError` unless `user` may start `definition` in `room_id` and do what each step does."""
+        decision = self.engine.commands.decide(self.engine, "workflow run", user, room_id)
+        if not decision.allowed:
+            raise WorkflowError(f"Sorry, {decision.reason} (`{definition.name}` is a workflow)")
+        refusal = self.step_refusal(definition.name, definition.program, user, room_id)
+        if refusal:
+            raise WorkflowError(f"Sorry, {refusal}")
+
+    def step_commands(self, program: list[Op], seen: frozenset[str] = frozenset()) -> list[str]:
+        """The commands the steps of `program` (and of the workflows it calls) do, each once, in order."""
+        found: list[str] = []
+        for op in program:
+            called = self.library.get(str(op.value)) if op.kind == "call" and op.value not in seen else None
+            commands = self.step_commands(called.program, seen | {called.name}) if called is not None else \
+                [command for command in (step_command(op),) if command]
+            found += [command for command in commands if command not in found]
+        return found
+
+    def step_refusal(self, name: str, program: list[Op], user: str, room_id: str,
+                     seen: frozenset[str] = frozenset()) -> str | None:
+        """Why `user` may not do what some step of `program` (or of a workflow it calls) does, or None."""
+        for op in program:
+            if op.kind == "call" and op.value not in seen and len(seen) < self.config.max_call_depth:
+                called = self.library.get(str(op.value))
+                if called is not None:
+                    refusal = self.step_refusal(called.name, called.program, user, room_id, seen | {name})
+                    if refusal:
+                        return refusal
+                continue
+            command = step_command(op)
+            if command is None:
+                continue
+            decision = self.engine.commands.decide(self.engine, command, user, room_id,
+                                                   permission=STEP_PERMISSIONS.get(op.kind))
+            if not decision.allowed:
+                return (f"`{name}` step {op.label} (line {op.line}) does `{command}`, and {decision.reason}; "
+                        "a workflow runs with the permissions of whoever starts it")
+        return None
 
     def definition(self, name: str) -> WorkflowDefinition:
         """The workflow with this name, or a `WorkflowError` that lists the closest names."""
@@ -214,10 +271,12 @@ class WorkflowService:
         """Create a run (claimed by this engine) and execute it until it pauses or ends."""
         params = self.bind_args(definition, args)
         now = self.now()
+        authority = authority_for(trigger, authority_of(parent.variables) if parent is not None else None)
         variables: dict[str, Any] = {
             **params,
             "run": {"workflow": definition.name, "user": user, "room": room_id, "thread": thread_id,
-                    "trigger": trigger, "started": datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="seconds")},
+                    "trigger": trigger, "started": datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="seconds"),
+                    "authority": authority},
             "trigger": {"kind": trigger, **(trigger_vars or {})},
             "workflow": {"name": definition.name, "description": definition.description},
         }
@@ -231,7 +290,7 @@ class WorkflowService:
         assert run is not None
         out = out if out is not None else []
         shown = ", ".join(f"{key}={value}" for key, value in params.items() if value)
-        via = "" if trigger == "command" else f" ({trigger})"
+        via = "" if trigger in ("command", "cli") else f" ({trigger})"
         out.append(redact_secrets(f"▶ {run.label} `{definition.name}` started by {user}{via}"
                                   f"{' with ' + shown if shown else ''}.").text)
         self._publish(run, "started")
@@ -377,15 +436,46 @@ class WorkflowService:
 
     # -- approvals -------------------------------------------------------------------------
 
+    def is_approver(self, user: str, approvers: list[str]) -> bool:
+        """True when `user` is one of a gate's approvers: a named user or glob, `admins`, or `group:NAME` (the
+        users listed under `acl.permissions.NAME`)."""
+        for approver in approvers:
+            if approver == ADMINS:
+                if self.engine.access.is_admin(user):
+                    return True
+            elif approver.startswith(GROUP_PREFIX):
+                members = self.engine.config.acl.permissions.get(approver[len(GROUP_PREFIX):].strip(), [])
+                if user_matches(user, members):
+                    return True
+            elif user_matches(user, [approver]):
+                return True
+        return False
+
     def _refusal(self, run: RunRecord, user: str, approved: bool) -> str | None:
+        """Why `user` may not decide the run's gate, or None.
+
+        The starter may always deny (withdraw) but approves only when the step says `self_approval: true`.
+        Named approvers (and admins) decide; a gate that names none is decided by someone who could have
+        started the workflow and done each of its steps themselves, so a second person is a permitted one.
+        """
         waiting = run.waiting
         is_starter = user == run.started_by
-        if approved and is_starter and waiting.get("self_approval", True) is False:
+        if is_starter and not approved:
+            return None
+        if is_starter and waiting.get("self_approval", False) is not True:
             return f"you started {run.label}, so someone else must approve it"
+        if self.engine.access.is_admin(user):
+            return None
         approvers = list(waiting.get("approvers") or [])
-        if approvers and not self.engine.access.is_admin(user) and not user_matches(user, approvers):
-            if not (is_starter and not approved):
+        if approvers:
+            if not self.is_approver(user, approvers):
                 return f"you are not an approver of {run.label} (approvers: {', '.join(approvers)})"
+            return None
+        decision = self.engine.commands.decide(self.engine, "workflow run", user, run.room_id)
+        refusal = None if decision.allowed else decision.reason
+        refusal = refusal or self.step_refusal(run.workflow, run.program, user, run.room_id)
+        if refusal:
+            return f"you may not decide {run.label}: {refusal}"
         return None
 
     async def _decide(self, reference: str, *, user: str, room_id: str, approved: bool, comment: str) -> str:
@@ -402,11 +492,30 @@ class WorkflowService:
         waiting = run.waiting
         decision = "approved" if approved else "denied"
         op = run.program[run.pc]
+        approved_by = [str(name) for name in waiting.get("approved_by", [])]
+        needed = int(waiting.get("approvals", 1) or 1)
+        if approved and user in approved_by:
+            self.runs.save_progress(run, status="waiting_approval", pc=run.pc, variables=run.variables, now=now,
+                                    waiting=waiting, wake_ts=run.wake_ts, release=True)
+            raise WorkflowError(f"Sorry, you already approved {run.label}; it needs {needed} different people")
+        if approved and len(approved_by) + 1 < needed:  # a gate that needs more distinct approvers waits on
+            approved_by.append(user)
+            self.runs.log_step(run.id, run.pc, op, "approved", f"{len(approved_by)} of {needed}: {comment}", now,
+                               actor=user)
+            self.runs.save_progress(run, status="waiting_approval", pc=run.pc, variables=run.variables, now=now,
+                                    waiting={**waiting, "approved_by": approved_by}, wake_ts=run.wake_ts,
+                                    release=True)
+            return (f"☑️ {run.label}: approval {len(approved_by)} of {needed} by {user}; waiting for "
+                    f"{needed - len(approved_by)} more.")
+        if approved and approved_by:
+            user_list = ", ".join([*approved_by, user])
+        else:
+            user_list = user
         self.runs.log_step(run.id, run.pc, op, decision, comment, now, actor=user)
         save_as = waiting.get("save_as", "approval")
-        run.variables.update({save_as: decision, f"{save_as}_by": user, f"{save_as}_comment": comment})
+        run.variables.update({save_as: decision, f"{save_as}_by": user_list, f"{save_as}_comment": comment})
         note = f" — “{comment}”" if comment else ""
-        out = [f"{'✅' if approved else '🛑'} {run.label} {decision} by {user}{note}."]
+        out = [f"{'✅' if approved else '🛑'} {run.label} {decision} by {user_list}{note}."]
         if approved or waiting.get("on_deny") == "continue":
             run.pc += 1
             self.runs.save_progress(run, status="running", pc=run.pc, variables=run.variables, now=now,
@@ -550,9 +659,24 @@ class WorkflowService:
             return
         self.engine.say(room_id, text, kind="workflow", thread_id=thread_id)
 
-    def collect(self, what: str, *, since: float, room: str, kinds: list[str], limit: int) -> dict[str, Any]:
+    def collect(self, what: str, *, since: float, scope: RoomScope, kinds: list[str], limit: int) -> dict[str, Any]:
         """Facts for digests (see `facts.collect_facts`)."""
-        return collect_facts(self, what, since=since, room=room, kinds=kinds, limit=limit)
+        return collect_facts(self, what, since=since, scope=scope, kinds=kinds, limit=limit)
+
+    def read_scope(self, run: RunRecord, room: str) -> RoomScope:
+        """The rooms a run may read when a step asks for `room` (`*` or empty: all it may read).
+
+        The operator's runs read what they ask for; others read as their starter would from the run's room
+        (rooms are walls), and a room outside that is refused with one line.
+        """
+        wanted = None if room in ("*", "") else room
+        if authority_of(run.variables) == OPERATOR:
+            return RoomScope.everything().narrowed(wanted)
+        scope = self.engine.room_scope(run.room_id)
+        if wanted is not None and not scope.allows(wanted):
+            raise WorkflowError(f"{wanted} is not readable from {run.room_id} (it reads {scope.describe()}; "
+                                "memory.shared_rooms shares rooms)")
+        return scope.narrowed(wanted)
 
     def variables_for(self, run: RunRecord) -> dict[str, Any]:
         """What templates and conditions see: the run's variables, its id and label, and the time."""

@@ -9,12 +9,20 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from hololoom_core.engine.commands import CommandError
+from hololoom_core.ops.workflows.authority import (
+    OPERATOR,
+    PROACTIVE,
+    STEP_PERMISSIONS,
+    authority_of,
+    checked_approver,
+    step_command,
+)
 from hololoom_core.ops.workflows.expressions import (
     ExpressionError,
     parse_expression,
@@ -23,6 +31,7 @@ from hololoom_core.ops.workflows.expressions import (
     split_command,
 )
 from hololoom_core.ops.workflows.incidents import IncidentActions, incident_id_of, settle
+from hololoom_core.ops.workflows.policy import host_allowed, shell_allowed
 from hololoom_core.ops.workflows.schema import Op
 from hololoom_core.ops.workflows.store import RunRecord
 from hololoom_core.redact import redact_secrets
@@ -105,6 +114,17 @@ class StepRunner:
         except ValueError as exc:
             raise StepError(str(exc))
 
+    def require(self, run: RunRecord, op: Op) -> None:
+        """Refuse a step its run's starter could not do by hand (the operator's runs may do anything)."""
+        command = step_command(op)
+        if command is None or authority_of(run.variables) == OPERATOR:
+            return
+        engine = self.service.engine
+        decision = engine.commands.decide(engine, command, run.started_by, run.room_id,
+                                          permission=STEP_PERMISSIONS.get(op.kind))
+        if not decision.allowed:
+            raise StepError(f"`{command}` refused for {run.started_by}: {decision.reason}")
+
     # -- steps -----------------------------------------------------------------------------
 
     async def step_say(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
@@ -147,14 +167,24 @@ class StepRunner:
     async def step_ask(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """An approval gate: pause until an allowed person approves or denies, or the timeout passes."""
         prompt = redact_secrets(self.render(run, op.value)).text.strip()
-        approvers = [self.render(run, approver).strip() for approver in op.options.get("approvers", [])]
-        approvers = [approver for approver in approvers if approver]
+        approvers: list[str] = []
+        for raw in op.options.get("approvers", []):
+            try:
+                approver = checked_approver(str(raw), self.render(run, raw).strip())
+            except ValueError as exc:
+                raise StepError(str(exc))
+            if approver:
+                approvers.append(approver)
         timeout = self.seconds(run, op.options.get("timeout", self.service.config.default_approval_timeout))
         now = self.service.now()
         deadline = now + timeout
         prefix = self.service.prefix
-        who = ", ".join(approvers) if approvers else f"anyone allowed to run `{prefix}workflow approve`"
-        if op.options.get("self_approval") is False:
+        self_approval = op.options.get("self_approval", False) is True
+        needed = int(op.options.get("approvals", 1))
+        who = ", ".join(approvers) if approvers else f"anyone allowed to run `{run.workflow}` themselves"
+        if needed > 1:
+            who = f"{needed} different people among {who}"
+        if not self_approval:
             who += f" (not {run.started_by}, who started it)"
         out.append(
             f"⏸ **Approval needed** for {run.label} (`{run.workflow}`): {prompt}\n"
@@ -165,7 +195,9 @@ class StepRunner:
             "kind": "approval",
             "prompt": prompt,
             "approvers": approvers,
-            "self_approval": op.options.get("self_approval", True),
+            "self_approval": self_approval,
+            "approvals": needed,
+            "approved_by": [],
             "on_deny": op.options.get("on_deny", "stop"),
             "on_timeout": op.options.get("on_timeout", "stop"),
             "save_as": op.options.get("save_as", "approval"),
@@ -202,6 +234,13 @@ class StepRunner:
         user = run.started_by
         options = {key: self.render(run, value).strip() for key, value in op.options.items()
                    if key in ("title", "severity", "id", "role", "user", "conditions", "actions", "needs", "summary")}
+        if action == "declare" and authority_of(run.variables) == PROACTIVE:
+            severity = options.get("severity") or "sev3"
+            command = f"`{self.service.prefix}incident declare \"{options.get('title', '')}\" {severity}`"
+            out.append(f"💡 This looks like an incident. I do not declare one on my own; someone allowed to "
+                       f"declare incidents can confirm with {command}")
+            raise StepError(f"not declared: a run started by a {run.trigger} only suggests declaring ({command})")
+        self.require(run, op)
         save_as = op.options.get("save_as", "incident" if action == "declare" else None)
         try:
             if action == "declare":
@@ -245,6 +284,7 @@ class StepRunner:
 
     async def step_http(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """Call an HTTP endpoint on an allow-listed host (no redirects followed)."""
+        self.require(run, op)
         spec = op.value
         url = self.render(run, spec["url"]).strip()
         parts = urlsplit(url)
@@ -252,7 +292,7 @@ class StepRunner:
         if parts.scheme not in ("http", "https") or not host:
             raise StepError(f"'{url}' is not an http(s) URL")
         allowed = self.service.config.http_allow_hosts
-        if not any(fnmatchcase(host, pattern) for pattern in allowed):
+        if not host_allowed(host, allowed):
             listed = ", ".join(allowed) if allowed else "none"
             raise StepError(f"host {host} is not in workflows.http_allow_hosts (allowed: {listed})")
         method = str(spec.get("method", "GET")).upper()
@@ -283,6 +323,7 @@ class StepRunner:
 
     async def step_shell(self, run: RunRecord, op: Op, out: list[str]) -> StepResult:
         """Run an allow-listed command without a shell; each argument is rendered on its own."""
+        self.require(run, op)
         argv: list[str] = []
         for token in split_command(str(op.value)):
             template = parse_template(token)
@@ -294,7 +335,7 @@ class StepRunner:
         allowed = self.service.config.shell_allow
         if not allowed:
             raise StepError("shell steps are disabled; allow-list commands under workflows.shell_allow")
-        if not any(fnmatchcase(command, pattern) for pattern in allowed):
+        if not shell_allowed(command, allowed):
             raise StepError(f"`{command}` is not allowed by workflows.shell_allow")
         timeout = self.seconds(run, op.options["timeout"]) if "timeout" in op.options else \
             self.service.config.shell_timeout_s
@@ -320,7 +361,11 @@ class StepRunner:
         room = self.render(run, op.options["room"]).strip() if op.options.get("room") else run.room_id
         kinds = [str(kind) for kind in op.options.get("kinds", [])]
         limit = int(op.options.get("limit", 20))
-        result = self.service.collect(str(op.value), since=self.service.now() - since_s, room=room, kinds=kinds,
+        try:
+            scope = self.service.read_scope(run, room)
+        except CommandError as exc:  # a WorkflowError: the room is outside what the run may read
+            raise StepError(str(exc))
+        result = self.service.collect(str(op.value), since=self.service.now() - since_s, scope=scope, kinds=kinds,
                                       limit=limit)
         run.variables[op.options.get("save_as", str(op.value))] = result
         return StepResult(detail=f"{result['count']} {op.value} in {format_duration(since_s)}")

@@ -22,6 +22,7 @@ from hololoom_core.models import Insight, StoredMessage
 from hololoom_core.ops.workflows.expressions import ExpressionError, parse_template, render_value
 from hololoom_core.ops.workflows.schema import TriggerSpec, WorkflowDefinition
 from hololoom_core.text.durations import parse_duration
+from hololoom_core.text.linear import cached_linear
 
 if TYPE_CHECKING:
     from hololoom_core.ops.workflows.service import WorkflowService
@@ -93,7 +94,7 @@ class TriggerDispatcher:
         for definition, trigger in self._triggers("message"):
             if not self._room_allowed(trigger, message.room_id):
                 continue
-            match = re.search(trigger.value, message.body)
+            match = cached_linear(trigger.value).search(message.body)  # RE2: linear in the message
             if match is None:
                 continue
             groups = {key: value for key, value in match.groupdict().items() if value is not None}

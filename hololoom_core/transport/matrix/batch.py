@@ -15,6 +15,7 @@ from nio import MatrixRoom, MegolmEvent, RoomMessagesResponse, SyncResponse
 
 from hololoom_core.engine.pipeline import KeptMessage
 from hololoom_core.models import Attachment, ChatMessage
+from hololoom_core.text.clean import clean_text
 from hololoom_core.transport.matrix.addressing import AddressingPolicy, relation_of, strip_reply_fallback
 from hololoom_core.transport.matrix.e2e import EncryptionManager
 from hololoom_core.transport.matrix.events import RoomEventHandler
@@ -307,7 +308,7 @@ class BatchProcessor:
         """The `ChatMessage` for a message event: thread, reply, mentions, direct flag and attachments."""
         content = item.content
         relation = relation_of(content)
-        body = strip_reply_fallback(str(content.get("body") or ""))
+        body = clean_text(strip_reply_fallback(str(content.get("body") or "")))  # JSON may carry lone surrogates
         attachments: list[Attachment] = []
         if item.kind == "media" and item.attachment is not None:
             attachments.append(item.attachment)

@@ -16,6 +16,7 @@ from typing import Any
 
 from hololoom_core.store.db import Store, register_migrations
 from hololoom_core.store.messages import MessageStore
+from hololoom_core.text.clean import clean_optional
 
 MATRIX_V1 = """
 CREATE TABLE matrix_state (
@@ -166,6 +167,7 @@ class MatrixState:
     ) -> None:
         """Record a room the bot is invited to, joined or left; also lists it among the engine's rooms."""
         now = time.time()
+        name = clean_optional(name)  # names come from other servers' JSON: lone surrogates become U+FFFD
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO matrix_rooms(room_id, name, membership, is_direct, encrypted, inviter, updated_ts) "
@@ -209,6 +211,7 @@ class MatrixState:
         ts: float,
     ) -> bool:
         """Track one membership change (history and current state); False if the event was seen before."""
+        display_name = clean_optional(display_name)
         with self.store.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO matrix_membership_events(event_id, room_id, user_id, sender, membership, "
@@ -235,7 +238,7 @@ class MatrixState:
                     "INSERT INTO matrix_members(room_id, user_id, membership, display_name, updated_ts) "
                     "VALUES (?, ?, 'join', ?, ?) ON CONFLICT(room_id, user_id) DO UPDATE SET "
                     "membership = 'join', display_name = coalesce(excluded.display_name, matrix_members.display_name)",
-                    (room_id, user_id, display_name, ts),
+                    (room_id, user_id, clean_optional(display_name), ts),
                 )
 
     def seen(self, event_id: str) -> bool:
