@@ -1,7 +1,7 @@
 """How many answers the experiment bandit needs to find a variant that is 10 points better.
 
-Runs the engine's own bandit code (`hololoom_core.promptly.bandit`: Thompson sampling over Beta
-posteriors, Monte-Carlo probability-to-be-best, the promotion rule) on simulated answers, over
+Runs the engine's own bandit code (`hololoom_core.promptly.bandit`: Thompson sampling over
+normal-inverse-gamma posteriors, Monte-Carlo probability-to-be-best, the promotion rule) on simulated answers, over
 many seeds, and prints the median and 90th percentile of:
 
 * answers until the better variant first reaches 95% probability-to-be-best, and
@@ -39,7 +39,7 @@ from hololoom_core.llm.base import AnswerRequest  # noqa: E402
 from hololoom_core.llm.offline import OfflineAnswerEngine  # noqa: E402
 from hololoom_core.llm.runbooks import RunbookLibrary  # noqa: E402
 from hololoom_core.models import Source  # noqa: E402
-from hololoom_core.promptly.bandit import Arm, probability_best, promotion_candidate, thompson_choose  # noqa: E402
+from hololoom_core.promptly.bandit import Arm, choose_variant, probability_best, promotion_candidate  # noqa: E402
 
 
 def measured_judge_spread() -> tuple[float, float, int]:
@@ -81,18 +81,20 @@ def run_once(means: list[float], reward: str, sd: float, seed: int, cap: int, dr
     best = int(np.argmax(means))
     pulls = [0] * len(means)
     sums = [0.0] * len(means)
+    squares = [0.0] * len(means)
     shapes = [beta_params(m, sd) for m in means]
     to_confident = None
     for answer in range(1, cap + 1):
-        arms = [Arm(str(i), pulls[i], sums[i]) for i in range(len(means))]
-        chosen = thompson_choose(arms, rng)
+        arms = [Arm(str(i), pulls[i], sums[i], squares[i]) for i in range(len(means))]
+        chosen = choose_variant(arms, rng, min_each)
         if reward == "reactions":
             value = float(world.random() < means[chosen])
         else:
             value = float(world.beta(*shapes[chosen]))
         pulls[chosen] += 1
         sums[chosen] += value
-        arms = [Arm(str(i), pulls[i], sums[i]) for i in range(len(means))]
+        squares[chosen] += value * value
+        arms = [Arm(str(i), pulls[i], sums[i], squares[i]) for i in range(len(means))]
         probabilities = probability_best(arms, draws, rng)
         if to_confident is None and probabilities[best] >= threshold:
             to_confident = answer

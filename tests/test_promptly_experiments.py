@@ -146,13 +146,15 @@ async def test_lean_retrieval_variant_really_retrieves_less(tmp_path: Path) -> N
     engine = make_engine(tmp_path)
     service: ExperimentService = engine.capability(ExperimentService)
     service.start("context-depth")
-    for number in range(12):
+    for number in range(30):
         await engine.ask(f"disk full and certificate expiry on host-{number}", asker=f"user{number}")
     rows = engine.store.query("SELECT a.variant, i.sources FROM experiment_assignments a "
                               "JOIN interactions i ON i.id = a.interaction_id")
     runbooks = {row["variant"]: max(sum(1 for s in json.loads(r["sources"]) if s["kind"] == "runbook")
                                     for r in rows if r["variant"] == row["variant"]) for row in rows}
-    assert runbooks.get("lean", 0) <= 1 and runbooks.get("rich", 2) == 2
+    # the warm-up gives each variant its minimum share; lean never cites more than one runbook, rich at most two
+    assert set(runbooks) == {"lean", "rich"}
+    assert runbooks["lean"] <= 1 and 1 <= runbooks["rich"] <= 2
     await engine.close()
 
 

@@ -1,4 +1,4 @@
-"""`hololoom experiments`: the experiments, their variants, posteriors and promotions (read-only)."""
+"""`hololoom experiments`: list, show, start and stop experiments (variants, posteriors, promotions)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from hololoom_core.cli.common import CliError, add_common_options, open_engine, 
 def register(subparsers: Any) -> None:
     """Add the `experiments` subcommand."""
     parser = subparsers.add_parser(
-        "experiments", help="list prompt experiments, or show one: variants, pulls, posteriors, P(best)",
-        description="Show the A/B experiments of the answer path. Start and stop them with "
-        "`hololoom say \"!experiment start NAME\"` (or in chat).")
-    parser.add_argument("name", nargs="?", default=None, help="show this experiment's newest run in full")
+        "experiments", help="list prompt experiments, show one, or start / stop one",
+        description="The A/B experiments of the answer path: `experiments` lists them, `experiments NAME` shows "
+        "one, `experiments start NAME` and `experiments stop [NAME]` run them (as `!experiment` does in chat).")
+    parser.add_argument("words", nargs="*", metavar="[start|stop] NAME",
+                        help="NAME shows that experiment; `start NAME` starts it; `stop [NAME]` stops the active one")
     parser.add_argument("--json", action="store_true", help="print definitions and runs as JSON")
     add_common_options(parser)
     parser.set_defaults(handler=run)
@@ -23,19 +24,51 @@ def register(subparsers: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     """Print the experiments."""
     from hololoom_core.promptly.commands import list_markdown, report_markdown
-    from hololoom_core.promptly.experiments import ExperimentService, variant_settings
+    from hololoom_core.promptly.experiments import ExperimentError, ExperimentService, variant_settings
 
+    words = list(args.words)
+    action = words[0] if words and words[0] in ("start", "stop") else None
+    if action == "start" and len(words) != 2:
+        raise CliError("experiments start: name one experiment (hololoom experiments start NAME)", 2)
+    if action is None and len(words) > 1:
+        raise CliError(f"experiments: unknown action '{words[0]}'; use start or stop, or give one NAME", 2)
     async with open_engine(args) as engine:
         service = engine.find_capability(ExperimentService)
         if service is None:
             raise CliError("experiments: the promptly capability is not installed in this engine")
         definitions = service.definitions()
-        if args.name is not None:
-            report = service.report_by_name(args.name)
+        if action is not None:
+            if action == "start" and not engine.config.features.self_improving:
+                raise CliError("experiments start: experiments are switched off (features.self_improving: false)")
+            try:
+                report = (service.start(words[1], by="cli") if action == "start"
+                          else service.stop(words[1] if len(words) > 1 else None, by="cli"))
+            except ExperimentError as exc:
+                raise CliError(f"experiments {action}: {exc}")
+            if args.json:
+                print_json(report.as_dict())
+            else:
+                verb = "Started" if action == "start" else "Stopped"
+                print(f"{verb} experiment `{report.name}`.\n\n{report_markdown(report)}")
+            return 0
+        name = words[0] if words else None
+        if name is not None:
+            report = service.report_by_name(name)
             if report is None:
                 known = ", ".join(sorted(definitions)) or "none"
-                state = "has no run yet" if args.name in definitions else f"is not defined (defined: {known})"
-                raise CliError(f"experiments: '{args.name}' {state}")
+                if name not in definitions:
+                    raise CliError(f"experiments: '{name}' is not defined (defined: {known})")
+                definition = definitions[name]
+                variants = {v: variant_settings(d) for v, d in definition.variants.items()}
+                if args.json:
+                    print_json({"name": name, "status": "not started", "description": definition.description,
+                                "variants": variants})
+                else:
+                    print(f"**Experiment `{name}`** — not started. {definition.description}")
+                    for variant, settings in variants.items():
+                        print(f"- {variant}: {settings}")
+                    print(f"Start it with `hololoom experiments start {name}`.")
+                return 0
             if args.json:
                 print_json(report.as_dict())
             else:

@@ -34,6 +34,8 @@ COMMAND_MODULES: list[str] = [
     "hololoom_core.cli.feedback",
     "hololoom_core.cli.learn",
     "hololoom_core.cli.route",
+    "hololoom_core.cli.simulate",
+    "hololoom_core.cli.tune",
 ]
 
 

@@ -34,6 +34,8 @@ class VariantConfig(StrictModel):
     retrieval_mode: Literal["bare", "fast", "fused"] | None = None
     max_sources: int | None = Field(default=None, ge=0, le=50)
     max_runbooks: int | None = Field(default=None, ge=0, le=10)
+    min_overlap: float | None = Field(default=None, ge=0, le=1)
+    min_similarity: float | None = Field(default=None, ge=0, le=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
 
     @field_validator("loop")

@@ -176,7 +176,8 @@ class MessageRetriever:
         self.limits = limits
 
     def retrieve(self, context: AnswerContext, configuration: Configuration, found: list[Source]) -> list[Source]:
-        """Earlier messages not yet cited, up to the remaining budget; a variant may set `retrieval_mode`."""
+        """Earlier messages not yet cited, up to the remaining budget; a variant may set `retrieval_mode` and
+        `min_similarity` (the similarity that cites a message sharing too few terms)."""
         limit, min_overlap = self.limits.resolve(configuration, found)
         question_terms = term_set(context.question)
         if limit == 0 or not question_terms:
@@ -184,6 +185,8 @@ class MessageRetriever:
         search = self.path.message_search
         candidates = search.candidates(context, limit * 4, configuration.params.get("retrieval_mode"))
         cited_ids, seen_bodies = already_cited(found)
+        min_similarity = configuration.params.get("min_similarity")
+        threshold = search.min_similarity if min_similarity is None else float(min_similarity)
         sources: list[Source] = []
         scope = context.rooms
         for candidate in candidates:
@@ -192,7 +195,7 @@ class MessageRetriever:
                 continue
             lexical, overlap = shares_enough_terms(question_terms, message.body, min_overlap)
             similarity = candidate.similarity
-            semantic = similarity is not None and similarity >= search.min_similarity
+            semantic = similarity is not None and similarity >= threshold
             normalised = " ".join(message.body.lower().split())
             if not (lexical or semantic) or message.id in cited_ids or normalised in seen_bodies:
                 continue

@@ -187,6 +187,7 @@ CAPABILITIES: list[str] = [
     "hololoom_core.quality.capability:QualityCapability",
     "hololoom_core.learning:TeamLearningCapability",
     "hololoom_core.agents.capability:AgentsCapability",
+    "hololoom_core.improving.capability:ImprovingCapability",
 ]
 
 

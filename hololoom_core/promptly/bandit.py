@@ -1,9 +1,11 @@
-"""Thompson sampling over Beta posteriors: choosing variants, probability-to-be-best, promotion, rewards.
+"""Thompson sampling for continuous rewards: choosing variants, probability-to-be-best, promotion, rewards.
 
 Pure functions over plain numbers, so the engine's experiments and `bench/bandit_convergence.py`
-run exactly the same code. Rewards are in [0, 1]; a reward r adds r to a variant's alpha and
-1 - r to its beta (the fractional form of a Bernoulli update), so a judge score of 0.8 counts
-as 0.8 of a success.
+run exactly the same code. Rewards are in [0, 1] (a judge score, a share of 👍, a weighted mix).
+Each variant's mean reward has a normal-inverse-gamma posterior (unknown mean and variance), so
+its uncertainty shrinks with the *spread* of the rewards actually seen: judge scores that vary by
+±0.05 make a variant's mean known after a few dozen answers, where a Beta posterior counting each
+score as one coin flip would treat them as ±0.5 and need several hundred.
 """
 
 from __future__ import annotations
@@ -15,36 +17,98 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+# Normal-inverse-gamma prior: mean 0.5 worth one answer; variance prior worth two answers with sd 0.15.
+PRIOR_MEAN = 0.5
+PRIOR_STRENGTH = 1.0
+PRIOR_SHAPE = 1.0
+PRIOR_SCALE = 0.0225
+
 
 @dataclass(frozen=True, slots=True)
 class Arm:
-    """One variant's evidence: how often it was used and the sum of its rewards, over a Beta prior."""
+    """One variant's evidence: answers, the sum and the sum of squares of their rewards."""
 
     name: str
     pulls: int
     reward_sum: float
-    prior_alpha: float = 1.0
-    prior_beta: float = 1.0
+    reward_square_sum: float | None = None
 
     @property
-    def alpha(self) -> float:
-        """Posterior alpha: prior plus summed rewards."""
-        return self.prior_alpha + self.reward_sum
+    def squares(self) -> float:
+        """The sum of squared rewards; when unknown, the largest it can be for rewards in [0, 1] (the sum)."""
+        return self.reward_sum if self.reward_square_sum is None else self.reward_square_sum
 
     @property
-    def beta(self) -> float:
-        """Posterior beta: prior plus summed shortfalls (1 - reward)."""
-        return self.prior_beta + (self.pulls - self.reward_sum)
+    def strength(self) -> float:
+        """Posterior kappa: how many answers' worth of evidence the mean rests on."""
+        return PRIOR_STRENGTH + self.pulls
 
     @property
     def posterior_mean(self) -> float:
         """The posterior mean of the variant's reward."""
-        return self.alpha / (self.alpha + self.beta)
+        return (PRIOR_STRENGTH * PRIOR_MEAN + self.reward_sum) / self.strength
+
+    @property
+    def shape(self) -> float:
+        """Posterior alpha of the variance."""
+        return PRIOR_SHAPE + self.pulls / 2.0
+
+    @property
+    def scale(self) -> float:
+        """Posterior beta of the variance: prior, spread within the rewards, and distance from the prior mean."""
+        if self.pulls == 0:
+            return PRIOR_SCALE
+        mean = self.reward_sum / self.pulls
+        within = max(0.0, self.squares - self.pulls * mean * mean)
+        shift = PRIOR_STRENGTH * self.pulls * (mean - PRIOR_MEAN) ** 2 / self.strength
+        return PRIOR_SCALE + 0.5 * within + 0.5 * shift
 
     @property
     def mean_reward(self) -> float | None:
         """The observed mean reward (None before the first pull)."""
         return self.reward_sum / self.pulls if self.pulls else None
+
+
+def posterior_draws(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -> np.ndarray:
+    """A (draws x arms) matrix of samples of each variant's mean reward (Student-t marginals)."""
+    import numpy as np
+
+    locations = np.array([a.posterior_mean for a in arms])
+    degrees = np.array([2.0 * a.shape for a in arms])
+    spreads = np.sqrt(np.array([a.scale / (a.shape * a.strength) for a in arms]))
+    return locations + spreads * rng.standard_t(degrees, size=(draws, len(arms)))
+
+
+def thompson_choose(arms: Sequence[Arm], rng: np.random.Generator) -> int:
+    """Draw once from each posterior and return the index of the largest draw."""
+    import numpy as np
+
+    return int(np.argmax(posterior_draws(arms, 1, rng)[0]))
+
+
+def choose_variant(arms: Sequence[Arm], rng: np.random.Generator, min_each: int = 0) -> int:
+    """The variant for the next answer: any variant still under `min_each` answers first (the least tried),
+    else a Thompson draw.
+
+    The warm-up keeps a sharp posterior from starving a variant before the promotion rule's
+    per-variant minimum is met, which would block every promotion.
+    """
+    under = [index for index, arm in enumerate(arms) if arm.pulls < min_each]
+    if under:
+        return min(under, key=lambda index: arms[index].pulls)
+    return thompson_choose(arms, rng)
+
+
+def probability_best(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -> list[float]:
+    """Monte-Carlo probability that each variant has the highest true mean reward."""
+    import numpy as np
+
+    if not arms:
+        return []
+    samples = posterior_draws(arms, draws, rng)
+    winners = np.argmax(samples, axis=1)
+    counts = np.bincount(winners, minlength=len(arms))
+    return [float(c) / draws for c in counts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +124,6 @@ class ArmSummary:
     probability_best: float
 
 
-def thompson_choose(arms: Sequence[Arm], rng: np.random.Generator) -> int:
-    """Draw once from each posterior and return the index of the largest draw."""
-    import numpy as np
-
-    alphas = np.array([a.alpha for a in arms])
-    betas = np.array([a.beta for a in arms])
-    return int(np.argmax(rng.beta(alphas, betas)))
-
-
-def posterior_draws(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -> np.ndarray:
-    """A (draws x arms) matrix of posterior samples."""
-    import numpy as np
-
-    alphas = np.array([a.alpha for a in arms])
-    betas = np.array([a.beta for a in arms])
-    return rng.beta(alphas, betas, size=(draws, len(arms)))
-
-
-def probability_best(arms: Sequence[Arm], draws: int, rng: np.random.Generator) -> list[float]:
-    """Monte-Carlo probability that each variant has the highest true reward."""
-    import numpy as np
-
-    if not arms:
-        return []
-    samples = posterior_draws(arms, draws, rng)
-    winners = np.argmax(samples, axis=1)
-    counts = np.bincount(winners, minlength=len(arms))
-    return [float(c) / draws for c in counts]
-
-
 def summarise(arms: Sequence[Arm], draws: int, rng: np.random.Generator, level: float = 0.95) -> list[ArmSummary]:
     """Posterior mean, equal-tailed credible interval and probability-to-be-best of every arm, from one sample."""
     import numpy as np
@@ -98,11 +132,11 @@ def summarise(arms: Sequence[Arm], draws: int, rng: np.random.Generator, level: 
         return []
     samples = posterior_draws(arms, draws, rng)
     tail = (1.0 - level) / 2.0
-    lows = np.quantile(samples, tail, axis=0)
-    highs = np.quantile(samples, 1.0 - tail, axis=0)
+    lows = np.clip(np.quantile(samples, tail, axis=0), 0.0, 1.0)
+    highs = np.clip(np.quantile(samples, 1.0 - tail, axis=0), 0.0, 1.0)
     counts = np.bincount(np.argmax(samples, axis=1), minlength=len(arms))
     return [
-        ArmSummary(arm.name, arm.pulls, arm.mean_reward, arm.posterior_mean, float(lows[i]), float(highs[i]),
+        ArmSummary(arm.name, arm.pulls, arm.mean_reward, min(1.0, max(0.0, arm.posterior_mean)), float(lows[i]), float(highs[i]),
                    float(counts[i]) / draws)
         for i, arm in enumerate(arms)
     ]

@@ -1,7 +1,7 @@
 """Experiments (A/B/n): variants assigned by Thompson sampling, rewarded by judge and people, promoted.
 
 One experiment is active at a time. While it runs, `choose` draws a variant for each answer from
-the Beta posteriors; `observe_answer` records the assignment with its judge score; reactions and
+the normal-inverse-gamma posteriors of the rewards; `observe_answer` records the assignment with its judge score; reactions and
 re-asks (`observe_feedback`) update that assignment's reward. After every update the
 probability-to-be-best is estimated by Monte-Carlo sampling, and a variant that reaches the
 configured probability with every variant past the minimum sample size is promoted: from then on
@@ -22,10 +22,10 @@ from hololoom_core.models import Answer
 from hololoom_core.promptly.bandit import (
     Arm,
     ArmSummary,
+    choose_variant,
     combine_reward,
     promotion_candidate,
     summarise,
-    thompson_choose,
 )
 from hololoom_core.yamldoc import parse_yaml
 
@@ -177,6 +177,8 @@ class ExperimentService:
         self._active_cache: tuple[int, str, str, dict[str, Any], str | None] | None = None
         self._active_cache_fresh = False
         self._cached_at = 0.0
+        self.generated: dict[str, ExperimentConfig] = {}  # experiments defined at run time (the self-improving loop)
+        self.minimum_each: dict[str, int] = {}  # a larger per-variant minimum for some experiments, by name
 
     @property
     def rng(self) -> np.random.Generator:
@@ -199,8 +201,21 @@ class ExperimentService:
     # -- definitions -----------------------------------------------------------------------------
 
     def definitions(self) -> dict[str, ExperimentConfig]:
-        """Every experiment that can be started: shipped presets, then the config's (which win on a name clash)."""
-        return {**load_presets(), **self.settings.definitions}
+        """Every experiment that can be started: shipped presets, generated ones, then the config's (which win)."""
+        return {**load_presets(), **self.generated, **self.settings.definitions}
+
+    def define(self, name: str, definition: ExperimentConfig, min_samples_each: int | None = None) -> None:
+        """Add an experiment defined at run time (the self-improving loop's); start it with `start(name)`.
+
+        `min_samples_each` raises the per-variant minimum (warm-up and promotion) for this experiment only.
+        """
+        self.generated[name] = definition
+        if min_samples_each is not None:
+            self.minimum_each[name] = max(min_samples_each, self.settings.min_samples_each)
+
+    def min_each(self, name: str) -> int:
+        """The per-variant minimum of an experiment (the configured one unless its definition raised it)."""
+        return self.minimum_each.get(name, self.settings.min_samples_each)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -281,6 +296,10 @@ class ExperimentService:
 
     # -- assignment ------------------------------------------------------------------------------
 
+    def active_state(self) -> tuple[int, str, str, dict[str, Any], str | None] | None:
+        """(id, name, status, definition, winner) of the active run, cached (see `_active_state`)."""
+        return self._active_state()
+
     def _active_state(self) -> tuple[int, str, str, dict[str, Any], str | None] | None:
         """(id, name, status, definition, winner) of the active run, cached until something changes here
         or for a few seconds (another process, such as `hololoom say`, may start or stop one)."""
@@ -299,13 +318,13 @@ class ExperimentService:
             row = self.store.query_one("SELECT definition FROM experiments WHERE id = ?", (experiment_id,))
             definition = json.loads(row["definition"]) if row else {}
         totals = {
-            r["variant"]: (int(r["n"]), float(r["s"] or 0.0))
+            r["variant"]: (int(r["n"]), float(r["s"] or 0.0), float(r["q"] or 0.0))
             for r in self.store.query(
-                "SELECT variant, count(*) AS n, sum(reward) AS s FROM experiment_assignments "
+                "SELECT variant, count(*) AS n, sum(reward) AS s, sum(reward * reward) AS q FROM experiment_assignments "
                 "WHERE experiment_id = ? GROUP BY variant", (experiment_id,))
         }
         return [
-            Arm(name, *totals.get(name, (0, 0.0)), self.settings.prior_alpha, self.settings.prior_beta)
+            Arm(name, *totals.get(name, (0, 0.0, 0.0)))
             for name in definition
         ]
 
@@ -319,7 +338,7 @@ class ExperimentService:
             variant = winner
         else:
             arms = self.arms(experiment_id, definition)
-            variant = arms[thompson_choose(arms, self.rng)].name
+            variant = arms[choose_variant(arms, self.rng, self.min_each(name))].name
         params = variant_params(name, variant, definition[variant])
         if status == "promoted":
             params["promoted"] = True
@@ -379,8 +398,8 @@ class ExperimentService:
         arms = self.arms(experiment_id)
         summaries = summarise(arms, self.settings.monte_carlo_draws, self.rng)
         probabilities = [s.probability_best for s in summaries]
-        best = promotion_candidate(arms, probabilities, self.settings.promote_probability, self.settings.min_samples,
-                                   self.settings.min_samples_each)
+        best = promotion_candidate(arms, probabilities, self.settings.promote_probability,
+                                   max(self.settings.min_samples, self.min_each(name)), self.min_each(name))
         if best is None:
             self._publish(name, "running", detail)
             return

@@ -1,4 +1,5 @@
-"""The Self-Improving tab: prompt experiments live (variants, pulls, posteriors, P(best), promotions) and judge scores."""
+"""The Self-Improving tab: the loop's timeline and learned patterns, the last tune and simulation, prompt
+experiments live (variants, pulls, posteriors, P(best), promotions) and judge scores."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, JustifyMethod
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -69,16 +71,72 @@ def run_table(run: Any, *, figures: bool = True) -> Table:
     return table
 
 
+METRIC_LABELS = (("quality", "quality (judge)", "{:.2f}"), ("retry_rate", "retry rate", "{:.0%}"),
+                 ("resolution_minutes", "resolution (min)", "{:.1f}"), ("satisfaction", "satisfaction (1-5)", "{:.2f}"))
+
+
+def loop_text(data: dict[str, Any] | None) -> str:
+    """The loop's switch, running experiment, last timeline steps and learned patterns, as Rich markup."""
+    if not data:
+        return "[dim]The self-improving loop is not installed in this engine.[/dim]"
+    state = "[b green]on[/b green]" if data.get("enabled") else "[b red]off[/b red] (features.self_improving: false)"
+    experiment = data.get("experiment")
+    running = (f"running [b]{experiment['name']}[/b] for {experiment['question_type']} questions" if experiment
+               else "no experiment running")
+    lines = [f"Self-improving loop {state} · {running}"]
+    timeline = data.get("timeline") or []
+    for event in timeline[-4:]:
+        when = datetime.fromtimestamp(event["ts"], tz=UTC).strftime("%m-%d %H:%M")
+        lines.append(f"  {when} [b]{event['kind']}[/b] {escape(event['summary'])}")
+    if not timeline:
+        lines.append("  [dim]No steps yet: the loop acts once it has judged enough answers of a type.[/dim]")
+    patterns = data.get("patterns") or []
+    lines.append("Learned: " + ("; ".join(escape(p) for p in patterns[:2]) if patterns else "[dim]nothing yet[/dim]"))
+    return "\n".join(lines)
+
+
+def results_text(data: dict[str, Any] | None) -> str:
+    """The last simulation's before/after table and the last tune's summary, as Rich markup."""
+    if not data:
+        return ""
+    lines: list[str] = []
+    simulation = data.get("simulation")
+    if simulation:
+        mode = "loop on" if simulation.get("improve", True) else "loop off"
+        lines.append(f"Last simulation (seed {simulation['seed']}, {simulation['questions']} questions, {mode}; "
+                     f"first vs last {simulation['window']}, 95% intervals):")
+        for key, label, fmt in METRIC_LABELS:
+            before, after = simulation["before"][key], simulation["after"][key]
+            lines.append(f"  {label:<19} {fmt.format(before['mean']):>6} [{fmt.format(before['low'])}–"
+                         f"{fmt.format(before['high'])}] → {fmt.format(after['mean']):>6} [{fmt.format(after['low'])}–"
+                         f"{fmt.format(after['high'])}]")
+    else:
+        lines.append("[dim]No simulation yet: `hololoom simulate` measures the bot on the question bank.[/dim]")
+    tune = data.get("tune")
+    if tune:
+        best = tune["best"]
+        line = (f"Last tune: {best['retrieval']} → {best['agent']} → {best['loop']} → {best['prompt']} "
+                f"({tune['evaluations']} evaluations, {tune['leaves_visited']}/{tune['leaves']} configurations")
+        if "share_of_best" in tune:
+            line += f"; {tune['share_of_best']:.1%} of the exhaustive best with {tune['share_of_evaluations']:.0%} of its evaluations"
+        lines.append(line + ")")
+    else:
+        lines.append("[dim]No tune yet: `hololoom tune --budget N` searches configurations.[/dim]")
+    return "\n".join(lines)
+
+
 class SelfImprovingTab(OverviewTab):
     """Experiments with their posteriors and promotions, then judge criteria means over recent answers."""
 
-    TITLE = "Self-Improving — experiments and judge scores"
-    NOTE = ("Start an experiment in Chat with `!experiment start <name>` (`!experiment list` shows them). "
-            "Answers are assigned by Thompson sampling; a variant is promoted when its probability to be best "
-            "passes the threshold with enough answers per variant.")
+    TITLE = "Self-Improving — the loop, experiments and judge scores"
+    NOTE = ("The loop launches experiments itself when a question type is weak (`!improve status`); operators "
+            "start one with `!experiment start <name>`. Answers are assigned by Thompson sampling; a variant is "
+            "promoted when its probability to be best passes the threshold with enough answers per variant.")
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="si-machinery")
+        yield Static("", id="si-loop")
+        yield Static("", id="si-results")
         yield Static("", id="si-experiment-summary")
         variants: DataTable[str] = DataTable(id="si-variants", cursor_type="none", zebra_stripes=True)
         variants.add_columns("variant", "pulls", "mean judge", "mean reward", "posterior", "95% interval", "P(best)")
@@ -91,6 +149,9 @@ class SelfImprovingTab(OverviewTab):
         yield table
 
     def render_overview(self, overview: EngineOverview) -> None:
+        improving = overview.extra.get("improving")
+        self.query_one("#si-loop", Static).update(loop_text(improving))
+        self.query_one("#si-results", Static).update(results_text(improving))
         self._render_experiments(overview.extra.get("promptly"))
         answers = overview.stats.get("answers", 0)
         summary = self.query_one("#si-summary", Static)
