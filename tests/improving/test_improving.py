@@ -13,9 +13,10 @@ import pytest
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
 from hololoom_core.improving.bank import QUESTION_TYPES, load_bank
-from hololoom_core.improving.loop import ImprovementLoop, LoopSettings, Weakness
+from hololoom_core.improving.loop import ImprovementLoop, LoopSettings, Weakness, paired_t, replay_variants
 from hololoom_core.improving.mcts import uct_search
 from hololoom_core.improving.simulate import Simulation, SimulationOptions, table_markdown
+from hololoom_core.improving.variants import LIBRARY
 from hololoom_core.promptly.bandit import Arm, choose_variant, probability_best
 from hololoom_core.promptly.experiments import ExperimentService
 
@@ -200,3 +201,29 @@ async def test_the_loop_finds_and_adopts_a_real_improvement_in_a_simulation() ->
     assert any("semantic-recall beats control" in pattern for pattern in on.patterns)
     assert on.after["retry_rate"]["mean"] < off.after["retry_rate"]["mean"]
     assert off.loop_events == []
+
+
+def test_paired_t_of_replayed_differences() -> None:
+    assert paired_t([0.1, 0.2, 0.3]) == pytest.approx(0.2 / (0.1 / 3 ** 0.5))
+    assert paired_t([0.0, 0.0, 0.0]) == 0.0
+    assert paired_t([0.01, 0.01]) == float("inf")
+    assert paired_t([-0.2, 0.1, 0.1]) == pytest.approx(0.0)
+    assert paired_t([0.5]) == 0.0
+
+
+async def test_replay_answers_stored_questions_again_paired_with_the_control(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    loop = engine.capability(ImprovementLoop)
+    questions = ["disk full on db-01, no space left on device", "redis latency spike on cache-2",
+                 "502 errors from the api gateway", "kafka consumer lag growing on orders"]
+    for number, question in enumerate(questions):
+        await engine.ask(question, asker=f"u{number}")
+    before = engine.store.scalar("SELECT count(*) FROM interactions")
+    evidence = replay_variants(loop, "incident", {}, {"identical": {}, "history-only": LIBRARY["history-only"]})
+    assert engine.store.scalar("SELECT count(*) FROM interactions") == before  # the replay records nothing
+    same = evidence["identical"]
+    assert (same.questions, same.changed, same.difference, same.t) == (4, 0, 0.0, 0.0)
+    other = evidence["history-only"]
+    assert other.questions == 4 and other.control_mean == same.control_mean
+    assert "replayed" in other.sentence("incident")
+    await engine.close()
