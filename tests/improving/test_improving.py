@@ -198,6 +198,8 @@ async def test_the_loop_finds_and_adopts_a_real_improvement_in_a_simulation() ->
     off = await Simulation(SimulationOptions(seed=2, questions=600, improve=False)).run()
     promoted = [e for e in on.loop_events if e["kind"] == "promoted"]
     assert promoted and promoted[0]["detail"]["winner"] == "semantic-recall"
+    assert promoted[0]["detail"]["replay_questions"] >= 20  # adopted on the replay's paired evidence
+    assert on.after["quality"]["mean"] > off.after["quality"]["mean"]
     assert any("semantic-recall beats control" in pattern for pattern in on.patterns)
     assert on.after["retry_rate"]["mean"] < off.after["retry_rate"]["mean"]
     assert off.loop_events == []
