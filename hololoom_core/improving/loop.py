@@ -370,7 +370,7 @@ class ImprovementLoop:
                     found.append((s.criterion_target - mean, Weakness(kind, name, mean, s.criterion_target,
                                                                       len(values))))
         recently_tried = {r["question_type"] for r in self.engine.store.query(
-            "SELECT question_type FROM improvement_experiments ORDER BY experiment_id DESC LIMIT 2")}
+            "SELECT question_type FROM improvement_experiments ORDER BY ts DESC, experiment_id DESC LIMIT 2")}
         found = [item for item in found if (item[1].question_type, item[1].kind) not in self.tried_out]
         fresh = [item for item in found if item[1].question_type not in recently_tried] or found
         if not fresh:
@@ -531,7 +531,7 @@ class ImprovementLoop:
         for kind, pattern in list(self.patterns().items()):
             row = self.engine.store.query_one(
                 "SELECT experiment_id, name, baseline FROM improvement_experiments WHERE question_type = ? AND "
-                "status = 'adopted' ORDER BY experiment_id DESC LIMIT 1", (kind,))
+                "status = 'adopted' ORDER BY ts DESC, experiment_id DESC LIMIT 1", (kind,))
             if row is None:
                 continue
             baseline = json.loads(row["baseline"]).get("judge")
