@@ -13,7 +13,14 @@ import pytest
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
 from hololoom_core.improving.bank import QUESTION_TYPES, load_bank
-from hololoom_core.improving.loop import ImprovementLoop, LoopSettings, Weakness, paired_t, replay_variants
+from hololoom_core.improving.loop import (
+    ImprovementLoop,
+    LoopSettings,
+    ReplayEvidence,
+    Weakness,
+    paired_t,
+    replay_variants,
+)
 from hololoom_core.improving.mcts import uct_search
 from hololoom_core.improving.simulate import Simulation, SimulationOptions, table_markdown
 from hololoom_core.improving.variants import LIBRARY
@@ -231,4 +238,28 @@ async def test_replay_answers_stored_questions_again_paired_with_the_control(tmp
     other = evidence["history-only"]
     assert other.questions == 4 and other.control_mean == same.control_mean
     assert "replayed" in other.sentence("incident")
+    await engine.close()
+
+
+async def test_a_variant_adopted_on_replay_applies_at_once_and_is_rolled_back_on_probation(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    loop = engine.capability(ImprovementLoop)
+    loop.settings = LoopSettings(rollback_window=3, rollback_margin=0.05)
+    await engine.ask("disk full on db-01, no space left on device", asker="a")
+    evidence = ReplayEvidence(questions=24, control_mean=0.80, mean=0.82, changed=6, t=3.1)
+    loop.adopt_on_replay(Weakness("incident", "feedback", 0.3, 0.15, 24), "semantic-recall",
+                         {"min_similarity": 0.3}, evidence)
+    assert engine.capability(ExperimentService).active() is None  # no live experiment was spent on it
+    steps = loop.records.events()
+    assert [e["kind"] for e in steps][-2:] == ["promoted", "learned"]
+    assert steps[-2]["detail"]["replay_questions"] == 24 and steps[-2]["detail"]["t"] == 3.1
+    answer = await engine.ask("redis latency spike on cache-2", asker="b")
+    assert answer.configuration == "learned/incident"
+    with engine.store.transaction() as conn:  # probation: the live answers before it scored far higher
+        conn.execute("UPDATE improvement_experiments SET baseline = ?", (json.dumps({"judge": 0.99}),))
+    for number in range(2):
+        await engine.ask(f"disk full on db-0{number + 2}, no space left on device", asker=f"c{number}")
+    loop.watch_adopted()
+    assert loop.records.patterns(active_only=True) == []
+    assert loop.records.events()[-1]["kind"] == "rolled_back"
     await engine.close()
