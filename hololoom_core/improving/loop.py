@@ -153,8 +153,8 @@ def replay_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any],
     """Off-policy evidence: the type's recent stored questions answered again with the control and each challenger.
 
     Every question runs through the retriever chain and the loop runner as it ran live (the same agent,
-    the same applied recommendation, the control's or the challenger's parameters on top), recording
-    nothing, so each challenger is compared with the control question by question. Replays that would
+    the same applied recommendation, the control's or the challenger's parameters on top; no room, since
+    the room's recent messages then are not its messages now), recording nothing, so each challenger is compared with the control question by question. Replays that would
     wait on a language model are not done: a challenger absent from the result has no replay evidence.
     """
     from hololoom_core.llm.base import AnswerRequest
