@@ -230,6 +230,8 @@ class ImprovementLoop:
         self.tuned: list[dict[str, Any]] = []  # the last tune's best configurations, candidates for the loop
         self.tried_out: set[tuple[str, str]] = set()  # (type, weakness) with no variant that changes anything
         self.tried: dict[tuple[str, str], list[dict[str, Any]]] = {}  # variants already tried per (type, weakness)
+        self.launched_with: dict[int, tuple[tuple[str, str], list[dict[str, Any]]]] = {}  # experiment -> proposals
+        self.inconclusive: dict[tuple[str, str], list[dict[str, Any]]] = {}  # tried live without a verdict
 
     # -- the answer path slot ------------------------------------------------------------------
 
@@ -413,6 +415,11 @@ class ImprovementLoop:
                     and evidence.difference >= s.adopt_on_replay_gain):
                 self.adopt_on_replay(weakness, name, {**baseline, **params}, evidence)
                 return
+            if params in self.inconclusive.get(key, []):  # a second live experiment would not decide either
+                self.step("screened", f"{name} ended inconclusive live and is not significantly better on replay: "
+                          f"{evidence.sentence(weakness.question_type)}", question_type=weakness.question_type,
+                          variant=name, difference=round(evidence.difference, 4), t=evidence.t)
+                continue
             challengers[name] = {**baseline, **params}
         if not challengers:
             self.step("skipped", f"no variant left to try for {weakness.question_type} ({weakness.kind})")
@@ -437,6 +444,8 @@ class ImprovementLoop:
                          (report.id, name, weakness.question_type, weakness.kind, json.dumps(baseline),
                           self.engine.clock.now()))
         self._targets.pop(report.id, None)
+        self.launched_with[report.id] = (key, [p for p in self.tried.get(key, [])
+                                               if {**baseline, **p} in challengers.values()])
         self.step("launched", f"{name}: {CONTROL} vs {', '.join(challengers)} for {weakness.question_type} questions",
                   experiment=name, question_type=weakness.question_type, variants=sorted(variants))
 
@@ -487,6 +496,13 @@ class ImprovementLoop:
         if pulls >= self.settings.max_experiment_answers:
             self.experiments.stop(name, by=LOOP_USER)
             self._finish(experiment_id, "inconclusive")
+            # its challengers may be replayed again later, on more stored questions (adopted only if significant)
+            key, proposed = self.launched_with.pop(experiment_id, (None, []))
+            if key is not None:
+                for params in proposed:
+                    if params in self.tried.get(key, []):
+                        self.tried[key].remove(params)
+                    self.inconclusive.setdefault(key, []).append(params)
             self.step("inconclusive", f"{name}: no variant reached P(best) ≥ "
                       f"{self.experiments.settings.promote_probability:.0%} in {pulls} answers; stopped",
                       experiment=name, answers=pulls)
