@@ -263,3 +263,17 @@ async def test_a_variant_adopted_on_replay_applies_at_once_and_is_rolled_back_on
     assert loop.records.patterns(active_only=True) == []
     assert loop.records.events()[-1]["kind"] == "rolled_back"
     await engine.close()
+
+
+async def test_an_inconclusive_live_variant_may_be_replayed_again_later(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    loop = engine.capability(ImprovementLoop)
+    loop.settings = LoopSettings(max_experiment_answers=1)
+    loop.launch(Weakness("security", "grounded", 0.4, 0.75, 30))  # nothing stored yet: no replay, tried live
+    await engine.ask("someone pushed an AWS access key to github", asker="a")
+    loop.check()
+    assert [e["kind"] for e in loop.records.events()][-1] == "inconclusive"
+    key = ("security", "grounded")
+    assert loop.inconclusive[key] == [LIBRARY["semantic-recall"]]
+    assert LIBRARY["semantic-recall"] not in loop.tried[key]  # offered again at the next detection, for a replay
+    await engine.close()
