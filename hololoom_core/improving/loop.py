@@ -45,12 +45,14 @@ class LoopSettings:
     check_every: int = 10  # answers between checks
     cooldown: int = 40  # answers after an experiment ends before the next launch
     max_running: int = 1  # experiments the loop keeps running at once (the service runs one at a time)
-    exploration_cap: float = 0.7  # at most this share of an experiment's answers go to challengers
+    exploration_cap: float = 0.5  # at most this share of an experiment's answers go to challengers
     max_experiment_answers: int = 200  # an experiment without a winner by then is stopped as inconclusive
     rollback_window: int = 20  # answers under an adopted pattern before the rollback check
     rollback_margin: float = 0.05  # roll back when their mean judge score is this far below the baseline's
-    screen_questions: int = 12  # recent questions of the type each proposed variant is replayed on first
-    screen_margin: float = 0.02  # a variant whose replayed judge mean is this much lower is not tried
+    screen_questions: int = 40  # recent distinct questions of the type each proposed variant is replayed on first
+    adopt_on_replay_t: float = 2.5  # a replayed variant this significantly better (paired t) is adopted on probation
+    adopt_on_replay_questions: int = 20  # ... when the replay rests on at least this many questions
+    adopt_on_replay_gain: float = 0.005  # ... and raises the mean judge score by at least this much
     challengers: int = 1  # variants tried against the control per experiment (fewer arms decide sooner)
     min_answers_each: int = 30  # answers every variant of the loop's experiments gets before a promotion
 
@@ -90,56 +92,107 @@ def run_without_waiting(coroutine: Any) -> Any:
     return None
 
 
-def screen_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any],
-                    challengers: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Why each challenger is not worth an experiment, by name; a challenger absent from the result is.
+@dataclass(frozen=True, slots=True)
+class ReplayEvidence:
+    """A challenger against the control on the same stored questions, answered again in the shadow (paired)."""
 
-    The type's recent questions are answered again in the shadow, through the retriever chain and the
-    loop runner, recording nothing. A challenger whose answers are identical to the control's cannot make
-    a difference; one whose mean judge score is clearly lower (by `screen_margin`) would cost every answer
-    it is tried on. Replays that would wait on a language model are not done, and nothing is screened out.
+    questions: int
+    control_mean: float
+    mean: float
+    changed: int  # questions whose answer differs at all
+    t: float  # paired t statistic of the judge-score differences (inf when every difference is the same, > 0)
+
+    @property
+    def difference(self) -> float:
+        """Mean judge score of the challenger minus the control's, on the same questions."""
+        return self.mean - self.control_mean
+
+    def sentence(self, kind: str) -> str:
+        """What the replay showed, for the timeline."""
+        return (f"judge {self.mean:.3f} vs {self.control_mean:.3f} on the last {self.questions} {kind} questions "
+                f"replayed ({self.changed} answers changed, paired t {self.t:.2f})")
+
+
+def paired_t(differences: list[float]) -> float:
+    """The paired t statistic of some differences (±inf when they are all equal and non-zero, 0 when all zero)."""
+    if len(differences) < 2:
+        return 0.0
+    mean = statistics.fmean(differences)
+    spread = statistics.stdev(differences)
+    if spread == 0:
+        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    return mean / (spread / math.sqrt(len(differences)))
+
+
+def stored_questions(loop: ImprovementLoop, kind: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The type's most recent distinct stored questions, each with the agent that answered it and the quality
+    predictor's recommendation that was applied to it (so a replay runs them as they were run)."""
+    rows = loop.engine.store.query(
+        "SELECT i.query, i.details FROM improvement_answers a JOIN interactions i ON i.id = a.interaction_id "
+        "WHERE a.question_type = ? OR ? = 'all' ORDER BY a.interaction_id DESC LIMIT ?",
+        (kind, kind, loop.settings.screen_questions * 2))
+    seen: set[str] = set()
+    questions: list[tuple[str, str | None, dict[str, Any]]] = []
+    for row in rows:
+        question = row["query"]
+        if not question or question in seen:
+            continue
+        seen.add(question)
+        details = json.loads(row["details"] or "{}")
+        prediction = details.get("prediction") or {}
+        applied = dict(prediction.get("recommended_config") or {}) if prediction.get("applied") else {}
+        applied.pop("collaborate", None)  # the replay runs one agent's loop
+        questions.append((question, (details.get("routing") or {}).get("agent"), applied))
+        if len(questions) >= loop.settings.screen_questions:
+            break
+    return questions
+
+
+def replay_variants(loop: ImprovementLoop, kind: str, baseline: dict[str, Any],
+                    challengers: dict[str, dict[str, Any]]) -> dict[str, ReplayEvidence]:
+    """Off-policy evidence: the type's recent stored questions answered again with the control and each challenger.
+
+    Every question runs through the retriever chain and the loop runner as it ran live (the same agent,
+    the same applied recommendation, the control's or the challenger's parameters on top; no room, since
+    the room's recent messages then are not its messages now), recording nothing, so each challenger is compared with the control question by question. Replays that would
+    wait on a language model are not done: a challenger absent from the result has no replay evidence.
     """
     from hololoom_core.llm.base import AnswerRequest
 
     path = loop.engine.answer_path
-    rows = loop.engine.store.query(
-        "SELECT i.query FROM improvement_answers a JOIN interactions i ON i.id = a.interaction_id "
-        "WHERE a.question_type = ? OR ? = 'all' ORDER BY a.interaction_id DESC LIMIT ?",
-        (kind, kind, loop.settings.screen_questions))
-    questions = [row["query"] for row in rows if row["query"]]
-    agent = next(iter(path.agents.values()))
+    questions = stored_questions(loop, kind)
+    fallback = next(iter(path.agents.values()))
 
     def replay(params: dict[str, Any]) -> list[tuple[str, float]] | None:
         answers = []
-        for question in questions:
+        for question, agent_name, applied in questions:
+            agent = path.agents.get(agent_name or "", fallback)
             context = AnswerContext(question=question)
-            configuration = Configuration("screen", dict(params))
+            configuration = Configuration("replay", {**applied, **params})
             sources = path.retrievers.retrieve(context, configuration)
             request = AnswerRequest(question=question, sources=sources, agent=agent.name, agent_brief=agent.brief,
-                                    configuration="screen", instructions=agent.instructions)
+                                    configuration="replay", instructions=agent.instructions)
             result = run_without_waiting(path.loop_runner(path, request, context, configuration, lambda _text: None))
             if result is None:
                 return None
             answers.append((result.text, round(result.verdict.score, 4)))
         return answers
 
-    control = replay(baseline) if questions else None
+    control = replay(baseline) if len(questions) >= 2 else None
     if control is None:
         return {}
     control_mean = statistics.fmean(score for _text, score in control)
-    reasons: dict[str, str] = {}
+    evidence: dict[str, ReplayEvidence] = {}
     for name, params in challengers.items():
         answers = replay({**baseline, **params})
         if answers is None:
             continue
-        if answers == control:
-            reasons[name] = f"would not change any of the last {len(questions)} {kind} answers"
-            continue
-        mean = statistics.fmean(score for _text, score in answers)
-        if mean < control_mean - loop.settings.screen_margin:
-            reasons[name] = (f"would lower the judge score of the last {len(questions)} {kind} answers "
-                             f"({mean:.3f} vs {control_mean:.3f})")
-    return reasons
+        differences = [mine[1] - theirs[1] for mine, theirs in zip(answers, control, strict=True)]
+        evidence[name] = ReplayEvidence(len(questions), round(control_mean, 4),
+                                        round(statistics.fmean(score for _text, score in answers), 4),
+                                        sum(1 for mine, theirs in zip(answers, control, strict=True) if mine != theirs),
+                                        round(paired_t(differences), 3))
+    return evidence
 
 
 def criterion_scores(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -177,6 +230,8 @@ class ImprovementLoop:
         self.tuned: list[dict[str, Any]] = []  # the last tune's best configurations, candidates for the loop
         self.tried_out: set[tuple[str, str]] = set()  # (type, weakness) with no variant that changes anything
         self.tried: dict[tuple[str, str], list[dict[str, Any]]] = {}  # variants already tried per (type, weakness)
+        self.launched_with: dict[int, tuple[tuple[str, str], list[dict[str, Any]]]] = {}  # experiment -> proposals
+        self.inconclusive: dict[tuple[str, str], list[dict[str, Any]]] = {}  # tried live without a verdict
 
     # -- the answer path slot ------------------------------------------------------------------
 
@@ -317,7 +372,7 @@ class ImprovementLoop:
                     found.append((s.criterion_target - mean, Weakness(kind, name, mean, s.criterion_target,
                                                                       len(values))))
         recently_tried = {r["question_type"] for r in self.engine.store.query(
-            "SELECT question_type FROM improvement_experiments ORDER BY experiment_id DESC LIMIT 2")}
+            "SELECT question_type FROM improvement_experiments ORDER BY ts DESC, experiment_id DESC LIMIT 2")}
         found = [item for item in found if (item[1].question_type, item[1].kind) not in self.tried_out]
         fresh = [item for item in found if item[1].question_type not in recently_tried] or found
         if not fresh:
@@ -325,27 +380,47 @@ class ImprovementLoop:
         return max(fresh, key=lambda item: item[0])[1]
 
     def launch(self, weakness: Weakness) -> None:
-        """Start an experiment for the weak type: its current configuration against proposed variants."""
+        """Act on a weakness: replay proposed variants on the type's stored questions, adopt one that is clearly
+        better there (on probation), try a promising one live against the control, screen out the rest."""
         self.step("detected", weakness.sentence(), question_type=weakness.question_type, weakness=weakness.kind,
                   value=round(weakness.value, 4), reference=round(weakness.reference, 4), answers=weakness.answers)
         current = self.patterns().get(weakness.question_type) or self.patterns().get(ALL_TYPES)
         baseline = dict(current.params) if current else {}
         tuned = self.tuned or list((self.records.result("tune") or {}).get("candidates", []))
         key = (weakness.question_type, weakness.kind)
+        s = self.settings
         challengers: dict[str, dict[str, Any]] = {}
-        while len(challengers) < self.settings.challengers:
+        while len(challengers) < s.challengers:
             tried = self.tried.setdefault(key, [])
             offered = proposals(weakness.kind, tuned, limit=1, exclude=[baseline, *tried, *challengers.values()])
             if not offered:
                 break
             name, params = next(iter(offered.items()))
             tried.append(dict(params))
-            reason = screen_variants(self, weakness.question_type, baseline, {name: params}).get(name)
-            if reason is None:
+            evidence = replay_variants(self, weakness.question_type, baseline, {name: params}).get(name)
+            if evidence is None:  # no replay possible (a language model would be waited on): try it live
                 challengers[name] = {**baseline, **params}
-            else:
-                self.step("screened", f"{name} {reason}; not worth an experiment",
+                continue
+            if evidence.changed == 0:
+                self.step("screened", f"{name} would not change any of the last {evidence.questions} "
+                          f"{weakness.question_type} answers; not worth an experiment",
                           question_type=weakness.question_type, variant=name)
+                continue
+            if evidence.difference <= 0:
+                self.step("screened", f"{name} would not raise the judge score: {evidence.sentence(weakness.question_type)}"
+                          "; not worth an experiment", question_type=weakness.question_type, variant=name,
+                          difference=round(evidence.difference, 4), t=evidence.t)
+                continue
+            if (evidence.t >= s.adopt_on_replay_t and evidence.questions >= s.adopt_on_replay_questions
+                    and evidence.difference >= s.adopt_on_replay_gain):
+                self.adopt_on_replay(weakness, name, {**baseline, **params}, evidence)
+                return
+            if params in self.inconclusive.get(key, []):  # a second live experiment would not decide either
+                self.step("screened", f"{name} ended inconclusive live and is not significantly better on replay: "
+                          f"{evidence.sentence(weakness.question_type)}", question_type=weakness.question_type,
+                          variant=name, difference=round(evidence.difference, 4), t=evidence.t)
+                continue
+            challengers[name] = {**baseline, **params}
         if not challengers:
             self.step("skipped", f"no variant left to try for {weakness.question_type} ({weakness.kind})")
             self.tried_out.add((weakness.question_type, weakness.kind))
@@ -357,7 +432,7 @@ class ImprovementLoop:
         for variant, params in challengers.items():
             variants[variant] = VariantConfig(description=", ".join(f"{k}={v}" for k, v in params.items()), **params)
         definition = ExperimentConfig(description=f"self-improving: {weakness.sentence()}", variants=variants)
-        self.experiments.define(name, definition, min_samples_each=self.settings.min_answers_each)
+        self.experiments.define(name, definition, min_samples_each=s.min_answers_each)
         try:
             report = self.experiments.start(name, by=LOOP_USER)
         except ExperimentError as exc:
@@ -369,8 +444,44 @@ class ImprovementLoop:
                          (report.id, name, weakness.question_type, weakness.kind, json.dumps(baseline),
                           self.engine.clock.now()))
         self._targets.pop(report.id, None)
+        self.launched_with[report.id] = (key, [p for p in self.tried.get(key, [])
+                                               if {**baseline, **p} in challengers.values()])
         self.step("launched", f"{name}: {CONTROL} vs {', '.join(challengers)} for {weakness.question_type} questions",
                   experiment=name, question_type=weakness.question_type, variants=sorted(variants))
+
+    def adopt_on_replay(self, weakness: Weakness, winner: str, params: dict[str, Any],
+                        evidence: ReplayEvidence) -> None:
+        """Adopt a variant the replay shows clearly better, without a live experiment; the rollback watch then
+        compares its live answers with the type's live answers before it (the probation)."""
+        kind = weakness.question_type
+        live = [r["quality"] for r in self.engine.store.query(
+            "SELECT quality FROM improvement_answers WHERE question_type = ? OR ? = 'all' "
+            "ORDER BY interaction_id DESC LIMIT ?", (kind, kind, self.settings.window))]
+        baseline_judge = statistics.fmean(live) if live else None
+        number = int(self.engine.store.scalar("SELECT count(*) FROM improvement_experiments") or 0) + 1
+        name = f"replay-{kind}-{number}"
+        now = self.engine.clock.now()
+        # a negative id: the row is the loop's own (no Promptly experiment behind it); it carries the probation baseline
+        experiment_id = -number
+        with self.engine.store.transaction() as conn:
+            conn.execute("INSERT INTO improvement_experiments(experiment_id, name, question_type, weakness, baseline, "
+                         "status, ts) VALUES (?, ?, ?, ?, ?, 'adopted', ?)",
+                         (experiment_id, name, kind, weakness.kind,
+                          json.dumps({"judge": baseline_judge, "params": params, "replay": {
+                              "questions": evidence.questions, "control": evidence.control_mean,
+                              "challenger": evidence.mean, "t": evidence.t}}), now))
+        pattern = LearnedPattern(kind, winner, f"{CONTROL} (judge on replayed questions)", round(evidence.difference, 4),
+                                 evidence.questions, params, True,
+                                 now)
+        self.records.add_pattern(pattern)
+        self._patterns = None
+        self.last_finished_at = self.answers_seen
+        self.step("promoted", f"{name}: {winner} adopted for {kind} questions on replay ({evidence.sentence(kind)}); "
+                  f"on probation: rolled back if its live answers score clearly lower", experiment=name,
+                  winner=winner, params=params, replay_questions=evidence.questions,
+                  difference=round(evidence.difference, 4), t=evidence.t)
+        self.step("learned", pattern.sentence(), question_type=kind, winner=winner, loser=CONTROL,
+                  difference=pattern.difference, answers=evidence.questions, evidence="replay")
 
     def settle(self, experiment_id: int, name: str, kind: str) -> None:
         """Adopt a promoted winner, or stop an experiment that ran too long without one."""
@@ -385,6 +496,13 @@ class ImprovementLoop:
         if pulls >= self.settings.max_experiment_answers:
             self.experiments.stop(name, by=LOOP_USER)
             self._finish(experiment_id, "inconclusive")
+            # its challengers may be replayed again later, on more stored questions (adopted only if significant)
+            key, proposed = self.launched_with.pop(experiment_id, (None, []))
+            if key is not None:
+                for params in proposed:
+                    if params in self.tried.get(key, []):
+                        self.tried[key].remove(params)
+                    self.inconclusive.setdefault(key, []).append(params)
             self.step("inconclusive", f"{name}: no variant reached P(best) ≥ "
                       f"{self.experiments.settings.promote_probability:.0%} in {pulls} answers; stopped",
                       experiment=name, answers=pulls)
@@ -429,7 +547,7 @@ class ImprovementLoop:
         for kind, pattern in list(self.patterns().items()):
             row = self.engine.store.query_one(
                 "SELECT experiment_id, name, baseline FROM improvement_experiments WHERE question_type = ? AND "
-                "status = 'adopted' ORDER BY experiment_id DESC LIMIT 1", (kind,))
+                "status = 'adopted' ORDER BY ts DESC, experiment_id DESC LIMIT 1", (kind,))
             if row is None:
                 continue
             baseline = json.loads(row["baseline"]).get("judge")

@@ -203,6 +203,8 @@ class Simulation:
 
     async def _run(self, data_dir: Path, progress: Callable[[int, int], None] | None,
                    started: float) -> SimulationResult:
+        import numpy as np
+
         from hololoom_core.engine import Engine
         from hololoom_core.improving.loop import ImprovementLoop
         from hololoom_core.memory.service import MemoryService
@@ -227,8 +229,11 @@ class Simulation:
             episodes: list[Episode] = []
             questions = self.order()
             for number, question in enumerate(questions, start=1):
-                episodes.append(await self.episode(engine, question, f"@user{int(self.rng.integers(self.options.users))}"
-                                                   ":simulation"))
+                user = f"@user{int(self.rng.integers(self.options.users))}:simulation"
+                # common random numbers: each need's reactions come from its own generator (seed, number), so two
+                # runs of the same seed (loop on and off) draw the same reactions for the same answers
+                episodes.append(await self.episode(engine, question, user,
+                                                   np.random.default_rng([self.options.seed, number])))
                 self.clock.advance(2.0 + float(self.rng.exponential(3.0)))
                 if progress is not None:
                     progress(number, len(questions))
@@ -238,8 +243,6 @@ class Simulation:
         finally:
             await engine.close()
         size = window_size(self.options)
-        import numpy as np
-
         stats_rng = np.random.default_rng(self.options.seed + 1)
         return SimulationResult(self.options, summarise_window(episodes[:size], stats_rng),
                                 summarise_window(episodes[-size:], stats_rng), episodes, events, patterns,
@@ -251,9 +254,12 @@ class Simulation:
                                                  mentions_bot=True))
         return next((reply.answer for reply in result.replies if reply.answer is not None), None)
 
-    async def episode(self, engine: Engine, question: BankQuestion, user: str) -> Episode:
-        """One user's need: ask, read, maybe re-ask with the paraphrase, until satisfied or given up."""
-        model, rng = self.users, self.rng
+    async def episode(self, engine: Engine, question: BankQuestion, user: str,
+                      rng: np.random.Generator | None = None) -> Episode:
+        """One user's need: ask, read, maybe re-ask with the paraphrase, until satisfied or given up (reactions
+        drawn from `rng`, the run's generator when none is given)."""
+        model = self.users
+        rng = rng if rng is not None else self.rng
         minutes = 0.0
         first_quality: float | None = None
         configuration = ""
@@ -277,7 +283,7 @@ class Simulation:
                     engine.record_feedback(answer.interaction_id, user, 1, "reaction")
                 minutes += model.apply_minutes + float(rng.exponential(4.0))
                 base = 5.0 if attempt == 0 else 3.5
-                return self._episode(question, first_quality, retried, minutes, base, True, configuration)
+                return self._episode(question, first_quality, retried, minutes, base, True, configuration, rng)
             if attempt == 0 and rng.random() < model.reask_probability and answer.interaction_id is not None:
                 retried = True
                 previous = answer.interaction_id
@@ -289,11 +295,11 @@ class Simulation:
                 engine.record_feedback(answer.interaction_id, user, -1, "reaction")
             break
         minutes += model.manual_minutes + float(rng.exponential(model.manual_spread))
-        return self._episode(question, first_quality or 0.0, retried, minutes, 1.5, False, configuration)
+        return self._episode(question, first_quality or 0.0, retried, minutes, 1.5, False, configuration, rng)
 
     def _episode(self, question: BankQuestion, quality: float, retried: bool, minutes: float, base: float,
-                 satisfied: bool, configuration: str) -> Episode:
-        score = base + (quality - 0.8) * 2.0 + float(self.rng.normal(0.0, 0.4))
+                 satisfied: bool, configuration: str, rng: np.random.Generator) -> Episode:
+        score = base + (quality - 0.8) * 2.0 + float(rng.normal(0.0, 0.4))
         return Episode(question.id, question.type, round(quality, 4), retried, round(minutes, 2),
                        round(min(5.0, max(1.0, score)), 2), satisfied, configuration)
 

@@ -13,9 +13,17 @@ import pytest
 from hololoom_core.config import load_config
 from hololoom_core.engine import Engine
 from hololoom_core.improving.bank import QUESTION_TYPES, load_bank
-from hololoom_core.improving.loop import ImprovementLoop, LoopSettings, Weakness
+from hololoom_core.improving.loop import (
+    ImprovementLoop,
+    LoopSettings,
+    ReplayEvidence,
+    Weakness,
+    paired_t,
+    replay_variants,
+)
 from hololoom_core.improving.mcts import uct_search
 from hololoom_core.improving.simulate import Simulation, SimulationOptions, table_markdown
+from hololoom_core.improving.variants import LIBRARY
 from hololoom_core.promptly.bandit import Arm, choose_variant, probability_best
 from hololoom_core.promptly.experiments import ExperimentService
 
@@ -185,8 +193,11 @@ async def test_tune_compares_with_the_exhaustive_search_on_the_registered_agents
 
     result = await run_tune(TuneOptions(budget=40, replay=4, seed=3, compare=True))
     assert result["evaluations"] == 40
-    assert result["exhaustive_evaluations"] == result["leaves"] * 4 == 120
-    assert result["best"]["agent"] == "generalist"
+    agents = next(level for level in result["tree"] if level["level"] == "agent")
+    # five specialists and a collaboration since the agents merge: 5 retrieval × 6 agent × 3 loop × 2 prompt leaves
+    assert result["leaves"] == 180
+    assert result["exhaustive_evaluations"] == result["leaves"] * 4
+    assert result["best"]["agent"] in {option["option"] for option in agents["options"]}
     assert 0 < result["best_score"] <= result["exhaustive_best_score"]
     assert [level["level"] for level in result["tree"]] == ["retrieval", "agent", "loop", "prompt"]
     assert all("agent" not in candidate for candidate in result["candidates"])
@@ -197,6 +208,72 @@ async def test_the_loop_finds_and_adopts_a_real_improvement_in_a_simulation() ->
     off = await Simulation(SimulationOptions(seed=2, questions=600, improve=False)).run()
     promoted = [e for e in on.loop_events if e["kind"] == "promoted"]
     assert promoted and promoted[0]["detail"]["winner"] == "semantic-recall"
+    assert promoted[0]["detail"]["replay_questions"] >= 20  # adopted on the replay's paired evidence
+    assert on.after["quality"]["mean"] > off.after["quality"]["mean"]
     assert any("semantic-recall beats control" in pattern for pattern in on.patterns)
     assert on.after["retry_rate"]["mean"] < off.after["retry_rate"]["mean"]
     assert off.loop_events == []
+
+
+def test_paired_t_of_replayed_differences() -> None:
+    assert paired_t([0.1, 0.2, 0.3]) == pytest.approx(0.2 / (0.1 / 3 ** 0.5))
+    assert paired_t([0.0, 0.0, 0.0]) == 0.0
+    assert paired_t([0.01, 0.01]) == float("inf")
+    assert paired_t([-0.2, 0.1, 0.1]) == pytest.approx(0.0)
+    assert paired_t([0.5]) == 0.0
+
+
+async def test_replay_answers_stored_questions_again_paired_with_the_control(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    loop = engine.capability(ImprovementLoop)
+    questions = ["disk full on db-01, no space left on device", "redis latency spike on cache-2",
+                 "502 errors from the api gateway", "kafka consumer lag growing on orders"]
+    for number, question in enumerate(questions):
+        await engine.ask(question, asker=f"u{number}")
+    before = engine.store.scalar("SELECT count(*) FROM interactions")
+    evidence = replay_variants(loop, "incident", {}, {"identical": {}, "history-only": LIBRARY["history-only"]})
+    assert engine.store.scalar("SELECT count(*) FROM interactions") == before  # the replay records nothing
+    same = evidence["identical"]
+    assert (same.questions, same.changed, same.difference, same.t) == (4, 0, 0.0, 0.0)
+    other = evidence["history-only"]
+    assert other.questions == 4 and other.control_mean == same.control_mean
+    assert "replayed" in other.sentence("incident")
+    await engine.close()
+
+
+async def test_a_variant_adopted_on_replay_applies_at_once_and_is_rolled_back_on_probation(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    loop = engine.capability(ImprovementLoop)
+    loop.settings = LoopSettings(rollback_window=3, rollback_margin=0.05)
+    await engine.ask("disk full on db-01, no space left on device", asker="a")
+    evidence = ReplayEvidence(questions=24, control_mean=0.80, mean=0.82, changed=6, t=3.1)
+    loop.adopt_on_replay(Weakness("incident", "feedback", 0.3, 0.15, 24), "semantic-recall",
+                         {"min_similarity": 0.3}, evidence)
+    assert engine.capability(ExperimentService).active() is None  # no live experiment was spent on it
+    steps = loop.records.events()
+    assert [e["kind"] for e in steps][-2:] == ["promoted", "learned"]
+    assert steps[-2]["detail"]["replay_questions"] == 24 and steps[-2]["detail"]["t"] == 3.1
+    answer = await engine.ask("redis latency spike on cache-2", asker="b")
+    assert answer.configuration == "learned/incident"
+    with engine.store.transaction() as conn:  # probation: the live answers before it scored far higher
+        conn.execute("UPDATE improvement_experiments SET baseline = ?", (json.dumps({"judge": 0.99}),))
+    for number in range(2):
+        await engine.ask(f"disk full on db-0{number + 2}, no space left on device", asker=f"c{number}")
+    loop.watch_adopted()
+    assert loop.records.patterns(active_only=True) == []
+    assert loop.records.events()[-1]["kind"] == "rolled_back"
+    await engine.close()
+
+
+async def test_an_inconclusive_live_variant_may_be_replayed_again_later(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    loop = engine.capability(ImprovementLoop)
+    loop.settings = LoopSettings(max_experiment_answers=1)
+    loop.launch(Weakness("security", "grounded", 0.4, 0.75, 30))  # nothing stored yet: no replay, tried live
+    await engine.ask("someone pushed an AWS access key to github", asker="a")
+    loop.check()
+    assert [e["kind"] for e in loop.records.events()][-1] == "inconclusive"
+    key = ("security", "grounded")
+    assert loop.inconclusive[key] == [LIBRARY["semantic-recall"]]
+    assert LIBRARY["semantic-recall"] not in loop.tried[key]  # offered again at the next detection, for a replay
+    await engine.close()
