@@ -49,7 +49,8 @@ async def run(args: argparse.Namespace) -> int:
     print(f"predicted quality {data['predicted_quality']:.2f} · difficulty {data['difficulty']:.2f} · "
           f"bad-outcome risk {data['retry_probability']:.2f} · tier {data['model']['tier']}")
     recommended = ", ".join(f"{k}={v}" for k, v in data["recommended_config"].items()) or "nothing to change"
-    applied = "applied" if data["applied"] else "not applied (features.predictive_quality is false)"
+    # the forecast's reason says why a recommendation is not applied (switched off, or too few outcomes yet)
+    applied = "applied" if data["applied"] else data["reason"].partition("; ")[2] or "not applied"
     print(f"recommended: {recommended} ({applied})")
     model = data["model"]
     print(f"model v{model['version']}, learned from {model['outcomes']} outcome(s) and {model['judged']} judged "

@@ -50,3 +50,11 @@ def test_ask_json_carries_the_prediction_and_the_report_counts_it(
 def test_empty_question_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, "--data-dir", str(tmp_path), "predict", "  ")
     assert status == 2 and err.strip().count("\n") == 0 and "question is empty" in err
+
+
+def test_predict_text_says_why_a_recommendation_is_not_applied(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "--data-dir", str(tmp_path), "predict", "why is checkout slow")
+    assert status == 0
+    assert "not applied until the model has learned from 50 outcomes (0 so far)" in out
+    assert "features.predictive_quality is false" not in out  # the switch is on by default
