@@ -122,6 +122,19 @@ def embedding_alternatives(train: list[tuple[str, str]], held_out: list[tuple[st
             classification_figures("wordllama nearest utterances (k=5)", knn, labels)]
 
 
+def cross_validated_accuracy(train: list[tuple[str, str]], folds: int = 5) -> tuple[float, float]:
+    """Mean and spread of the default model's argmax accuracy over stratified folds of the training split only."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray([AGENT_IDS.index(a) for _, a in train])
+    scores = []
+    for rows, other in StratifiedKFold(folds, shuffle=True, random_state=3).split(np.zeros(len(train)), labels):
+        model = RouterModel.fit([train[i] for i in rows], digest="bench-cv")
+        probabilities = ordered(model.probabilities([train[i][0] for i in other]), model.classes)
+        scores.append(float((probabilities.argmax(axis=1) == labels[other]).mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
 def router_section(skip_alternatives: bool) -> dict[str, Any]:
     """Fit the default model on the training split and measure it (and the alternatives) on the held-out split."""
     labelled = load_utterances()
@@ -146,6 +159,9 @@ def router_section(skip_alternatives: bool) -> dict[str, Any]:
     collaborations = sum(1 for d in decisions if d.collaborative)
     print(f"    would collaborate on {collaborations} of {len(decisions)} single-domain held-out questions; "
           f"fell back to general on {sum(1 for d in decisions if 'low confidence' in d.reason)}")
+    cv_mean, cv_std = cross_validated_accuracy(train)
+    print(f"  generalisation check: 5-fold cross-validated accuracy on the training split (n={len(train)}): "
+          f"{cv_mean:.3f} +/- {cv_std:.3f}")
     latencies = []
     for _round in range(5):
         for text in texts:
@@ -177,7 +193,8 @@ def router_section(skip_alternatives: bool) -> dict[str, Any]:
         else:
             print(f"  {best['name']} beats the default by >= 0.01 macro-F1: make it the default")
     router.close()
-    return {"default": default, "p50": p50, "p99": p99, "anchor": anchor, "alternatives": alternatives}
+    return {"default": default, "p50": p50, "p99": p99, "anchor": anchor, "alternatives": alternatives,
+            "cv_accuracy": cv_mean}
 
 
 async def collaboration_section(pass_score: float) -> dict[str, Any]:

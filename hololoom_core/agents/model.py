@@ -5,7 +5,8 @@ scikit-learn does the work (imported on first use, never at engine start). Sente
 TF-IDF alone is the default because it scored better on the held-out split and loads faster. Probabilities are calibrated
 by temperature scaling: one temperature, fitted on out-of-fold logits of the training set, divides the
 logits before the softmax. Cheap signals (`signals.py`) add a fixed bonus to their agent's logit before
-calibration, so the temperature is fitted on what the router really outputs.
+calibration, so the temperature is fitted on what the router really outputs. Domain lexicon counts
+(`lexicon.py`) are two more feature columns whose weight per agent the regression learns.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hololoom_core.agents.lexicon import LEXICONS, lexicon_matrix, lexicon_row
 from hololoom_core.agents.signals import Signal, find_signals
 
 if TYPE_CHECKING:
     import numpy as np
 
-MODEL_VERSION = "tfidf-word12-char25-logreg-temp-v3"
+MODEL_VERSION = "tfidf-word12-char25-lexicon-logreg-temp-v4"
 EMBEDDING_WEIGHT = 1.0  # the sentence embedding's columns are scaled by this next to the TF-IDF columns
 SIGNAL_BONUS = 1.5  # added to an agent's logit per signal pointing at it
 FOLDS = 5
@@ -157,17 +159,17 @@ class RouterModel:
             word, char = _vectorizers()
             train_texts = [texts[i] for i in train_rows]
             x_train = _stack(word.fit_transform(train_texts), char.fit_transform(train_texts),
-                             None if embedded is None else embedded[train_rows])
+                             lexicon_matrix(train_texts), None if embedded is None else embedded[train_rows])
             classifier = _fit_quietly(_classifier(), x_train, label_index[train_rows], sample_weight[train_rows])
             test_texts = [texts[i] for i in test_rows]
-            x_test = _stack(word.transform(test_texts), char.transform(test_texts),
+            x_test = _stack(word.transform(test_texts), char.transform(test_texts), lexicon_matrix(test_texts),
                             None if embedded is None else embedded[test_rows])
             fold_logits = np.zeros((len(test_rows), len(classes)))
             fold_logits[:, classifier.classes_] = classifier.decision_function(x_test)
             oof[test_rows] = fold_logits + signal_matrix(test_texts, classes)
         temperature = fit_temperature(oof, label_index)
         word, char = _vectorizers()
-        x_all = _stack(word.fit_transform(texts), char.fit_transform(texts), embedded)
+        x_all = _stack(word.fit_transform(texts), char.fit_transform(texts), lexicon_matrix(texts), embedded)
         classifier = _fit_quietly(_classifier(), x_all, np.asarray(labels), sample_weight)
         per_agent = {name: labels.count(name) for name in classes}
         info = TrainingInfo(len(texts), per_agent, corrections, temperature, time.perf_counter() - started, digest)
@@ -175,7 +177,8 @@ class RouterModel:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated logits (signal bonus added, divided by the temperature), one row per text."""
-        features = _stack(self.word.transform(texts), self.char.transform(texts), _embed(texts, self.embeddings))
+        features = _stack(self.word.transform(texts), self.char.transform(texts), lexicon_matrix(texts),
+                          _embed(texts, self.embeddings))
         raw = self.classifier.decision_function(features) + signal_matrix(texts, self.classes)
         return raw / self.temperature
 
@@ -193,8 +196,10 @@ class RouterModel:
         self._idfs = (self.word.idf_, self.char.idf_)
         coef = np.asarray(self.classifier.coef_, dtype=np.float64)
         self._word_coef = coef[:, : self._word_width]
-        self._char_coef = coef[:, self._word_width: self._word_width + len(self.char.vocabulary_)]
-        self._embedding_coef = coef[:, self._word_width + len(self.char.vocabulary_):] * EMBEDDING_WEIGHT
+        lexicon_start = self._word_width + len(self.char.vocabulary_)
+        self._char_coef = coef[:, self._word_width: lexicon_start]
+        self._lexicon_coef = coef[:, lexicon_start: lexicon_start + len(LEXICONS)]
+        self._embedding_coef = coef[:, lexicon_start + len(LEXICONS):] * EMBEDDING_WEIGHT
         self._intercept = np.asarray(self.classifier.intercept_, dtype=np.float64)
         self._stop_words = ENGLISH_STOP_WORDS
 
@@ -239,6 +244,7 @@ class RouterModel:
             raw += self._word_coef[:, word_columns] @ word_values
         if char_columns:
             raw += self._char_coef[:, char_columns] @ char_values
+        raw += self._lexicon_coef @ np.asarray(lexicon_row(text))
         embedded = _embed([text], self.embeddings)
         if embedded is not None:
             raw += self._embedding_coef @ embedded[0]
@@ -264,10 +270,13 @@ class RouterModel:
         return Prediction(scores, signals, terms)
 
 
-def _stack(word: Any, char: Any, embedded: Any = None) -> Any:
+def _stack(word: Any, char: Any, lexicon: Any, embedded: Any = None) -> Any:
+    """The model's columns side by side: word TF-IDF, char TF-IDF, lexicon counts, then any embedding."""
     from scipy.sparse import csr_matrix, hstack
 
-    blocks = [word, char] if embedded is None else [word, char, csr_matrix(embedded * EMBEDDING_WEIGHT)]
+    blocks = [word, char, csr_matrix(lexicon)]
+    if embedded is not None:
+        blocks.append(csr_matrix(embedded * EMBEDDING_WEIGHT))
     return hstack(blocks, format="csr")
 
 
