@@ -170,6 +170,8 @@ def simulation_config(options: SimulationOptions, data_dir: Path, base: Config |
     config.llm.provider = "offline"
     config.features.self_improving = options.improve
     config.promptly.experiments.seed = options.seed
+    # every earlier message is embedded before the next question (see `Simulation.ask`): no batching delay
+    config.memory.embed_delay_s = 0.0
     return config
 
 
@@ -249,7 +251,16 @@ class Simulation:
                                 time.perf_counter() - started)
 
     async def ask(self, engine: Engine, user: str, text: str) -> Answer | None:
-        """Ask the bot in the room, as a person would; the answer it replied with."""
+        """Ask the bot in the room, as a person would; the answer it replied with.
+
+        Memory embeds messages in the background; waiting for it first makes what the answer can cite
+        depend on the conversation only, not on thread timing, so the same seed gives the same numbers.
+        """
+        from hololoom_core.memory.service import MemoryService
+
+        memory = engine.find_capability(MemoryService)
+        if memory is not None:
+            await memory.idle()
         result = await engine.handle(ChatMessage(room_id=ROOM, sender=user, body=text, ts=self.clock.now(),
                                                  mentions_bot=True))
         return next((reply.answer for reply in result.replies if reply.answer is not None), None)

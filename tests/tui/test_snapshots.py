@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
+from hololoom_core.memory.service import MemoryService
 from hololoom_core.transport.local import LocalRoom
 from hololoom_tui.app import HoloLoomApp
 from hololoom_tui.tabs.registry import TABS, TabSpec
@@ -42,8 +43,11 @@ def seeded_app() -> HoloLoomApp:
 
     async def seed() -> None:
         room = LocalRoom(app.engine)
+        memory = app.engine.capability(MemoryService)
         for sender, text, to_bot in CONVERSATION:
+            await memory.idle()  # what the answer can cite must not depend on how fast embedding ran
             await room.post(sender, text, to_bot=to_bot)
+        await memory.idle()
 
     asyncio.run(seed())
     return app

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 TMUX = shutil.which("tmux")
-SOCKET = f"hololoom-test-{os.getpid()}"  # a private tmux server: other sessions on the machine are not touched
+# A private tmux server per test (other sessions on the machine are not touched): a fresh socket name each
+# time, because a server that is still exiting after `kill-server` refuses a new session on its socket.
+SOCKET = f"hololoom-test-{os.getpid()}"
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 
 
@@ -45,7 +47,9 @@ def _tab_line(screen: str) -> str:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[str]:
+    global SOCKET
     name = f"hololoom-test-{uuid.uuid4().hex[:8]}"
+    SOCKET = f"{name}-{os.getpid()}"
     env = {"TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none", "PYTHONPATH": os.getcwd()}
     # tmux may size a detached pane after starting its command: start the app once the pane has its size
     command = f"sleep 0.5; {sys.executable} -m hololoom_tui --data-dir {tmp_path / 'data'}; echo app exited $?; sleep 60"
