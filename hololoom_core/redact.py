@@ -173,7 +173,8 @@ def _detect_secrets_rules() -> dict[str, list[_Compiled]]:
     """detect-secrets' plugin patterns compiled with RE2, by plugin name (imported on first use)."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    by_name: dict[str, Any] = {plugin.__name__: plugin for plugin in get_mapping_from_secret_type_to_class().values()}
+    plugins: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    by_name: dict[str, Any] = {plugin.__name__: plugin for plugin in plugins}
     rules: dict[str, list[_Compiled]] = {}
     base = len(_OWN_RULES)
     for offset, (name, (kind, _triggers, group)) in enumerate(_DETECT_SECRETS_PLUGINS.items()):
