@@ -35,6 +35,17 @@ def add_common_options(parser: argparse.ArgumentParser, *, top_level: bool = Fal
                         "(default: HOLOLOOM_DATA_DIR, then the platform data dir)")
 
 
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number >= 1 (anything else is a one-line usage error)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
+    return number
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """Load the configuration named by the arguments; a bad file becomes `CliError` with exit status 2."""
     try:

@@ -6,17 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hololoom_core.cli.common import CliError, add_common_options, open_engine, print_json
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
-    return number
+from hololoom_core.cli.common import CliError, add_common_options, open_engine, positive_int, print_json
 
 
 def register(subparsers: Any) -> None:
@@ -27,9 +17,9 @@ def register(subparsers: Any) -> None:
         "offline engine) and print response quality, retry rate, resolution time and satisfaction for the first "
         "and the last window of questions, with 95%% intervals. The same seed gives the same numbers.")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the simulated team (default 7)")
-    parser.add_argument("--questions", type=_positive, default=300, help="questions to ask (default 300)")
-    parser.add_argument("--users", type=_positive, default=8, help="simulated users (default 8)")
-    parser.add_argument("--window", type=_positive, default=None,
+    parser.add_argument("--questions", type=positive_int, default=300, help="questions to ask (default 300)")
+    parser.add_argument("--users", type=positive_int, default=8, help="simulated users (default 8)")
+    parser.add_argument("--window", type=positive_int, default=None,
                         help="questions in each before/after window (default: a quarter of the run)")
     parser.add_argument("--no-improve", action="store_true", help="the same run with the self-improving loop off")
     parser.add_argument("--sim-dir", metavar="DIR", default=None,

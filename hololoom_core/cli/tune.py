@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hololoom_core.cli.common import add_common_options, open_engine, print_json
-from hololoom_core.cli.simulate import _positive
+from hololoom_core.cli.common import add_common_options, open_engine, positive_int, print_json
 
 
 def register(subparsers: Any) -> None:
@@ -16,8 +15,8 @@ def register(subparsers: Any) -> None:
         description="Monte-Carlo tree search over the answer path's configurations; each evaluation is the judge "
         "score of one answer to a replay question (the shipped question bank). The best configurations become "
         "candidate variants for the self-improving loop.")
-    parser.add_argument("--budget", type=_positive, default=200, help="answers the search may spend (default 200)")
-    parser.add_argument("--replay", type=_positive, default=40, help="replay questions (default 40)")
+    parser.add_argument("--budget", type=positive_int, default=200, help="answers the search may spend (default 200)")
+    parser.add_argument("--replay", type=positive_int, default=40, help="replay questions (default 40)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--compare", action="store_true", help="also run the exhaustive search and compare")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
