@@ -34,7 +34,7 @@ class OverviewTab(VerticalScroll):
         self.stale = True
 
     def compose(self) -> ComposeResult:
-        """Title, body, then the note on what will appear here."""
+        """Title, body, then the note on how to use the tab."""
         yield Static(f"[b]{self.TITLE}[/b]", classes="tab-title")
         yield from self.compose_body()
         yield Static(f"[dim]{self.NOTE}[/dim]", classes="tab-note")
