@@ -20,7 +20,7 @@ from textual.lazy import Lazy
 from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from hololoom_core.config import Config
@@ -38,6 +38,7 @@ from hololoom_tui.tabs.chat import ChatTab
 from hololoom_tui.tabs.multi_agent import MultiAgentTab
 from hololoom_tui.tabs.registry import TABS, TabContext, TabSpec
 from hololoom_tui.widgets.chat_entries import RATING_MARKS, BotEntry
+from hololoom_tui.widgets.fitted_table import FittedTable
 from hololoom_tui.widgets.memory_panel import MemoryPanel
 from hololoom_tui.widgets.status_bar import StatusBar
 
@@ -261,8 +262,21 @@ class HoloLoomApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if self.query_one(TabbedContent).active == "chat":
+        active = self.query_one(TabbedContent).active
+        if active == "chat":
             self.chat.focus_composer()
+        elif not isinstance(self.focused, Tabs):  # someone walking the tab strip keeps it
+            self.focus_tab(active)
+
+    def focus_tab(self, tab_id: str) -> None:
+        """Focus a tab's first table with a cursor, else the tab itself, so its keys work at once."""
+        widget = self.tab_widget(tab_id)
+        tables = [table for table in widget.query(FittedTable) if table.cursor_type != "none"]
+        target = tables[0] if tables else widget
+        if target.focusable:
+            target.focus()
+        else:
+            self.set_focus(None)
 
     # -- chat ------------------------------------------------------------------------------------
 

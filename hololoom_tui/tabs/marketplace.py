@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from hololoom_tui.bridge import EngineMessage
 from hololoom_tui.engine_view import EngineView
 from hololoom_tui.screens.market_dialogs import ConfirmChange, RatePackage
+from hololoom_tui.widgets.fitted_table import FittedTable
 
 if TYPE_CHECKING:
     from hololoom_core.marketplace.capability import MarketplaceRuntime
@@ -70,7 +71,7 @@ class MarketplaceTab(Vertical):
             yield Select([("all categories", "")], value="", allow_blank=False, id="mp-category")
             yield Select(RATING_CHOICES, value=0.0, allow_blank=False, id="mp-rating")
         with Horizontal(id="mp-main"):
-            table: DataTable[str] = DataTable(id="mp-list", cursor_type="row", zebra_stripes=True)
+            table: FittedTable = FittedTable(id="mp-list", cursor_type="row", zebra_stripes=True)
             for label, width in (("Package", 26), ("Latest", 8), ("Rating", 10), ("Teams", 5), ("Source", 11),
                                  ("Installed", 10)):
                 table.add_column(label, width=width)

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 
 from hololoom_tui.format import clock_time, quality_text, shorten
 from hololoom_tui.tabs.base import OverviewTab
+from hololoom_tui.widgets.fitted_table import FittedTable
 
 if TYPE_CHECKING:
     from hololoom_core.engine.overview import EngineOverview
@@ -81,16 +82,16 @@ class MultiAgentTab(OverviewTab):
         self.agent_names: list[tuple[str, str]] = []
 
     def compose_body(self) -> ComposeResult:
-        agents: DataTable[str] = DataTable(id="ma-agents", cursor_type="none", zebra_stripes=True)
+        agents: FittedTable = FittedTable(id="ma-agents", cursor_type="none", zebra_stripes=True)
         agents.add_columns("agent", "name", "state", "answers", "mean quality", "feedback", "corrections")
         yield agents
         yield Static("", id="ma-router")
         yield Static("[b]Routing log[/b] (newest first)", classes="ma-heading")
-        log: DataTable[str] = DataTable(id="ma-log", cursor_type="row", zebra_stripes=True)
+        log: FittedTable = FittedTable(id="ma-log", cursor_type="row", zebra_stripes=True)
         log.add_columns("#", "time", "question", "agent", "conf", "runner-up", "decided by", "reason")
         yield log
         yield Static("[b]Collaborations[/b]", classes="ma-heading")
-        collaborations: DataTable[str] = DataTable(id="ma-collaborations", cursor_type="none", zebra_stripes=True)
+        collaborations: FittedTable = FittedTable(id="ma-collaborations", cursor_type="none", zebra_stripes=True)
         collaborations.add_columns("#", "question", "contributions (judge)", "agreement", "agreed/single/conflicts",
                                    "final", "final TL;DR")
         yield collaborations

@@ -11,6 +11,7 @@ from textual_plotext import PlotextPlot
 
 from hololoom_tui.format import clock_time, latency_text, quality_text
 from hololoom_tui.tabs.base import OverviewTab
+from hololoom_tui.widgets.fitted_table import FittedTable
 
 if TYPE_CHECKING:
     from hololoom_core.engine.overview import EngineOverview
@@ -67,11 +68,11 @@ class PredictiveQualityTab(OverviewTab):
             yield PlotextPlot(id="pq-predicted-judged")
             yield PlotextPlot(id="pq-reliability")
             yield PlotextPlot(id="pq-retry-rate")
-        tiers: DataTable[str] = DataTable(id="pq-tiers", cursor_type="row", zebra_stripes=True)
+        tiers: FittedTable = FittedTable(id="pq-tiers", cursor_type="row", zebra_stripes=True)
         tiers.add_columns("tier", "configuration", "answers", "share", "applied", "mean judged", "bad rate",
                           "mean latency")
         yield tiers
-        recent: DataTable[str] = DataTable(id="pq-recent", cursor_type="row", zebra_stripes=True)
+        recent: FittedTable = FittedTable(id="pq-recent", cursor_type="row", zebra_stripes=True)
         recent.add_columns("time", "#", "predicted", "judged", "bad-outcome risk", "outcome", "tier")
         yield recent
 

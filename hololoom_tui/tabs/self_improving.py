@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from hololoom_tui.format import bar
 from hololoom_tui.tabs.base import OverviewTab
+from hololoom_tui.widgets.fitted_table import FittedTable
 
 if TYPE_CHECKING:
     from hololoom_core.engine.overview import EngineOverview
@@ -138,13 +139,13 @@ class SelfImprovingTab(OverviewTab):
         yield Static("", id="si-loop")
         yield Static("", id="si-results")
         yield Static("", id="si-experiment-summary")
-        variants: DataTable[str] = DataTable(id="si-variants", cursor_type="none", zebra_stripes=True)
+        variants: FittedTable = FittedTable(id="si-variants", cursor_type="none", zebra_stripes=True)
         variants.add_columns("variant", "pulls", "mean judge", "mean reward", "posterior", "95% interval", "P(best)")
         yield variants
         yield Static("", id="si-experiments")
         yield Static("", id="si-promotions")
         yield Static("", id="si-summary")
-        table: DataTable[str] = DataTable(id="si-criteria", cursor_type="none", zebra_stripes=True)
+        table: FittedTable = FittedTable(id="si-criteria", cursor_type="none", zebra_stripes=True)
         table.add_columns("criterion", "mean", "")
         yield table
 

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from hololoom_tui.bridge import EngineMessage
 from hololoom_tui.engine_view import EngineView
+from hololoom_tui.widgets.fitted_table import FittedTable
 
 if TYPE_CHECKING:
     from hololoom_core.learning.mining import MiningReport
@@ -104,7 +105,7 @@ class TeamLearningTab(VerticalScroll):
         yield Static("[b]Team Learning — rated answers into training data and best practices[/b]",
                      classes="tab-title")
         yield Static("Starting the engine…", id="tl-figures")
-        table: DataTable[str] = DataTable(id="tl-examples", zebra_stripes=True, cursor_type="row")
+        table: FittedTable = FittedTable(id="tl-examples", zebra_stripes=True, cursor_type="row")
         table.add_columns("id", "question", "agent", "quality", "reactions", "status", "why")
         yield table
         yield Static("", id="tl-topics")

@@ -44,6 +44,21 @@ async def test_alt_digits_switch_tabs_from_the_composer_and_plain_digits_elsewhe
         assert tabs.active == "chat"
 
 
+async def test_a_tab_shown_by_its_key_takes_the_focus_so_its_own_keys_work_at_once(tmp_path: Path) -> None:
+    app = build_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.focused, Composer))
+        expected = {"alt+3": ("tl-examples", "e"), "alt+4": ("mp-list", "i"), "alt+6": ("ma-log", "c")}
+        for key, (table_id, tab_key) in expected.items():
+            await pilot.press(key)
+            await wait_for(pilot, lambda table_id=table_id: app.focused is not None and app.focused.id == table_id)
+            assert tab_key in {binding.binding.key for binding in app.screen.active_bindings.values()}
+        await pilot.press("alt+2")  # no table with a cursor: the tab itself, which scrolls
+        await wait_for(pilot, lambda: app.focused is app.tab_widget("self-improving"))
+        await pilot.press("alt+1")
+        await wait_for(pilot, lambda: isinstance(app.focused, Composer))
+
+
 def test_escape_digit_from_a_terminal_parses_as_alt_digit() -> None:
     from textual._xterm_parser import XTermParser
 
