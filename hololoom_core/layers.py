@@ -12,7 +12,7 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, ...], ...] = (
     # foundation leaves: data types, the clock, YAML, redaction, events and the bus, text helpers
     ("__init__", "models", "clock", "yamldoc", "redact", "subprocesses", "events", "bus", "text", "layers",
-     "lazyimport", "testing", "rooms"),
+     "lazyimport", "testing", "rooms", "packages"),
     # the answer path's vocabulary: ultraprompt format, spec, loop DSL, heuristic judge, answer types
     ("answers",),
     ("config",),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hololoom_core.marketplace.errors import MarketplaceError
+from hololoom_core.packages import active_root
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
@@ -42,7 +43,7 @@ class MarketplaceStorage:
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "marketplace"
         self.packages = self.root / "packages"
-        self.active = self.root / "active"
+        self.active = active_root(data_dir)
         self.staging = self.root / "staging"
         self.lock_path = self.root / "lock.json"
         self.state_path = self.root / "state.json"

@@ -15,6 +15,7 @@ from hololoom_core.ops.workflows.render import library_markdown, run_markdown, r
 from hololoom_core.ops.workflows.schema import IDENTIFIER_RE, TriggerSpec, WorkflowDefinition
 from hololoom_core.ops.workflows.service import WorkflowError, WorkflowService
 from hololoom_core.ops.workflows.store import WORKFLOWS_V1
+from hololoom_core.packages import package_folders
 
 if TYPE_CHECKING:
     from hololoom_core.config import Config
@@ -29,15 +30,9 @@ def user_directory(config: Config) -> Path:
         config.data_dir / "workflows"
 
 
-PACKAGES_ACTIVE = ("marketplace", "active")  # <data dir>/marketplace/active/NAME -> the installed version
-
-
 def package_directories(config: Config) -> list[tuple[str, Path]]:
     """The `workflows/` folder of each installed marketplace package, with the package's name."""
-    active = config.data_dir.joinpath(*PACKAGES_ACTIVE)
-    if not active.is_dir():
-        return []
-    return [(entry.name, entry / "workflows") for entry in sorted(active.iterdir()) if not entry.name.startswith(".")]
+    return package_folders(config.data_dir, "workflows")
 
 
 def load_library(config: Config) -> WorkflowLibrary:
