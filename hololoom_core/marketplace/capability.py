@@ -21,7 +21,7 @@ from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.marketplace.events import MarketplaceChanged
 from hololoom_core.marketplace.render import details_markdown, installed_markdown, search_markdown
 from hololoom_core.marketplace.service import InstallPlan, Marketplace
-from hololoom_core.ops.commands.aliases import AliasCommands, AliasSet, load_alias_directory
+from hololoom_core.ops.commands.aliases import AliasCommands, load_all_aliases
 from hololoom_core.ops.workflows.commands import package_directories, reload_library
 
 if TYPE_CHECKING:
@@ -63,11 +63,12 @@ class MarketplaceRuntime:
         return PERMISSION in self.engine.config.acl.permissions and access.has_permission(user, PERMISSION)
 
     def refresh(self) -> None:
-        """Load the workflow library and the package aliases again after a change."""
+        """Load the workflow library, the runbooks and the package aliases again after a change."""
         reload_library(self.engine)
+        self.engine.reload_runbooks()
         aliases = self.engine.find_capability(AliasCommands)
         if aliases is not None:
-            aliases.install(merged_aliases(self.engine))
+            aliases.install(load_all_aliases(self.engine.config))
 
     def announce(self, action: str, package: str, version: str, detail: str = "") -> None:
         """Publish the change on the bus."""
@@ -151,16 +152,6 @@ class MarketplaceRuntime:
             self._auto_task = None
 
 
-def merged_aliases(engine: Engine) -> AliasSet:
-    """The user's alias folder plus every installed package's `aliases/` folder."""
-    merged = load_alias_directory(engine.config.aliases_dir)
-    for _name, workflows in package_directories(engine.config):
-        loaded = load_alias_directory(workflows.parent / "aliases")
-        merged.aliases.extend(loaded.aliases)
-        merged.problems.extend(loaded.problems)
-    return merged
-
-
 async def check_marketplace(config: Config) -> CheckResult:
     """`hololoom doctor`: every registry's index verifies, and every installed package is on disk."""
     if not config.marketplace.enabled:
@@ -204,7 +195,7 @@ def _aliases_hook(engine: Engine) -> Any:
     async def load_package_aliases() -> None:
         aliases = engine.find_capability(AliasCommands)
         if aliases is not None and package_directories(engine.config):
-            aliases.install(merged_aliases(engine))
+            aliases.install(load_all_aliases(engine.config))
 
     return load_package_aliases
 
@@ -336,4 +327,4 @@ def _search_options(words: list[str]) -> tuple[str | None, float | None, list[st
     return category, min_rating, [word for word in words if word not in skip]
 
 
-__all__ = ["MarketplaceCapability", "MarketplaceRuntime", "merged_aliases"]
+__all__ = ["MarketplaceCapability", "MarketplaceRuntime"]
