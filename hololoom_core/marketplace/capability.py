@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.capabilities import Capability, CheckResult
 from hololoom_core.engine.commands import CommandContext, CommandResult
+from hololoom_core.engine.periodic import run_every
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.marketplace.events import MarketplaceChanged
 from hololoom_core.marketplace.render import details_markdown, installed_markdown, search_markdown
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from hololoom_core.config import Config
     from hololoom_core.engine.pipeline import Engine
 
-log = logging.getLogger(__name__)
 PERMISSION = "marketplace"
 CHANGING_VERBS = ("install", "update", "rollback", "remove", "confirm")
 VERBS = ("search", "show", "list", "rate", "cancel", *CHANGING_VERBS)
@@ -131,18 +130,9 @@ class MarketplaceRuntime:
     def start_auto_update(self) -> None:
         """Run auto-update now and then every `marketplace.auto_update_hours` (long-running engines only)."""
         if self._auto_task is None:
-            self._auto_task = asyncio.get_running_loop().create_task(self._auto_loop(), name="hololoom-market-update")
-
-    async def _auto_loop(self) -> None:
-        while True:
-            try:
-                await self.auto_update()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the loop must keep going
-                log.exception("marketplace auto-update failed")
-                self.engine.report_error("marketplace", f"auto-update: {type(exc).__name__}: {exc}")
-            await asyncio.sleep(self.engine.config.marketplace.auto_update_hours * 3600)
+            loop = run_every(self.engine, self.engine.config.marketplace.auto_update_hours * 3600, self.auto_update,
+                             where="marketplace", what="auto-update", wait_first=False)
+            self._auto_task = asyncio.get_running_loop().create_task(loop, name="hololoom-market-update")
 
     async def close(self) -> None:
         """Stop the auto-update loop."""
