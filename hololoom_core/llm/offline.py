@@ -131,7 +131,7 @@ class OfflineAnswerEngine:
             plan.append("Keep the focus on " + ", ".join(focus) + ".")
         plan.append("Triage in the runbook's order, fix the most likely cause first, then verify.")
 
-        answer: list[str] = [f"This looks like **{primary.title}**. {primary.summary}"]
+        answer: list[str] = [f"This looks like **{primary.title}**." + (f" {primary.summary}" if primary.summary else "")]
         targets = [item for item in focus if not item.startswith(("HTTP", "error"))]
         if targets:
             answer.append("Apply each step to " + ", ".join(targets) + " (replace `<svc>`, `<ns>`, `<host>` in the commands).")
