@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hololoom_core.doctor import check_runbooks
 from hololoom_core.engine import Engine
 from hololoom_core.llm.runbooks import RunbookError, load_markdown_runbook
 from hololoom_core.marketplace.publish import publish
@@ -110,6 +111,9 @@ async def test_package_runbooks_and_aliases_take_effect_at_once_and_leave_with_t
         assert len(engine.runbooks) == shipped + 2  # the one with a shipped id is left out, with one line
         assert any("disk-full.yaml: runbook id `disk-full` is taken" in error for error in errors)
         assert engine.runbooks.get("disk-full").origin == ""  # type: ignore[union-attr]
+        doctor = await check_runbooks(config)
+        assert doctor.status == "warn" and "disk-full.yaml: runbook id `disk-full` is taken" in doctor.detail
+        assert doctor.detail.endswith(f"{shipped} shipped runbooks loaded, 2 from installed packages")
         listing = await say(engine, "bob", "!runbook")
         assert "`kafka-consumer-lag` — Kafka consumer lag (package ops-kit)" in listing
         answer = (await engine.ask(question, room_id="#ops", asker="bob")).markdown
