@@ -44,6 +44,11 @@ async def test_alt_digits_switch_tabs_from_the_composer_and_plain_digits_elsewhe
         assert tabs.active == "chat"
 
 
+def focused_is(app: HoloLoomApp, widget_id: str) -> bool:
+    """Whether the widget with this id has the focus."""
+    return app.focused is not None and app.focused.id == widget_id
+
+
 async def test_a_tab_shown_by_its_key_takes_the_focus_so_its_own_keys_work_at_once(tmp_path: Path) -> None:
     app = build_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -51,7 +56,7 @@ async def test_a_tab_shown_by_its_key_takes_the_focus_so_its_own_keys_work_at_on
         expected = {"alt+3": ("tl-examples", "e"), "alt+4": ("mp-list", "i"), "alt+6": ("ma-log", "c")}
         for key, (table_id, tab_key) in expected.items():
             await pilot.press(key)
-            await wait_for(pilot, lambda table_id=table_id: app.focused is not None and app.focused.id == table_id)
+            await wait_for(pilot, functools.partial(focused_is, app, table_id))
             assert tab_key in {binding.binding.key for binding in app.screen.active_bindings.values()}
         await pilot.press("alt+2")  # no table with a cursor: the tab itself, which scrolls
         await wait_for(pilot, lambda: app.focused is app.tab_widget("self-improving"))
