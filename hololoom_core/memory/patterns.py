@@ -307,14 +307,14 @@ class PatternLayer:
 
     def load(self) -> dict[str, Any]:
         """Read and validate the file; `PatternError` naming the label and line on a problem."""
-        fix = "update or remove the package" if self.package else "check the path in memory.patterns_file"
         try:
             text = read_text_file(self.path)
         except OSError as exc:
+            fix = "update or remove the package" if self.package else "check the path in memory.patterns_file"
             raise PatternError(f"{self.label}: cannot read pattern file ({exc}); {fix}")
         except UnreadableText as exc:
-            raise PatternError(f"{self.label}: {exc}; fix or remove the pattern file"
-                               + (f" ({fix})" if self.package else ""))
+            fix = "update or remove the package" if self.package else "fix or remove the pattern file"
+            raise PatternError(f"{self.label}: {exc}; {fix}")
         return check_pattern_overlay(text, self.label)
 
 

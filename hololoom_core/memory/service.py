@@ -60,11 +60,11 @@ class MemoryService:
         self.patterns = PatternBook.for_config(
             engine.config,
             check_interval=settings.patterns_check_s,
-            on_error=lambda error: self.engine.report_error("patterns", error),
             on_reload=lambda detail: self.engine.set_status("patterns", "ok", detail),
         )
-        if self.patterns.last_error:
+        if self.patterns.last_error:  # reported once here; later problems through on_error
             self.engine.report_error("patterns", self.patterns.last_error + " (running without that file)")
+        self.patterns.on_error = lambda error: self.engine.report_error("patterns", error)
         self.requested_mode = engine.config.hololoom.config_mode
         self.people: set[str] = set()
         self._seen_users: set[str] = set()

@@ -3,6 +3,7 @@ under the operator's file, picked up (and dropped) without a restart, broken fil
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -201,6 +202,32 @@ async def test_engine_detects_through_a_real_install_rollback_and_remove(engine_
     assert await decisions(MOTION) == ["decision"]
     market.remove("vote-kit")
     assert await decisions(MOTION) == []
+    assert errors == []
+    await engine.close()
+
+
+async def test_engine_starts_on_a_broken_package_file_reports_it_once_and_keeps_the_other_layers(
+        engine_factory: Callable[..., Engine], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = tmp_path / "data"
+    folder = lay_package(data, "votes", "1", {"patterns/decisions.yaml": "detectors:\n  decision: {threshold: x}\n"})
+    write(data / "patterns.yaml", RFC_PATTERNS)
+    caplog.set_level(logging.WARNING)
+    engine = engine_factory("bare", patterns_check_s=0.0)
+    reported = [r.getMessage() for r in caplog.records if "package votes" in r.getMessage()]
+    assert len(reported) == 1 and "package votes: patterns/decisions.yaml:2: 'detectors.decision.threshold'" \
+        in reported[0] and "(running without that file)" in reported[0]
+    errors: list[EngineError] = []
+    engine.bus.subscribe(lambda e: errors.append(e) if isinstance(e, EngineError) else None)
+
+    async def decisions(text: str) -> list[str]:
+        result = await say(engine, "alice", text)
+        return [insight.kind for insight in result.insights if insight.kind == "decision"]
+
+    assert await decisions(RFC) == ["decision"]  # the operator's file
+    assert await decisions("We decided to roll back") == ["decision"]  # the shipped patterns
+    assert await decisions(MOTION) == []
+    write(folder / "patterns" / "decisions.yaml", MOTION_PATTERNS)  # the package is fixed (say, updated)
+    assert await decisions(MOTION) == ["decision"]
     assert errors == []
     await engine.close()
 
