@@ -497,9 +497,10 @@ class PatternBook:
         if now - self._last_check < self.check_interval:
             return False
         self._last_check = now
-        if self._scan().stamps == self._stamps:
+        scan = self._scan()
+        if scan.stamps == self._stamps:
             return False
-        return self.reload()
+        return self._reload(scan, force=False)
 
     def reload(self, force: bool = False) -> bool:
         """Read and validate the files; on a problem keep the last good patterns and report one line.
@@ -507,7 +508,9 @@ class PatternBook:
         At start (`force`, nothing in force yet) a broken package or operator file is left out and the
         rest is used; a broken shipped file is a bug and raises `PatternError`.
         """
-        scan = self._scan()
+        return self._reload(self._scan(), force)
+
+    def _reload(self, scan: _Scan, force: bool) -> bool:
         self._stamps = scan.stamps
         starting = force and self.generation == 0
         try:
