@@ -80,14 +80,19 @@ async def check_store(config: Config) -> CheckResult:
 
 @check
 async def check_runbooks(config: Config) -> CheckResult:
-    """The shipped runbooks load."""
-    from hololoom_core.llm.runbooks import RunbookError, RunbookLibrary
+    """The shipped runbooks load, and so do installed packages' runbooks."""
+    from hololoom_core.llm.runbooks import RunbookError, RunbookLibrary, package_runbooks
 
     try:
         library = RunbookLibrary.from_directory()
     except RunbookError as exc:
         return CheckResult("runbooks", "fail", str(exc))
-    return CheckResult("runbooks", "ok", f"{len(library)} runbooks loaded")
+    extra, problems = package_runbooks(config.data_dir, set(library.runbooks))
+    detail = f"{len(library)} shipped runbooks loaded, {len(extra)} from installed packages"
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return CheckResult("runbooks", "warn", f"{problems[0]}{more}; {detail}")
+    return CheckResult("runbooks", "ok", detail)
 
 
 @check

@@ -63,7 +63,8 @@ def runbook_text(engine: Engine, runbook_id: str | None) -> str:
     """The list of runbooks, or one runbook in full, as Markdown (shared by chat and CLI)."""
     if not runbook_id:
         lines = [f"**{len(engine.runbooks)} runbooks**"]
-        lines += [f"- `{r.id}` — {r.title}" for r in sorted(engine.runbooks.runbooks.values(), key=lambda r: r.id)]
+        lines += [f"- `{r.id}` — {r.title}" + (f" (package {r.origin})" if r.origin else "")
+                  for r in sorted(engine.runbooks.runbooks.values(), key=lambda r: r.id)]
         return "\n".join(lines)
     runbook = engine.runbooks.get(runbook_id)
     if runbook is None:
@@ -75,17 +76,17 @@ def runbook_text(engine: Engine, runbook_id: str | None) -> str:
     def numbered(items: tuple[str, ...]) -> str:
         return "\n".join(f"{n}. {item}" for n, item in enumerate(items, start=1))
 
-    return "\n\n".join(
-        [
-            f"### {runbook.title} (`{runbook.id}`, usually {runbook.severity_hint})",
-            runbook.summary,
-            "**Symptoms**\n" + "\n".join(f"- {s}" for s in runbook.symptoms),
-            "**Triage**\n" + numbered(runbook.triage),
-            "**Remediate**\n" + numbered(runbook.remediation),
-            "**Verify**\n" + numbered(runbook.verify),
-            f"**Escalate:** {runbook.escalate}",
-        ]
-    )
+    origin = f", from package {runbook.origin}" if runbook.origin else ""
+    parts = [
+        f"### {runbook.title} (`{runbook.id}`, usually {runbook.severity_hint}{origin})",
+        runbook.summary,
+        "**Symptoms**\n" + "\n".join(f"- {s}" for s in runbook.symptoms) if runbook.symptoms else "",
+        "**Triage**\n" + numbered(runbook.triage) if runbook.triage else "",
+        "**Remediate**\n" + numbered(runbook.remediation) if runbook.remediation else "",
+        "**Verify**\n" + numbered(runbook.verify) if runbook.verify else "",
+        f"**Escalate:** {runbook.escalate}" if runbook.escalate else "",
+    ]
+    return "\n\n".join(part for part in parts if part)  # a Markdown runbook may leave sections out
 
 
 def install_runbook_command(engine: Engine) -> None:

@@ -51,6 +51,7 @@ class EngineOverview:
     runbooks: int
     extra: dict[str, Any] = field(default_factory=dict)
     workflows: int = 0  # workflow definitions installed (shipped and the user's), 0 when workflows are off
+    runbooks_from_packages: int = 0  # of `runbooks`, those installed by marketplace packages
 
 
 def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) -> EngineOverview:
@@ -93,6 +94,7 @@ def build_overview(engine: Engine, recent: int = 30, high_quality: float = 0.8) 
         feedback_down=down,
         high_quality_answers=good,
         runbooks=len(engine.runbooks),
+        runbooks_from_packages=sum(1 for runbook in engine.runbooks.runbooks.values() if runbook.origin),
         extra=extra,
         workflows=installed_workflows(extra),
     )

@@ -56,7 +56,7 @@ from hololoom_core.events import (
 from hololoom_core.llm.base import LanguageProvider
 from hololoom_core.llm.factory import build_provider
 from hololoom_core.llm.offline import OfflineAnswerEngine
-from hololoom_core.llm.runbooks import RunbookLibrary
+from hololoom_core.llm.runbooks import RunbookLibrary, package_runbooks
 from hololoom_core.models import Answer, Attachment, ChatMessage, HandleResult, Insight, Reply, StoredMessage
 from hololoom_core.redact import redact_secrets
 from hololoom_core.rooms import RoomScope
@@ -133,7 +133,9 @@ class Engine:
         self.store.apply_migrations(self.migrations.components())
         self.messages = MessageStore(self.store)
         self.interactions = InteractionStore(self.store)
-        self.runbooks = runbooks or RunbookLibrary.from_directory()
+        self._base_runbooks = runbooks or RunbookLibrary.from_directory()
+        self.runbooks = RunbookLibrary.copy_of(self._base_runbooks)  # its own: packages change it
+        self.reload_runbooks()
         self.offline = OfflineAnswerEngine(self.runbooks)
         self.provider: LanguageProvider = provider or build_provider(config, self.offline)
         self.access = AccessPolicy(config.acl, config.bot.admins)
@@ -178,6 +180,19 @@ class Engine:
         )
 
     # -- capabilities ------------------------------------------------------------------------
+
+    def reload_runbooks(self) -> list[str]:
+        """The base runbooks plus every installed package's (after an install, update or removal).
+
+        Returns one line per package runbook file that could not be used (also reported as engine errors).
+        """
+        base = list(self._base_runbooks.runbooks.values())
+        extra, problems = package_runbooks(self.config.data_dir, set(self._base_runbooks.runbooks))
+        if extra or len(self.runbooks) != len(base):
+            self.runbooks.replace([*base, *extra])
+        for problem in problems:
+            self.report_error("runbooks", problem)
+        return problems
 
     def capability(self, kind: TypeForm[T]) -> T:
         """The service a capability provides under `kind` (e.g. `MemoryService`); `CapabilityMissing` if none."""

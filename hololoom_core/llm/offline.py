@@ -131,14 +131,16 @@ class OfflineAnswerEngine:
             plan.append("Keep the focus on " + ", ".join(focus) + ".")
         plan.append("Triage in the runbook's order, fix the most likely cause first, then verify.")
 
-        answer: list[str] = [f"This looks like **{primary.title}**. {primary.summary}"]
+        answer: list[str] = [f"This looks like **{primary.title}**." + (f" {primary.summary}" if primary.summary else "")]
         targets = [item for item in focus if not item.startswith(("HTTP", "error"))]
         if targets:
             answer.append("Apply each step to " + ", ".join(targets) + " (replace `<svc>`, `<ns>`, `<host>` in the commands).")
         triage = primary.triage[:MAX_TRIAGE_STEPS]
         remediation = primary.remediation[:MAX_REMEDIATION_STEPS]
-        answer.append("**Triage**\n" + _numbered(triage))
-        answer.append("**Remediate**\n" + _numbered(remediation))
+        if triage:  # a Markdown runbook from a package may have only some of the sections
+            answer.append("**Triage**\n" + _numbered(triage))
+        if remediation:
+            answer.append("**Remediate**\n" + _numbered(remediation))
         left_out = len(primary.triage) - len(triage) + len(primary.remediation) - len(remediation)
         if left_out:
             answer.append(f"{left_out} more step(s) in the full runbook: `!runbook {primary.id}`.")
@@ -147,14 +149,17 @@ class OfflineAnswerEngine:
         if len(matched) > 1:
             others = ", ".join(f"{runbook.title} (`{runbook.id}`, match {source.score:.2f})" for runbook, source in matched[1:])
             answer.append(f"Also consider: {others}.")
-        answer.append(f"**Escalate:** {primary.escalate}")
+        if primary.escalate:
+            answer.append(f"**Escalate:** {primary.escalate}")
 
         verify = list(primary.verify)
         verify.append("Post the result in this thread so the history records what worked.")
 
-        first_step = _short(primary.triage[0]) if primary.triage else "triage"
-        first_fix = _short(primary.remediation[0]) if primary.remediation else "remediate"
-        tldr = f"{primary.title} (runbook `{primary.id}`). First: {_sentence(first_step)} Most common fix: {_sentence(first_fix)}"
+        tldr = f"{primary.title} (runbook `{primary.id}`)."
+        if primary.triage:
+            tldr += f" First: {_sentence(_short(primary.triage[0]))}"
+        if primary.remediation:
+            tldr += f" Most common fix: {_sentence(_short(primary.remediation[0]))}"
         return {"PLAN": _numbered(plan), "ANSWER": "\n\n".join(answer), "VERIFY": _numbered(verify), "TL;DR": tldr}
 
     def _from_history(self, request: AnswerRequest, messages: list[Source], focus: list[str]) -> dict[str, str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from hololoom_core.packages import package_folders
 from hololoom_core.text.entities import extract_entities
 from hololoom_core.text.terms import term_set, terms
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml
@@ -35,6 +36,7 @@ class Runbook:
     escalate: str
     severity_hint: str = "sev3"
     related: tuple[str, ...] = ()
+    origin: str = ""  # "" for the shipped runbooks, else the marketplace package that installed it
 
     @property
     def text(self) -> str:
@@ -87,6 +89,116 @@ def load_runbook(path: Path, text: str | None = None) -> Runbook:
     )
 
 
+MARKDOWN_SECTIONS = {
+    "summary": "summary", "keywords": "keywords", "symptoms": "symptoms", "signs": "symptoms",
+    "triage": "triage", "first steps": "triage", "diagnosis": "triage",
+    "remediation": "remediation", "remediate": "remediation", "fix": "remediation", "steps": "remediation",
+    "verify": "verify", "verification": "verify", "escalate": "escalate", "escalation": "escalate",
+}
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
+_KEYWORDS_LINE = re.compile(r"^keywords:\s*(.+)$", re.IGNORECASE)
+
+
+def load_markdown_runbook(path: Path, text: str | None = None) -> Runbook:
+    """Parse a Markdown runbook: `# Title`, then `## Summary / Keywords / Symptoms / Triage / Remediation /
+    Verify / Escalate` sections of list items or paragraphs (any of them optional).
+
+    Without sections, the first paragraph is the summary and every later item or paragraph a triage step;
+    items of sections with other names are triage steps too. A `Keywords: a, b` line sets the keywords;
+    the lines of a fenced code block join the step before it as inline code.
+    """
+    body = text if text is not None else path.read_text(encoding="utf-8")
+    title = ""
+    fields: dict[str, list[str]] = {name: [] for name in set(MARKDOWN_SECTIONS.values())}
+    intro: list[str] = []
+    preamble: list[str] = []
+    section: str | None = None
+    joining = False  # a plain line right after an entry continues it (a wrapped item or paragraph)
+    fenced = False
+    for raw in body.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced:  # a code block's lines join the entry before it, as inline code
+            target = fields[section] if section is not None else (preamble or intro)
+            if stripped and target:
+                target[-1] += f" `{stripped}`"
+            continue
+        if stripped.startswith("#"):
+            name = stripped.lstrip("#").strip()
+            if stripped.startswith("# ") and not title:
+                title, section = name, None
+            else:
+                section = MARKDOWN_SECTIONS.get(name.lower().rstrip(":"), "triage")
+            joining = False
+            continue
+        if not stripped:
+            joining = False
+            continue
+        keywords = _KEYWORDS_LINE.match(stripped)
+        if keywords:
+            fields["keywords"] += [word.strip() for word in keywords.group(1).split(",") if word.strip()]
+            continue
+        item = _LIST_ITEM.match(raw)
+        if section is not None:
+            target = fields[section]
+        else:  # before any section: paragraphs before the first item describe, the rest are steps
+            target = intro if not preamble and not item else preamble
+        if item:
+            target.append(item.group(1).strip())
+        elif joining and target:
+            target[-1] += " " + stripped
+        else:
+            target.append(stripped)
+        joining = True
+    if not title:
+        raise RunbookError(f"{path}: a Markdown runbook starts with a '# Title' line")
+    summary = " ".join([*intro, *fields["summary"]])
+    triage = [*preamble, *fields["triage"]]
+    if not (triage or fields["remediation"] or fields["verify"]):
+        raise RunbookError(f"{path}: no steps (list items or paragraphs under '# {title}')")
+    return Runbook(
+        id=path.stem, title=title, summary=summary, keywords=tuple(fields["keywords"]),
+        symptoms=tuple(fields["symptoms"]), triage=tuple(triage), remediation=tuple(fields["remediation"]),
+        verify=tuple(fields["verify"]), escalate=" ".join(fields["escalate"]),
+    )
+
+
+def load_any_runbook(path: Path) -> Runbook:
+    """A YAML (`.yaml`, `.yml`) or Markdown (`.md`) runbook file."""
+    if path.suffix.lower() == ".md":
+        return load_markdown_runbook(path)
+    return load_runbook(path)
+
+
+def package_runbooks(data_dir: Path, taken: set[str]) -> tuple[list[Runbook], list[str]]:
+    """The runbooks of every installed marketplace package, and one line per file that could not be used.
+
+    A runbook whose id is in `taken` (or came earlier) is left out, so a package never replaces one.
+    """
+    runbooks: list[Runbook] = []
+    problems: list[str] = []
+    seen = set(taken)
+    for package, folder in package_folders(data_dir, "runbooks"):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() not in (".md", ".yaml", ".yml"):
+                continue
+            try:
+                runbook = load_any_runbook(path)
+            except (RunbookError, OSError, UnicodeDecodeError) as exc:
+                problems.append(f"package {package}: {path.name}: {str(exc).replace(str(path) + ': ', '')}")
+                continue
+            if runbook.id in seen:
+                problems.append(f"package {package}: {path.name}: runbook id `{runbook.id}` is taken; left out")
+                continue
+            seen.add(runbook.id)
+            runbooks.append(replace(runbook, origin=package))
+    return runbooks, problems
+
+
 def _runbook_files(directory: Path | None) -> list[Path]:
     """The runbook files of a directory (or of the package), sorted by name."""
     if directory is None:
@@ -101,6 +213,45 @@ def _stamp(path: Path) -> tuple[int, int]:
     return status.st_mtime_ns, status.st_size
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """The searchable form of a set of runbooks (replaced whole, so a search never sees half of two)."""
+
+    runbooks: dict[str, Runbook]
+    docs: list[tuple[Runbook, Counter[str]]]
+    lengths: list[int]
+    avg_length: float
+    idf: dict[str, float]
+    keyword_patterns: dict[str, list[tuple[str, re.Pattern[str], frozenset[str]]]]
+    vocabulary: dict[str, frozenset[str]]
+
+
+def _build_index(runbooks: list[Runbook]) -> _Index:
+    """BM25 statistics, keyword patterns and vocabularies of the runbooks."""
+    docs = [(runbook, Counter(terms(runbook.text))) for runbook in runbooks]
+    lengths = [sum(counts.values()) for _, counts in docs]
+    frequencies: Counter[str] = Counter()
+    for _, counts in docs:
+        frequencies.update(counts.keys())
+    total = len(docs)
+    return _Index(
+        runbooks={runbook.id: runbook for runbook in runbooks},
+        docs=docs,
+        lengths=lengths,
+        avg_length=(sum(lengths) / len(lengths)) if lengths else 1.0,
+        idf={term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()},
+        keyword_patterns={
+            runbook.id: [
+                (keyword, re.compile(r"(?<![a-z0-9])" + re.escape(keyword.lower()) + r"(?![a-z0-9])"),
+                 term_set(keyword))
+                for keyword in runbook.keywords
+            ]
+            for runbook in runbooks
+        },
+        vocabulary={runbook.id: term_set(runbook.text) for runbook in runbooks},
+    )
+
+
 class RunbookLibrary:
     """All runbooks, indexed for BM25 search with a boost for the runbook's own keywords."""
 
@@ -108,27 +259,26 @@ class RunbookLibrary:
     B = 0.6
 
     def __init__(self, runbooks: list[Runbook]) -> None:
-        self.runbooks = {runbook.id: runbook for runbook in runbooks}
-        self._docs = [(runbook, Counter(terms(runbook.text))) for runbook in runbooks]
-        self._lengths = [sum(counts.values()) for _, counts in self._docs]
-        self._avg_length = (sum(self._lengths) / len(self._lengths)) if self._lengths else 1.0
-        frequencies: Counter[str] = Counter()
-        for _, counts in self._docs:
-            frequencies.update(counts.keys())
-        total = len(self._docs)
-        self._idf = {term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()}
-        self._keyword_patterns = {
-            runbook.id: [
-                (
-                    keyword,
-                    re.compile(r"(?<![a-z0-9])" + re.escape(keyword.lower()) + r"(?![a-z0-9])"),
-                    term_set(keyword),
-                )
-                for keyword in runbook.keywords
-            ]
-            for runbook in runbooks
-        }
-        self._vocabulary = {runbook.id: term_set(runbook.text) for runbook in runbooks}
+        self._index = _build_index(runbooks)
+        self.version = 0  # grows with every `replace`, so derived indexes know to rebuild
+
+    @classmethod
+    def copy_of(cls, library: RunbookLibrary) -> RunbookLibrary:
+        """A library of its own that starts with another's runbooks (sharing its index: no rebuild)."""
+        copy = cls.__new__(cls)
+        copy._index = library._index
+        copy.version = 0
+        return copy
+
+    @property
+    def runbooks(self) -> dict[str, Runbook]:
+        """The runbooks by id."""
+        return self._index.runbooks
+
+    def replace(self, runbooks: list[Runbook]) -> None:
+        """Use these runbooks from now on (a package installed or removed); searches in flight finish on the old."""
+        self._index = _build_index(runbooks)
+        self.version += 1
 
     @classmethod
     def from_directory(cls, directory: Path | None = None) -> RunbookLibrary:
@@ -160,32 +310,33 @@ class RunbookLibrary:
         Confidence combines the runbook's own keywords found in the question with how much of the
         question's meaning (IDF-weighted terms, names of hosts and URLs left out) the runbook covers.
         """
+        index = self._index
         lowered = question.lower()
         query_set = set(terms(_strip_names(question)))
         if not query_set:
             return []
-        unknown_idf = max(self._idf.values(), default=1.0)
-        query_weight = sum(self._idf.get(term, unknown_idf) for term in query_set)
+        unknown_idf = max(index.idf.values(), default=1.0)
+        query_weight = sum(index.idf.get(term, unknown_idf) for term in query_set)
         candidates: list[tuple[Runbook, float, tuple[str, ...], float, int]] = []
-        for (runbook, counts), length in zip(self._docs, self._lengths, strict=True):
+        for (runbook, counts), length in zip(index.docs, index.lengths, strict=True):
             bm25 = 0.0
             for term in query_set:
                 frequency = counts.get(term, 0)
                 if not frequency:
                     continue
-                idf = self._idf.get(term, 0.0)
+                idf = index.idf.get(term, 0.0)
                 bm25 += idf * frequency * (self.K1 + 1) / (
-                    frequency + self.K1 * (1 - self.B + self.B * length / self._avg_length)
+                    frequency + self.K1 * (1 - self.B + self.B * length / index.avg_length)
                 )
             keywords = tuple(
                 keyword
-                for keyword, pattern, stems in self._keyword_patterns[runbook.id]
+                for keyword, pattern, stems in index.keyword_patterns[runbook.id]
                 if pattern.search(lowered) or (len(stems) >= 2 and stems <= query_set)
             )
             if not keywords and bm25 == 0.0:
                 continue
-            matched = query_set & self._vocabulary[runbook.id]
-            coverage = sum(self._idf.get(term, unknown_idf) for term in matched) / query_weight
+            matched = query_set & index.vocabulary[runbook.id]
+            coverage = sum(index.idf.get(term, unknown_idf) for term in matched) / query_weight
             candidates.append((runbook, bm25, keywords, coverage, len(matched)))
         best_bm25 = max((candidate[1] for candidate in candidates), default=0.0) or 1.0
         results: list[RunbookMatch] = []

@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.capabilities import Capability, CheckResult
 from hololoom_core.engine.commands import CommandContext, CommandResult
+from hololoom_core.engine.periodic import run_every
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.marketplace.events import MarketplaceChanged
 from hololoom_core.marketplace.render import details_markdown, installed_markdown, search_markdown
 from hololoom_core.marketplace.service import InstallPlan, Marketplace
-from hololoom_core.ops.commands.aliases import AliasCommands, AliasSet, load_alias_directory
+from hololoom_core.ops.commands.aliases import AliasCommands, load_all_aliases
 from hololoom_core.ops.workflows.commands import package_directories, reload_library
 
 if TYPE_CHECKING:
     from hololoom_core.config import Config
     from hololoom_core.engine.pipeline import Engine
 
-log = logging.getLogger(__name__)
 PERMISSION = "marketplace"
 CHANGING_VERBS = ("install", "update", "rollback", "remove", "confirm")
 VERBS = ("search", "show", "list", "rate", "cancel", *CHANGING_VERBS)
@@ -63,11 +62,12 @@ class MarketplaceRuntime:
         return PERMISSION in self.engine.config.acl.permissions and access.has_permission(user, PERMISSION)
 
     def refresh(self) -> None:
-        """Load the workflow library and the package aliases again after a change."""
+        """Load the workflow library, the runbooks and the package aliases again after a change."""
         reload_library(self.engine)
+        self.engine.reload_runbooks()
         aliases = self.engine.find_capability(AliasCommands)
         if aliases is not None:
-            aliases.install(merged_aliases(self.engine))
+            aliases.install(load_all_aliases(self.engine.config))
 
     def announce(self, action: str, package: str, version: str, detail: str = "") -> None:
         """Publish the change on the bus."""
@@ -130,18 +130,9 @@ class MarketplaceRuntime:
     def start_auto_update(self) -> None:
         """Run auto-update now and then every `marketplace.auto_update_hours` (long-running engines only)."""
         if self._auto_task is None:
-            self._auto_task = asyncio.get_running_loop().create_task(self._auto_loop(), name="hololoom-market-update")
-
-    async def _auto_loop(self) -> None:
-        while True:
-            try:
-                await self.auto_update()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the loop must keep going
-                log.exception("marketplace auto-update failed")
-                self.engine.report_error("marketplace", f"auto-update: {type(exc).__name__}: {exc}")
-            await asyncio.sleep(self.engine.config.marketplace.auto_update_hours * 3600)
+            loop = run_every(self.engine, self.engine.config.marketplace.auto_update_hours * 3600, self.auto_update,
+                             where="marketplace", what="auto-update", wait_first=False)
+            self._auto_task = asyncio.get_running_loop().create_task(loop, name="hololoom-market-update")
 
     async def close(self) -> None:
         """Stop the auto-update loop."""
@@ -149,16 +140,6 @@ class MarketplaceRuntime:
             self._auto_task.cancel()
             await asyncio.gather(self._auto_task, return_exceptions=True)
             self._auto_task = None
-
-
-def merged_aliases(engine: Engine) -> AliasSet:
-    """The user's alias folder plus every installed package's `aliases/` folder."""
-    merged = load_alias_directory(engine.config.aliases_dir)
-    for _name, workflows in package_directories(engine.config):
-        loaded = load_alias_directory(workflows.parent / "aliases")
-        merged.aliases.extend(loaded.aliases)
-        merged.problems.extend(loaded.problems)
-    return merged
 
 
 async def check_marketplace(config: Config) -> CheckResult:
@@ -204,7 +185,7 @@ def _aliases_hook(engine: Engine) -> Any:
     async def load_package_aliases() -> None:
         aliases = engine.find_capability(AliasCommands)
         if aliases is not None and package_directories(engine.config):
-            aliases.install(merged_aliases(engine))
+            aliases.install(load_all_aliases(engine.config))
 
     return load_package_aliases
 
@@ -336,4 +317,4 @@ def _search_options(words: list[str]) -> tuple[str | None, float | None, list[st
     return category, min_rating, [word for word in words if word not in skip]
 
 
-__all__ = ["MarketplaceCapability", "MarketplaceRuntime", "merged_aliases"]
+__all__ = ["MarketplaceCapability", "MarketplaceRuntime"]

@@ -124,6 +124,7 @@ class FeatureExtractor:
     def __init__(self, engine: Engine, reask_window_s: float, reask_similarity: float) -> None:
         self.engine = engine
         self.runbooks = RunbookIndex(engine.runbooks)
+        self.runbooks_version = engine.runbooks.version
         self.reask_window_s = reask_window_s
         self.reask_similarity = reask_similarity
         self.vocabulary: set[str] = set()
@@ -226,6 +227,9 @@ class FeatureExtractor:
         """Every feature of `FEATURE_NAMES` for this question and routing decision."""
         if not self.vocabulary_seeded:
             self.seed_vocabulary()
+        if self.runbooks_version != self.engine.runbooks.version:  # a package added or removed runbooks
+            self.runbooks = RunbookIndex(self.engine.runbooks)
+            self.runbooks_version = self.engine.runbooks.version
         question_terms = term_set(context.question)
         scores = self.bm25_scores(context)
         if scores:

@@ -127,12 +127,13 @@ class MarketplaceTab(Vertical):
         total, from_packages = self.view.workflow_counts()
         overview = self.view.overview(recent=1)
         runbooks = overview.runbooks if overview is not None else 0
+        package_runbooks = overview.runbooks_from_packages if overview is not None else 0
         registries = [f"{name} {'✔' if index.verified else '⚠ unverified'}" for name, index in
                       market.indexes().items()]
         registries += [f"{name} ✖ refused" for name in market.problems]
         self.query_one("#mp-summary", Static).update(
             f"Installed packages: {len(market.installed())}   Workflows: {total} ({from_packages} from packages)   "
-            f"Runbooks: {runbooks} (shipped)   Registries: {', '.join(registries) or 'none'}")
+            f"Runbooks: {runbooks} ({package_runbooks} from packages)   Registries: {', '.join(registries) or 'none'}")
         categories = sorted({hit.category for hit in self.hits} | set(self.categories))
         if categories != self.categories:
             self.categories = categories

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import Collapsible, Markdown, TabbedContent
+from textual.widgets import Collapsible, Markdown, TabbedContent, Tabs
 
 from hololoom_core.models import StoredMessage
 from hololoom_tui.app import HoloLoomApp
@@ -55,6 +55,11 @@ async def test_a_tab_shown_by_its_key_takes_the_focus_so_its_own_keys_work_at_on
             assert tab_key in {binding.binding.key for binding in app.screen.active_bindings.values()}
         await pilot.press("alt+2")  # no table with a cursor: the tab itself, which scrolls
         await wait_for(pilot, lambda: app.focused is app.tab_widget("self-improving"))
+        app.query_one(Tabs).focus()  # walking the tab strip keeps the focus on it
+        await pilot.press("right")
+        await wait_for(pilot, lambda: app.query_one(TabbedContent).active == "team-learning")
+        await pilot.pause(0.2)
+        assert isinstance(app.focused, Tabs)
         await pilot.press("alt+1")
         await wait_for(pilot, lambda: isinstance(app.focused, Composer))
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from hololoom_core.engine.arguments import Arg
 from hololoom_core.engine.capabilities import Capability
 from hololoom_core.engine.commands import CommandContext
-from hololoom_core.ops.commands.aliases import AliasCommands, load_alias_directory
+from hololoom_core.ops.commands.aliases import AliasCommands, load_alias_directory, load_all_aliases
 from hololoom_core.ops.commands.plugins import (
     LoadedPlugin,
     PluginReport,
@@ -26,6 +26,7 @@ from hololoom_core.ops.commands.plugins import (
     import_folder_plugins,
     install_plugins,
 )
+from hololoom_core.packages import package_folders
 
 if TYPE_CHECKING:
     from hololoom_core.engine.pipeline import Engine
@@ -78,8 +79,10 @@ def install_listing_commands(engine: Engine, report: PluginReport, aliases: Alia
         if context.params["action"] == "reload":
             if not engine.access.is_admin(context.user):
                 return "Sorry, reloading aliases is for admins only."
-            aliases.install(load_alias_directory(engine.config.aliases_dir))
-        lines = [f"**{len(aliases.aliases)} alias(es)** from `{engine.config.aliases_dir}`"]
+            aliases.install(load_all_aliases(engine.config))
+        packages = len(package_folders(engine.config.data_dir, "aliases"))
+        lines = [f"**{len(aliases.aliases)} alias(es)** from `{engine.config.aliases_dir}`"
+                 + (f" and {packages} installed package(s)" if packages else "")]
         for alias in aliases.aliases:
             target = f"workflow `{alias.workflow}`" if alias.workflow else f"command `{prefix}{alias.command}`"
             phrases = " | ".join(f"`{prefix}{fmt.display}`" for fmt in alias.formats)

@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hololoom_core.engine.commands import CommandContext, CommandError, CommandResult, CommandSpec, Handler
+from hololoom_core.packages import package_folders
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
 if TYPE_CHECKING:
+    from hololoom_core.config import Config
     from hololoom_core.engine.pipeline import Engine
 
 
@@ -278,6 +280,16 @@ def load_alias_directory(directory: Path) -> AliasSet:
         result.aliases.extend(loaded.aliases)
         result.problems.extend(loaded.problems)
     return result
+
+
+def load_all_aliases(config: Config) -> AliasSet:
+    """The user's alias folder, then every installed marketplace package's `aliases/` folder."""
+    merged = load_alias_directory(config.aliases_dir)
+    for _package, folder in package_folders(config.data_dir, "aliases"):
+        loaded = load_alias_directory(folder)
+        merged.aliases.extend(loaded.aliases)
+        merged.problems.extend(loaded.problems)
+    return merged
 
 
 class AliasCommands:

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.engine.commands import CommandError
+from hololoom_core.engine.periodic import run_every
 from hololoom_core.ops.workflows.authority import (
     ADMINS,
     GROUP_PREFIX,
@@ -541,8 +542,9 @@ class WorkflowService:
         for run_id in self.runs.resumable(self.now()):
             await self._resume_running(run_id)
         if self.config.enabled and self._scheduler is None:
-            self._scheduler = asyncio.get_running_loop().create_task(self._scheduler_loop(),
-                                                                     name="hololoom-workflow-scheduler")
+            loop = run_every(self.engine, self.config.tick_seconds, self.tick, where="workflows", what="scheduler",
+                             wait_first=True)
+            self._scheduler = asyncio.get_running_loop().create_task(loop, name="hololoom-workflow-scheduler")
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for the triggered runs started so far (until they finish or pause)."""
@@ -568,17 +570,6 @@ class WorkflowService:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.runs.release_owned(self.owner)
-
-    async def _scheduler_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.tick_seconds)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the scheduler must keep going
-                log.exception("workflow scheduler tick failed")
-                self.engine.report_error("workflows", f"scheduler: {type(exc).__name__}: {exc}")
 
     async def tick(self) -> int:
         """Fire due timers and approval timeouts, recover runs whose engine died, and fire cron triggers."""
