@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import yaml
-
 from hololoom_core.llm.runbooks import RunbookError, load_runbook
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.memory.patterns import PatternError, check_pattern_overlay
@@ -140,15 +138,9 @@ def check_package_files(root: Path, files: list[str], config: Config, where: str
             except PatternError as exc:
                 raise MarketplaceError(f"{where}: {exc}") from None
             report.patterns.append(Path(relative).stem)
-        elif kind in ("patterns", "runbooks"):
-            text = _text(path, where, relative)
-            if relative.endswith((".yaml", ".yml")):
-                try:
-                    yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-                except yaml.YAMLError as exc:
-                    raise MarketplaceError(f"{where}: {relative}: not valid YAML ({str(exc).splitlines()[0]})") \
-                        from None
-            (report.patterns if kind == "patterns" else report.runbooks).append(Path(relative).stem)
+        elif kind == "runbooks":  # Markdown runbooks (the YAML ones are checked above)
+            _text(path, where, relative)
+            report.runbooks.append(Path(relative).stem)
         else:
             _text(path, where, relative)
     for key in ("shell_commands", "http_hosts", "incident_actions"):
