@@ -103,14 +103,13 @@ async def run_detect(args: argparse.Namespace) -> int:
         raise CliError("detect: the text is empty; try: hololoom detect \"we decided to roll back\"", 2)
     config = config_from_args(args)
     check_readable_files(config)
-    user_file = config.memory.patterns_file or (config.data_dir / "patterns.yaml")
     errors: list[str] = []
     try:
-        book = PatternBook(user_file.expanduser(), on_error=errors.append)
+        book = PatternBook.for_config(config, on_error=errors.append)
     except PatternError as exc:
         raise CliError(f"detect: {exc}")
     if book.last_error:
-        print(f"hololoom: patterns: {book.last_error} (using the shipped patterns)", file=sys.stderr)
+        print(f"hololoom: patterns: {book.last_error} (running without that file)", file=sys.stderr)
     detections = analyse_text(text, book.for_room(args.room), sender=args.sender, ts=config_now())
     if args.json:
         print_json({"text": text, "room": args.room, "detections": [d.as_dict() for d in detections]})

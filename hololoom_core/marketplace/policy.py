@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import yaml
-
 from hololoom_core.llm.runbooks import RunbookError, load_runbook
 from hololoom_core.marketplace.errors import MarketplaceError
+from hololoom_core.memory.patterns import PatternError, check_pattern_overlay
 from hololoom_core.ops.commands.aliases import parse_alias_file
 from hololoom_core.ops.workflows.library import load_file
 from hololoom_core.ops.workflows.schema import WorkflowDefinition, WorkflowSchemaError
@@ -133,15 +132,15 @@ def check_package_files(root: Path, files: list[str], config: Config, where: str
             except RunbookError as exc:
                 raise MarketplaceError(f"{where}: {str(exc).replace(str(path), relative)}") from None
             report.runbooks.append(Path(relative).stem)
-        elif kind in ("patterns", "runbooks"):
-            text = _text(path, where, relative)
-            if relative.endswith((".yaml", ".yml")):
-                try:
-                    yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-                except yaml.YAMLError as exc:
-                    raise MarketplaceError(f"{where}: {relative}: not valid YAML ({str(exc).splitlines()[0]})") \
-                        from None
-            (report.patterns if kind == "patterns" else report.runbooks).append(Path(relative).stem)
+        elif kind == "patterns":
+            try:
+                check_pattern_overlay(_text(path, where, relative), relative)  # the pattern book's own check
+            except PatternError as exc:
+                raise MarketplaceError(f"{where}: {exc}") from None
+            report.patterns.append(Path(relative).stem)
+        elif kind == "runbooks":  # Markdown runbooks (the YAML ones are checked above)
+            _text(path, where, relative)
+            report.runbooks.append(Path(relative).stem)
         else:
             _text(path, where, relative)
     for key in ("shell_commands", "http_hosts", "incident_actions"):

@@ -22,9 +22,8 @@ def memory_check(config: Config) -> tuple[str, str]:
     if effective == "fast" and not have_wordllama:
         effective = "bare"
         problems.append("fast needs wordllama (pip install wordllama)")
-    patterns_file = config.memory.patterns_file or (config.data_dir / "patterns.yaml")
     try:
-        book = PatternBook(patterns_file.expanduser())
+        book = PatternBook.for_config(config)
     except PatternError as exc:
         return "fail", f"shipped patterns broken: {exc}"
     if book.last_error:

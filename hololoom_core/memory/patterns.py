@@ -1,9 +1,13 @@
 """The pattern book: detector patterns and thresholds as data, per-room overrides, reload on change.
 
-The shipped `patterns.yaml` is the base; the operator's file (if any) is laid over it, and then
-every `rooms:` entry matching a room id (exact or glob) is laid over that, in file order. Dicts
-merge key by key, lists replace, and `add_<list>` keys append. A broken operator file is reported
-in one line (file:line, what, how to fix) and the last good patterns stay in force.
+The shipped `patterns.yaml` is the base; every installed marketplace package's `patterns/*.yaml`
+is laid over it (package name, then file name order), then the operator's file (if any), so the
+operator has the last word; then every `rooms:` entry matching a room id (exact or glob) is laid
+over that, in layer and file order. Dicts merge key by key, lists replace, and `add_<list>` keys
+append. A broken operator or package file is reported in one line (file:line, what, how to fix)
+and the last good patterns stay in force. The files, and which package versions are installed,
+are checked for changes by polling (`maybe_reload`), so installing, updating, rolling back or
+removing a package changes the detectors without a restart.
 """
 
 from __future__ import annotations
@@ -16,17 +20,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hololoom_core.memory.prefilter import GateScanner, gate_regex, may_match, required_substrings
+from hololoom_core.packages import package_folders
 from hololoom_core.text.clean import UnreadableText, read_text_file
 from hololoom_core.yamldoc import YamlSyntaxError, parse_yaml, yaml_line
 
+if TYPE_CHECKING:
+    from hololoom_core.config import Config
+
 SHIPPED_PATTERNS = Path(__file__).with_name("patterns.yaml")
 DETECTOR_KINDS = ("decision", "action_item", "question", "incident_signal")
+PATTERN_SUFFIXES = (".yaml", ".yml")
 
 
 class PatternError(Exception):
@@ -270,25 +279,59 @@ def _compile(regex: str, where: str) -> re.Pattern[str]:
         raise PatternError(f"{where}: bad regex ({exc}); fix the pattern (Python re syntax, YAML-escaped)")
 
 
-def _read(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
-    try:
-        text = read_text_file(path)
-    except OSError as exc:
-        raise PatternError(f"{path}: cannot read pattern file ({exc}); check the path in memory.patterns_file")
-    except UnreadableText as exc:
-        raise PatternError(f"{path}: {exc}; fix or remove the pattern file")
+def check_pattern_overlay(text: str, where: str) -> dict[str, Any]:
+    """Parse and validate one pattern file's text (schema and every regex) the way the pattern book does.
+
+    Returns the file's data; raises `PatternError` naming `where:line` on the first problem. The
+    marketplace checks a package's `patterns/*.yaml` with it before install.
+    """
     try:
         data, document = parse_yaml(text)
     except YamlSyntaxError as exc:
-        raise PatternError(f"{exc.where(path)}: YAML syntax error ({exc.problem}); check indentation and quoting")
+        raise PatternError(f"{exc.where(where)}: YAML syntax error ({exc.problem}); check indentation and quoting")
     if data is None:
-        return {}, document
+        return {}
     if not isinstance(data, dict):
-        raise PatternError(f"{path}:1: a pattern file is a mapping (detectors:, reversal:, rooms:, ...)")
-    return data, document
+        raise PatternError(f"{where}:1: a pattern file is a mapping (detectors:, reversal:, rooms:, ...)")
+    _validate(data, where, document)
+    return data
 
 
-def _validate(data: dict[str, Any], path: Path, document: yaml.Node | None) -> None:
+@dataclass(frozen=True, slots=True)
+class PatternLayer:
+    """One pattern file laid over the shipped patterns: an installed package's or the operator's."""
+
+    path: Path
+    label: str
+    package: str | None = None
+
+    def load(self) -> dict[str, Any]:
+        """Read and validate the file; `PatternError` naming the label and line on a problem."""
+        try:
+            text = read_text_file(self.path)
+        except OSError as exc:
+            fix = "update or remove the package" if self.package else "check the path in memory.patterns_file"
+            raise PatternError(f"{self.label}: cannot read pattern file ({exc}); {fix}")
+        except UnreadableText as exc:
+            fix = "update or remove the package" if self.package else "fix or remove the pattern file"
+            raise PatternError(f"{self.label}: {exc}; {fix}")
+        return check_pattern_overlay(text, self.label)
+
+
+def package_pattern_layers(data_dir: Path) -> list[PatternLayer]:
+    """Every installed package's `patterns/*.yaml` (and `.yml`), in package name, then file name order."""
+    layers: list[PatternLayer] = []
+    for name, folder in package_folders(data_dir, "patterns"):
+        try:
+            files = sorted((path for path in folder.iterdir() if path.suffix in PATTERN_SUFFIXES),
+                           key=lambda path: path.name)
+        except OSError:  # no patterns folder (or the package was removed while we looked)
+            continue
+        layers += [PatternLayer(path, f"package {name}: patterns/{path.name}", name) for path in files]
+    return layers
+
+
+def _validate(data: dict[str, Any], path: Path | str, document: yaml.Node | None) -> None:
     """Check the schema and compile every regex, naming file:line on the first problem."""
     try:
         PatternFileSpec.model_validate(data)
@@ -379,95 +422,139 @@ def _room_rules(data: dict[str, Any]) -> RoomPatterns:
     )
 
 
+_Stamp = tuple[str, str, float | None]  # (label, resolved path, mtime + size) of one file
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What the files look like now: their stamps (to notice a change) and the package layers found."""
+
+    stamps: tuple[_Stamp, ...]
+    packages: tuple[PatternLayer, ...]
+    user_exists: bool
+
+
+def _stamp(label: str, path: Path) -> _Stamp:
+    """The file's resolved path (an update or rollback re-points `active/NAME`) and its mtime + size."""
+    try:
+        stat = path.stat()
+        resolved = str(path.resolve())
+    except OSError:
+        return label, str(path), None
+    return label, resolved, stat.st_mtime_ns + stat.st_size * 1e-3
+
+
 class PatternBook:
-    """The patterns in force: shipped file + operator file + per-room entries, re-read when a file changes."""
+    """The patterns in force: shipped file + package files + operator file + per-room entries, re-read on change."""
 
     def __init__(
         self,
         user_path: Path | None = None,
         *,
+        data_dir: Path | None = None,
         shipped_path: Path = SHIPPED_PATTERNS,
         check_interval: float = 1.0,
         on_error: Callable[[str], None] | None = None,
         on_reload: Callable[[str], None] | None = None,
     ) -> None:
         self.user_path = user_path
+        self.data_dir = data_dir
         self.shipped_path = shipped_path
         self.check_interval = check_interval
         self.on_error = on_error
         self.on_reload = on_reload
         self.generation = 0
         self.last_error: str | None = None
-        self._stamps: tuple[float | None, float | None] = (None, None)
+        self.layers: tuple[PatternLayer, ...] = ()  # the package and operator files in force, lowest first
+        self._stamps: tuple[_Stamp, ...] = ()
         self._last_check = 0.0
         self._base: dict[str, Any] = {}
         self._room_entries: list[tuple[str, dict[str, Any]]] = []
         self._cache: dict[str, RoomPatterns] = {}
         self.reload(force=True)
 
-    def _stat(self) -> tuple[float | None, float | None]:
-        def mtime(path: Path | None) -> float | None:
-            if path is None:
-                return None
-            try:
-                stat = path.stat()
-            except OSError:
-                return None
-            return stat.st_mtime_ns + stat.st_size * 1e-3
+    @classmethod
+    def for_config(cls, config: Config, **options: Any) -> PatternBook:
+        """The book an engine on `config` uses: the operator's file (`memory.patterns_file`, default
+        `<data dir>/patterns.yaml`) and the patterns of the packages installed in its data dir."""
+        user_file = config.memory.patterns_file or (config.data_dir / "patterns.yaml")
+        return cls(Path(user_file).expanduser(), data_dir=config.data_dir, **options)
 
-        return mtime(self.shipped_path), mtime(self.user_path)
+    def _scan(self) -> _Scan:
+        packages = tuple(package_pattern_layers(self.data_dir)) if self.data_dir is not None else ()
+        stamps = [_stamp("shipped", self.shipped_path)]
+        stamps += [_stamp(layer.label, layer.path) for layer in packages]
+        user_exists = False
+        if self.user_path is not None:
+            stamps.append(_stamp("operator", self.user_path))
+            user_exists = stamps[-1][2] is not None
+        return _Scan(tuple(stamps), packages, user_exists)
 
     def maybe_reload(self) -> bool:
-        """Re-read the files if one changed (checked at most every `check_interval` seconds)."""
+        """Re-read the files if one changed or a package came, went or changed version (checked at most
+        every `check_interval` seconds)."""
         now = time.monotonic()
         if now - self._last_check < self.check_interval:
             return False
         self._last_check = now
-        if self._stat() == self._stamps:
+        scan = self._scan()
+        if scan.stamps == self._stamps:
             return False
-        return self.reload()
+        return self._reload(scan, force=False)
 
     def reload(self, force: bool = False) -> bool:
-        """Read and validate the files; on a problem keep the last good patterns and report one line."""
-        stamps = self._stat()
+        """Read and validate the files; on a problem keep the last good patterns and report one line.
+
+        At start (`force`, nothing in force yet) a broken package or operator file is left out and the
+        rest is used; a broken shipped file is a bug and raises `PatternError`.
+        """
+        return self._reload(self._scan(), force)
+
+    def _reload(self, scan: _Scan, force: bool) -> bool:
+        self._stamps = scan.stamps
+        starting = force and self.generation == 0
         try:
-            shipped, shipped_doc = _read(self.shipped_path)
-            _validate(shipped, self.shipped_path, shipped_doc)
-            base = shipped
-            sources = [shipped]
-            if self.user_path is not None and stamps[1] is not None:
-                user, user_doc = _read(self.user_path)
-                _validate(user, self.user_path, user_doc)
-                base = merge(shipped, {k: v for k, v in user.items() if k != "rooms"})
-                sources.append(user)
-            entries: list[tuple[str, dict[str, Any]]] = []
-            for source in sources:
-                for room, entry in (source.get("rooms") or {}).items():
-                    entries.append((str(room), entry or {}))
-            base = {k: v for k, v in base.items() if k != "rooms"}
-            _room_rules(base)
-            for _, entry in entries:
-                _room_rules(merge(base, entry))
+            shipped = PatternLayer(self.shipped_path, str(self.shipped_path)).load()
         except PatternError as exc:
-            self._stamps = stamps
-            self.last_error = str(exc)
-            if force and not self._base:
-                if self.user_path is not None and str(self.user_path) in str(exc):
-                    # The operator's file is broken at start: run on the shipped patterns, say so once.
-                    shipped, _ = _read(self.shipped_path)
-                    self._install({k: v for k, v in shipped.items() if k != "rooms"},
-                                  [(str(r), e or {}) for r, e in (shipped.get("rooms") or {}).items()])
-                else:
-                    raise
-            if self.on_error is not None:
-                self.on_error(str(exc))
-            return False
-        self._stamps = stamps
-        self.last_error = None
+            if starting:
+                raise
+            return self._refuse([str(exc)])
+        layers = list(scan.packages)
+        if self.user_path is not None and scan.user_exists:
+            layers.append(PatternLayer(self.user_path, str(self.user_path)))
+        loaded: list[tuple[PatternLayer, dict[str, Any]]] = []
+        problems: list[str] = []
+        for layer in layers:
+            try:
+                loaded.append((layer, layer.load()))
+            except PatternError as exc:
+                problems.append(str(exc))
+        if problems and not starting:
+            return self._refuse(problems)
+        base = {k: v for k, v in shipped.items() if k != "rooms"}
+        entries = [(str(room), entry or {}) for room, entry in (shipped.get("rooms") or {}).items()]
+        for _, data in loaded:
+            base = merge(base, {k: v for k, v in data.items() if k != "rooms"})
+            entries += [(str(room), entry or {}) for room, entry in (data.get("rooms") or {}).items()]
+        _room_rules(base)
+        for _, entry in entries:
+            _room_rules(merge(base, entry))
         self._install(base, entries)
+        self.layers = tuple(layer for layer, _ in loaded)
+        if problems:
+            return self._refuse(problems)
+        self.last_error = None
         if not force and self.on_reload is not None:
-            self.on_reload(f"patterns reloaded (generation {self.generation})")
+            self.on_reload(f"patterns reloaded (generation {self.generation}; {self._layer_summary()})")
         return True
+
+    def _refuse(self, problems: list[str]) -> bool:
+        """Report the first problem in one line (the last good patterns stay in force)."""
+        more = len(problems) - 1
+        self.last_error = problems[0] + (f" (and {more} more broken pattern file(s))" if more else "")
+        if self.on_error is not None:
+            self.on_error(self.last_error)
+        return False
 
     def _install(self, base: dict[str, Any], entries: list[tuple[str, dict[str, Any]]]) -> None:
         self._base = base
@@ -489,10 +576,13 @@ class PatternBook:
             self._cache[key] = rules
         return rules
 
+    def _layer_summary(self) -> str:
+        packages = {layer.package for layer in self.layers if layer.package}
+        operator = any(layer.package is None for layer in self.layers)
+        return f"{len(packages)} package(s), {'an' if operator else 'no'} operator file"
+
     def describe(self) -> str:
-        """Which files are in force, in one line."""
-        files = [str(self.shipped_path)]
-        if self.user_path is not None and self._stamps[1] is not None:
-            files.append(str(self.user_path))
+        """Which files are in force, lowest layer first, in one line."""
+        files = [str(self.shipped_path), *(layer.label for layer in self.layers)]
         rooms = len(self._room_entries)
         return f"{' + '.join(files)}; {rooms} room override(s); generation {self.generation}"

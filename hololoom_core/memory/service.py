@@ -14,7 +14,6 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hololoom_core.events import MessageChanged
@@ -58,15 +57,14 @@ class MemoryService:
         settings = engine.config.memory
         self.graph = MemoryGraph(self.store)
         self.items = ItemTracker(self.store, self.graph)
-        patterns_file = settings.patterns_file or (engine.config.data_dir / "patterns.yaml")
-        self.patterns = PatternBook(
-            Path(patterns_file).expanduser(),
+        self.patterns = PatternBook.for_config(
+            engine.config,
             check_interval=settings.patterns_check_s,
-            on_error=lambda error: self.engine.report_error("patterns", error),
             on_reload=lambda detail: self.engine.set_status("patterns", "ok", detail),
         )
-        if self.patterns.last_error:
-            self.engine.report_error("patterns", self.patterns.last_error + " (using the shipped patterns)")
+        if self.patterns.last_error:  # reported once here; later problems through on_error
+            self.engine.report_error("patterns", self.patterns.last_error + " (running without that file)")
+        self.patterns.on_error = lambda error: self.engine.report_error("patterns", error)
         self.requested_mode = engine.config.hololoom.config_mode
         self.people: set[str] = set()
         self._seen_users: set[str] = set()
