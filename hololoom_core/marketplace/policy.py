@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hololoom_core.llm.runbooks import RunbookError, load_runbook
+from hololoom_core.llm.runbooks import RunbookError, load_markdown_runbook, load_runbook
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.memory.patterns import PatternError, check_pattern_overlay
 from hololoom_core.ops.commands.aliases import parse_alias_file
@@ -126,21 +126,20 @@ def check_package_files(root: Path, files: list[str], config: Config, where: str
             if loaded.problems:
                 raise MarketplaceError(f"{where}: {loaded.problems[0]}")
             report.aliases += [alias.name for alias in loaded.aliases]
-        elif kind == "runbooks" and relative.endswith((".yaml", ".yml")):
+        elif kind == "runbooks":  # YAML: the shipped runbooks' schema; Markdown: a title and some steps
+            text = _text(path, where, relative)
+            load = load_markdown_runbook if relative.endswith(".md") else load_runbook
             try:
-                load_runbook(path)  # the same schema as the shipped runbooks
+                runbook = load(path, text)
             except RunbookError as exc:
                 raise MarketplaceError(f"{where}: {str(exc).replace(str(path), relative)}") from None
-            report.runbooks.append(Path(relative).stem)
+            report.runbooks.append(runbook.id)
         elif kind == "patterns":
             try:
                 check_pattern_overlay(_text(path, where, relative), relative)  # the pattern book's own check
             except PatternError as exc:
                 raise MarketplaceError(f"{where}: {exc}") from None
             report.patterns.append(Path(relative).stem)
-        elif kind == "runbooks":  # Markdown runbooks (the YAML ones are checked above)
-            _text(path, where, relative)
-            report.runbooks.append(Path(relative).stem)
         else:
             _text(path, where, relative)
     for key in ("shell_commands", "http_hosts", "incident_actions"):

