@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hololoom_core.doctor import check_runbooks
 from hololoom_core.engine import Engine
@@ -135,3 +137,16 @@ async def test_package_runbooks_and_aliases_take_effect_at_once_and_leave_with_t
         assert "Zebra label printer jam" not in (await engine.ask(question, room_id="#ops", asker="bob")).markdown
     finally:
         await engine.close()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["#", " ", "\n", "-", "1.", "`", "~", "a", "Keywords:", "## Triage", "## Fix",
+                                  "word", "```", "\t", "é"]), max_size=120).map("".join))
+def test_any_markdown_gives_a_runbook_or_one_clear_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "any.md"
+    try:
+        runbook = load_markdown_runbook(path, text)
+    except RunbookError as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+    else:
+        assert runbook.title and (runbook.triage or runbook.remediation or runbook.verify)
