@@ -10,6 +10,7 @@ Run: python bench/marketplace.py [--runs N]  (prints figures; nothing is asserte
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import io
 import statistics
@@ -25,6 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hololoom_core.config import Config  # noqa: E402
+from hololoom_core.engine import Engine  # noqa: E402
+from hololoom_core.marketplace.capability import MarketplaceRuntime  # noqa: E402
 from hololoom_core.marketplace.publish import publish  # noqa: E402
 from hololoom_core.marketplace.service import Marketplace  # noqa: E402
 from hololoom_core.marketplace.signing import generate_key  # noqa: E402
@@ -51,6 +54,22 @@ class Quiet(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
+
+
+async def engine_rollbacks(config: Config, runs: int) -> list[float]:
+    """Rollbacks inside a running engine: the files, then the reload of workflows, runbooks and aliases."""
+    engine = Engine(config)
+    await engine.start()
+    try:
+        runtime = engine.capability(MarketplaceRuntime)
+        timings: list[float] = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            await runtime.rollback("security-containment-kit", "bench")
+            timings.append(time.perf_counter() - started)
+        return timings
+    finally:
+        await engine.close()
 
 
 def main() -> None:
@@ -93,6 +112,7 @@ def main() -> None:
                 started = time.perf_counter()
                 market.rollback("security-containment-kit")
                 rollbacks.append(time.perf_counter() - started)
+        live_rollbacks = asyncio.run(engine_rollbacks(config(tmp / f"data-{runs - 1}", str(registry), key), runs))
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(registry)))
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -119,6 +139,8 @@ def main() -> None:
     print(f"update 1.0.0 -> 1.1.0 within range               {percentiles(updates)}")
     print(f"rollback (n={len(rollbacks)})                            {percentiles(rollbacks)}  "
           f"goal <= 1000 ms: {'met' if max(rollbacks) <= 1.0 else 'MISSED'}")
+    print(f"rollback in a running engine (n={len(live_rollbacks)}, + reload of workflows, runbooks, aliases) "
+          f"{percentiles(live_rollbacks)}  goal <= 1000 ms: {'met' if max(live_rollbacks) <= 1.0 else 'MISSED'}")
 
 
 if __name__ == "__main__":
