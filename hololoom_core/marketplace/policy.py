@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hololoom_core.llm.runbooks import RunbookError, load_markdown_runbook, load_runbook
+from hololoom_core.llm.runbooks import RunbookError, RunbookLibrary, load_markdown_runbook, load_runbook
 from hololoom_core.marketplace.errors import MarketplaceError
 from hololoom_core.memory.patterns import PatternError, check_pattern_overlay
 from hololoom_core.ops.commands.aliases import parse_alias_file
@@ -41,6 +41,7 @@ class PackagePermissions:
     calls: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     runbooks: list[str] = field(default_factory=list)
+    runbooks_left_out: list[str] = field(default_factory=list)  # ids a shipped runbook already has
     patterns: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -57,7 +58,10 @@ class PackagePermissions:
             f"schedules: {show(self.schedules)}",
             f"starts on: {show(self.listens_to)}",
             f"aliases: {show(self.aliases)}",
-            f"runbooks: {show(self.runbooks)}; patterns: {show(self.patterns)}",
+            f"runbooks: {show(self.runbooks)}"
+            + (f" (left out, the id is a shipped runbook's: {show(self.runbooks_left_out)})"
+               if self.runbooks_left_out else "")
+            + f"; patterns: {show(self.patterns)}",
         ]
 
     def as_dict(self) -> dict[str, list[str]]:
@@ -133,7 +137,10 @@ def check_package_files(root: Path, files: list[str], config: Config, where: str
                 runbook = load(path, text)
             except RunbookError as exc:
                 raise MarketplaceError(f"{where}: {str(exc).replace(str(path), relative)}") from None
-            report.runbooks.append(runbook.id)
+            if runbook.id in RunbookLibrary.from_directory().runbooks:  # the engine never lets a package replace one
+                report.runbooks_left_out.append(runbook.id)
+            else:
+                report.runbooks.append(runbook.id)
         elif kind == "patterns":
             try:
                 check_pattern_overlay(_text(path, where, relative), relative)  # the pattern book's own check

@@ -58,7 +58,8 @@ def details_markdown(info: dict[str, Any]) -> str:
     if info.get("permissions"):
         lines.append("**What it can do**")
         lines += [f"- {key.replace('_', ' ')}: {', '.join(value) if value else 'none'}"
-                  for key, value in info["permissions"].items() if key not in ("calls",)]
+                  for key, value in info["permissions"].items()
+                  if key != "calls" and (value or key != "runbooks_left_out")]  # left out: shown only when some are
     if info.get("files"):
         lines.append("Files: " + ", ".join(info["files"]))
     if info.get("problem"):

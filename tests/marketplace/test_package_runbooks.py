@@ -107,7 +107,9 @@ async def test_package_runbooks_and_aliases_take_effect_at_once_and_leave_with_t
     try:
         before = await engine.ask(question, room_id="#ops", asker="bob")
         assert "Zebra label printer jam" not in before.markdown
-        await say(engine, "ana", "!market install ops-kit")
+        preview = await say(engine, "ana", "!market install ops-kit")
+        assert ("runbooks: `kafka-consumer-lag`, `zebra-printer-jam` (left out, the id is a shipped runbook's: "
+                "`disk-full`)") in preview
         assert "✅ install: ops-kit 1.0.0" in await say(engine, "ana", "!market confirm")
 
         assert len(engine.runbooks) == shipped + 2  # the one with a shipped id is left out, with one line
