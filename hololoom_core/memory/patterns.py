@@ -422,7 +422,7 @@ def _room_rules(data: dict[str, Any]) -> RoomPatterns:
     )
 
 
-_Stamp = tuple[str, str, float | None]  # (label, resolved path, mtime + size) of one file
+_Stamp = tuple[str, str, tuple[int, int] | None]  # (label, resolved path, (mtime in ns, size)) of one file
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +441,7 @@ def _stamp(label: str, path: Path) -> _Stamp:
         resolved = str(path.resolve())
     except OSError:
         return label, str(path), None
-    return label, resolved, stat.st_mtime_ns + stat.st_size * 1e-3
+    return label, resolved, (stat.st_mtime_ns, stat.st_size)
 
 
 class PatternBook:
